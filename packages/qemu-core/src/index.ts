@@ -1,0 +1,3 @@
+export * from "./errors.js";
+export * from "./instance-layout.js";
+export * from "./vm-spec.js";

@@ -1,0 +1,82 @@
+/**
+ * The emulator's state layout, written down once. Nothing else in any package
+ * spells these names: import them.
+ *
+ * ```
+ * <home>/images/stack-emulator-<arch>.qcow2   read-only base image
+ * <home>/images/stack-emulator-<arch>.json    its manifest
+ * <home>/run/<instance>/disk.qcow2            overlay on the base: user data
+ * <home>/run/<instance>/qmp.sock              QMP control socket
+ * <home>/run/<instance>/qga.sock              QEMU guest agent socket
+ * <home>/run/<instance>/serial.log            guest console
+ * <home>/run/<instance>/qemu.pid              QEMU pid (advisory; identity is checked)
+ * <home>/run/<instance>/lock                  held while a command changes the instance
+ * <home>/run/<instance>/instance.json         exact QEMU arguments, accelerator, fingerprint
+ * ```
+ */
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { Arch } from "./vm-spec.js";
+
+export const HOME_ENV = "HEXCLAVE_EMULATOR_HOME";
+export const DEFAULT_HOME_SEGMENTS = [".hexclave", "emulator"] as const;
+
+export const IMAGES_DIR = "images";
+export const RUN_DIR = "run";
+export const DEFAULT_INSTANCE = "vm";
+
+export const OVERLAY_FILE = "disk.qcow2";
+export const QMP_SOCKET_FILE = "qmp.sock";
+export const GUEST_AGENT_SOCKET_FILE = "qga.sock";
+export const SERIAL_LOG_FILE = "serial.log";
+export const PID_FILE = "qemu.pid";
+export const LOCK_FILE = "lock";
+export const INSTANCE_RECORD_FILE = "instance.json";
+export const UEFI_VARS_FILE = "efivars.qcow2";
+
+export const imageFileName = (arch: Arch): string => `stack-emulator-${arch}.qcow2`;
+export const manifestFileName = (arch: Arch): string => `stack-emulator-${arch}.json`;
+
+/** The emulator home: `HEXCLAVE_EMULATOR_HOME`, else `~/.hexclave/emulator`. */
+export function emulatorHome(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env[HOME_ENV];
+  return fromEnv !== undefined && fromEnv !== "" ? fromEnv : join(homedir(), ...DEFAULT_HOME_SEGMENTS);
+}
+
+export interface InstancePaths {
+  readonly dir: string;
+  readonly overlay: string;
+  readonly qmpSocket: string;
+  readonly guestAgentSocket: string;
+  readonly serialLog: string;
+  readonly pidFile: string;
+  readonly lock: string;
+  readonly record: string;
+  readonly uefiVars: string;
+}
+
+export function instancePaths(home: string, instance: string = DEFAULT_INSTANCE): InstancePaths {
+  const dir = join(home, RUN_DIR, instance);
+  return {
+    dir,
+    overlay: join(dir, OVERLAY_FILE),
+    qmpSocket: join(dir, QMP_SOCKET_FILE),
+    guestAgentSocket: join(dir, GUEST_AGENT_SOCKET_FILE),
+    serialLog: join(dir, SERIAL_LOG_FILE),
+    pidFile: join(dir, PID_FILE),
+    lock: join(dir, LOCK_FILE),
+    record: join(dir, INSTANCE_RECORD_FILE),
+    uefiVars: join(dir, UEFI_VARS_FILE),
+  };
+}
+
+export interface ImagePaths {
+  readonly dir: string;
+  readonly image: string;
+  readonly manifest: string;
+}
+
+export function imagePaths(home: string, arch: Arch): ImagePaths {
+  const dir = join(home, IMAGES_DIR);
+  return { dir, image: join(dir, imageFileName(arch)), manifest: join(dir, manifestFileName(arch)) };
+}

@@ -1,0 +1,66 @@
+/**
+ * The list of test projects. Tests live next to the code they test and are
+ * tagged by file name:
+ *
+ *   *.test.ts              unit: pure functions, no processes, milliseconds
+ *   *.integration.test.ts  integration: real qemu-img, QEMU, dockerd, HTTP servers on 127.0.0.1
+ *   *.e2e.test.ts          end-to-end: boots the shared self-test emulator image under TCG
+ *
+ * Run one tag alone with `pnpm vitest run --project unit` (or integration, e2e).
+ */
+import { fileURLToPath } from "node:url";
+import type { TestProjectInlineConfiguration } from "vitest/config";
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+/** Tests import the workspace packages from source, so no build is needed for them. */
+export const alias = {
+  "@hexclave/qemu-core": src("qemu-core"),
+  "@hexclave/cloud-init-gen": src("cloud-init-gen"),
+  "@hexclave/image-builder": src("image-builder"),
+};
+
+const slow = ["**/*.integration.test.ts", "**/*.e2e.test.ts"];
+
+export const projects: TestProjectInlineConfiguration[] = [
+  {
+    resolve: { alias },
+    test: {
+      name: "unit",
+      include: ["packages/*/src/**/*.test.ts", "docker/**/*.test.ts", ".github/**/*.test.ts", "scripts/**/*.test.ts"],
+      exclude: ["**/node_modules/**", ...slow],
+      testTimeout: 10_000,
+    },
+  },
+  {
+    resolve: { alias },
+    test: {
+      name: "integration",
+      include: [
+        "packages/*/src/**/*.integration.test.ts",
+        "docker/**/*.integration.test.ts",
+        ".github/**/*.integration.test.ts",
+      ],
+      exclude: ["**/node_modules/**"],
+      testTimeout: 120_000,
+      hookTimeout: 600_000,
+      maxWorkers: 2,
+      minWorkers: 1,
+    },
+  },
+  {
+    resolve: { alias },
+    test: {
+      name: "e2e",
+      include: ["packages/*/src/**/*.e2e.test.ts"],
+      exclude: ["**/node_modules/**"],
+      globalSetup: ["./packages/image-builder/test-support/selftest-image.global-setup.ts"],
+      testTimeout: 900_000,
+      hookTimeout: 1_800_000,
+      // One VM at a time: two cores, and the emulator's host ports are shared.
+      fileParallelism: false,
+      maxWorkers: 1,
+      minWorkers: 1,
+    },
+  },
+];
