@@ -5,6 +5,8 @@
  * ```
  * <home>/images/stack-emulator-<arch>.qcow2   read-only base image
  * <home>/images/stack-emulator-<arch>.json    its manifest
+ * <home>/images/stack-emulator-<arch>.vmlinuz kernel and initrd, for images that boot
+ * <home>/images/stack-emulator-<arch>.initrd  the kernel directly (no bootloader wait)
  * <home>/run/<instance>/disk.qcow2            overlay on the base: user data
  * <home>/run/<instance>/qmp.sock              QMP control socket
  * <home>/run/<instance>/qga.sock              QEMU guest agent socket
@@ -36,6 +38,9 @@ export const UEFI_VARS_FILE = "efivars.qcow2";
 
 export const imageFileName = (arch: Arch): string => `stack-emulator-${arch}.qcow2`;
 export const manifestFileName = (arch: Arch): string => `stack-emulator-${arch}.json`;
+/** Kernel and initrd for direct kernel boot, published beside the image when its manifest says `boot.kind: "kernel"`. */
+export const kernelFileName = (arch: Arch): string => `stack-emulator-${arch}.vmlinuz`;
+export const initrdFileName = (arch: Arch): string => `stack-emulator-${arch}.initrd`;
 
 /** The emulator home: `HEXCLAVE_EMULATOR_HOME`, else `~/.hexclave/emulator`. */
 export function emulatorHome(env: NodeJS.ProcessEnv = process.env): string {
@@ -74,9 +79,17 @@ export interface ImagePaths {
   readonly dir: string;
   readonly image: string;
   readonly manifest: string;
+  readonly kernel: string;
+  readonly initrd: string;
 }
 
 export function imagePaths(home: string, arch: Arch): ImagePaths {
   const dir = join(home, IMAGES_DIR);
-  return { dir, image: join(dir, imageFileName(arch)), manifest: join(dir, manifestFileName(arch)) };
+  return {
+    dir,
+    image: join(dir, imageFileName(arch)),
+    manifest: join(dir, manifestFileName(arch)),
+    kernel: join(dir, kernelFileName(arch)),
+    initrd: join(dir, initrdFileName(arch)),
+  };
 }
