@@ -1,0 +1,77 @@
+import { validateWorkflow } from "@action-validator/core";
+import { describe, expect, it } from "vitest";
+import { readWorkflows, runScripts } from "./workflow-files.js";
+
+const workflows = readWorkflows();
+const byName = (name: string) => {
+  const wf = workflows.find((w) => w.name === name);
+  if (!wf) throw new Error(`missing workflow ${name}`);
+  return wf.doc;
+};
+
+describe("GitHub workflows", () => {
+  it("has the three workflows", () => {
+    expect(workflows.map((w) => w.name)).toEqual(["ci.yaml", "qemu-emulator-build.yaml", "release.yaml"]);
+  });
+
+  it.each(workflows.map((w) => [w.name, w.text] as const))("%s passes the workflow schema", (_name, text) => {
+    expect(validateWorkflow(text).errors).toEqual([]);
+  });
+
+  it("the schema validator really rejects a broken workflow", () => {
+    const broken = "on: push\njobs:\n  a:\n    runs-onn: ubuntu-24.04\n    steps:\n      - run: echo hi\n";
+    expect(validateWorkflow(broken).errors.length).toBeGreaterThan(0);
+  });
+
+  it("ci runs lint, typecheck and the README's test command", () => {
+    const ci = byName("ci.yaml");
+    const runs = runScripts(workflows)
+      .filter((s) => s.workflow === "ci.yaml")
+      .map((s) => s.script);
+    expect(runs).toEqual(expect.arrayContaining(["pnpm lint", "pnpm typecheck", "sudo bash scripts/test.sh"]));
+    expect(Object.keys(ci.on)).toEqual(["pull_request", "push"]);
+  });
+
+  it("publishing builds both arches on main and dev, one publish at a time", () => {
+    const wf = byName("qemu-emulator-build.yaml");
+    expect(wf.on.push.branches).toEqual(["main", "dev"]);
+    expect(wf.on).toHaveProperty("workflow_dispatch");
+    expect(wf.concurrency).toEqual({ group: "qemu-emulator-publish", "cancel-in-progress": false });
+    expect(wf.jobs.build.strategy.matrix.include.map((m: { arch: string }) => m.arch)).toEqual(["amd64", "arm64"]);
+    expect(wf.jobs.publish.needs).toBe("build");
+  });
+
+  it("publishes an immutable dated release and moves the pointer only after every asset is there", () => {
+    const steps: Array<{ name?: string; run?: string }> = byName("qemu-emulator-build.yaml").jobs.publish.steps;
+    const index = (fragment: string) => steps.findIndex((s) => s.run?.includes(fragment));
+    const create = index('gh release create "$version"');
+    const verify = index('[ "$expected" = "$uploaded" ]');
+    const pointer = index("gh release upload emulator-channels");
+    expect(create).toBeGreaterThan(-1);
+    expect(verify).toBeGreaterThan(create);
+    expect(pointer).toBeGreaterThan(verify);
+    expect(steps[index("version=")]?.run).toContain(
+      'version="emulator-${CHANNEL}-$(date -u +%Y%m%d)-${GITHUB_SHA::8}"',
+    );
+    expect(steps[create]?.run).toContain("releases are never rewritten");
+    expect(steps[index("sha256sum")]?.run).toContain("SHA256SUMS");
+  });
+
+  it("boot-tests each built image: start, health paths, stop, start, reset", () => {
+    const steps: Array<{ run?: string }> = byName("qemu-emulator-build.yaml").jobs.build.steps;
+    const boot = steps.find((s) => s.run?.includes("check_ports()"))?.run ?? "";
+    const order = ["emulator start", "check_ports", "emulator stop", "emulator start", "emulator reset --yes"];
+    let at = -1;
+    for (const command of order) {
+      const next = boot.indexOf(command, at + 1);
+      expect(next, `${command} after position ${at}`).toBeGreaterThan(at);
+      at = next;
+    }
+  });
+
+  it("releases packages with changesets", () => {
+    const steps: Array<{ uses?: string; with?: Record<string, string> }> = byName("release.yaml").jobs.release.steps;
+    const changesets = steps.find((s) => s.uses?.startsWith("changesets/action@"));
+    expect(changesets?.with?.publish).toBe("pnpm changeset publish");
+  });
+});
