@@ -44,8 +44,6 @@ export const projects: TestProjectInlineConfiguration[] = [
       exclude: ["**/node_modules/**"],
       testTimeout: 120_000,
       hookTimeout: 600_000,
-      maxWorkers: 2,
-      minWorkers: 1,
     },
   },
   {
@@ -58,9 +56,7 @@ export const projects: TestProjectInlineConfiguration[] = [
       testTimeout: 900_000,
       hookTimeout: 1_800_000,
       // One VM at a time: two cores, and the emulator's host ports are shared.
-      fileParallelism: false,
-      maxWorkers: 1,
-      minWorkers: 1,
+      poolOptions: { forks: { singleFork: true } },
     },
   },
 ];
