@@ -1,2 +1,40 @@
 #!/usr/bin/env node
-export {};
+/**
+ * The `stack` process entry: real argv, streams and environment into
+ * `runCli`, its result into `process.exitCode`. SIGINT/SIGTERM abort the
+ * running command (which cleans up); a second Ctrl-C exits at once.
+ */
+import { consola } from "consola";
+import { runCli } from "./run-cli.js";
+
+const controller = new AbortController();
+let interrupts = 0;
+const onSignal = (signal: NodeJS.Signals) => {
+  interrupts += 1;
+  if (interrupts === 1) {
+    process.stderr.write(`\n${signal === "SIGINT" ? "Ctrl-C" : signal}: stopping... (press Ctrl-C again to force)\n`);
+    controller.abort(new Error(`received ${signal}`));
+    return;
+  }
+  process.stderr.write("forced exit\n");
+  process.exit(130);
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+
+const isTTY = process.stdout.isTTY === true && process.stderr.isTTY === true;
+
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  isTTY,
+  cwd: process.cwd(),
+  signal: controller.signal,
+  confirm: isTTY
+    ? async (question) =>
+        (await consola.prompt(question, { type: "confirm", initial: false, cancel: "default" })) === true
+    : undefined,
+});
+process.off("SIGINT", onSignal);
+process.off("SIGTERM", onSignal);

@@ -1,0 +1,108 @@
+import { resolve } from "node:path";
+import { imagePaths } from "@hexclave/qemu-core";
+import type { CliDeps } from "../cli-deps.js";
+import { defineStackCommand } from "../command-runner.js";
+import { CPUS_ENV, MEMORY_ENV, MIN_MEMORY_MB } from "../emulator-settings.js";
+import { ExitCode } from "../exit-codes.js";
+import { parseChoice, parseInteger } from "../flag-values.js";
+import { buildEventToProgress } from "../render/build-events.js";
+import { type BuildSummary, renderBuildSummary, summariseBuiltImage } from "../render/build-summary.js";
+import { writeJson } from "../render/json-output.js";
+import { jsonArg, settingsFor, withProgress } from "./shared.js";
+
+export function buildImageCommand(deps: CliDeps) {
+  return defineStackCommand({
+    meta: {
+      name: "build-image",
+      description: "Build the emulator image: Docker payload, Debian base, warm boot, compressed qcow2",
+    },
+    args: {
+      arch: {
+        type: "positional",
+        required: false,
+        description: "amd64, arm64 or both (default: the host's arch)",
+        valueHint: "amd64|arm64|both",
+      },
+      profile: {
+        type: "string",
+        description: "hexclave (docker/Dockerfile, needs a registry) or selftest (offline)",
+        valueHint: "hexclave|selftest",
+      },
+      base: {
+        type: "string",
+        description: "Debian base: auto, cloud (download) or bootstrap (mmdebstrap)",
+        valueHint: "auto|cloud|bootstrap",
+      },
+      out: { type: "string", description: "Output directory (default: the emulator home's images/)", valueHint: "DIR" },
+      compression: { type: "string", description: "qcow2 compression: zstd (default) or zlib", valueHint: "zstd|zlib" },
+      json: jsonArg,
+    },
+    examples: [
+      "stack build-image                                         # host arch, hexclave profile",
+      "stack build-image amd64 --profile selftest --base bootstrap  # no registry or cloud host needed",
+      "stack build-image both --out ./dist-images",
+      "pnpm build-image arm64                                    # same, from the repository root",
+    ],
+    notes: `The build VM uses the host's CPUs and 4096 MB unless EMULATOR_CPUS / EMULATOR_RAM_MB say otherwise.
+Output: stack-emulator-<arch>.qcow2 and stack-emulator-<arch>.json. Ctrl-C leaves nothing half-written.
+
+EXIT CODES  0 built, 1 failure, 2 usage error, 130 interrupted`,
+    async run({ args, io, path }) {
+      const settings = settingsFor({}, io, deps, path);
+      const target =
+        args.arch === undefined
+          ? settings.arch
+          : parseChoice(args.arch, ["amd64", "arm64", "both"], { flag: "ARCH" }, path);
+      const profile =
+        args.profile === undefined
+          ? "hexclave"
+          : parseChoice(args.profile, ["hexclave", "selftest"], { flag: "--profile" }, path);
+      const base =
+        args.base === undefined
+          ? "auto"
+          : parseChoice(args.base, ["auto", "cloud", "bootstrap"], { flag: "--base" }, path);
+      const compression =
+        args.compression === undefined
+          ? "zstd"
+          : parseChoice(args.compression, ["zstd", "zlib"], { flag: "--compression" }, path);
+      const cpusEnv = io.env[CPUS_ENV];
+      const memoryEnv = io.env[MEMORY_ENV];
+      const cpus =
+        cpusEnv === undefined || cpusEnv === ""
+          ? undefined
+          : parseInteger(cpusEnv, { env: CPUS_ENV }, { min: 1, max: 256 }, path);
+      const memoryMb =
+        memoryEnv === undefined || memoryEnv === ""
+          ? undefined
+          : parseInteger(memoryEnv, { env: MEMORY_ENV }, { min: MIN_MEMORY_MB, unit: "MB" }, path);
+      const json = args.json === true;
+      const buildImage = await deps.loadBuildImage();
+      // One image store per arch would differ only by file name: both land in the same directory.
+      const outDir =
+        args.out === undefined
+          ? imagePaths(settings.home, target === "arm64" ? "arm64" : "amd64").dir
+          : resolve(io.cwd, args.out);
+      const started = Date.now();
+      const result = await withProgress(io, json, (renderer) =>
+        buildImage({
+          arch: target,
+          profile,
+          base,
+          outDir,
+          compression,
+          cpus,
+          memoryMb,
+          signal: io.signal,
+          onEvent: (event) => {
+            const progress = buildEventToProgress(event);
+            if (progress !== undefined) renderer.event(progress);
+          },
+        }),
+      );
+      const summaries: BuildSummary[] = result.images.map((built) => summariseBuiltImage(built, Date.now() - started));
+      if (!json) for (const summary of summaries) io.stdout.write(renderBuildSummary(summary));
+      if (json) writeJson(io.stdout, { images: summaries });
+      return ExitCode.Ok;
+    },
+  });
+}

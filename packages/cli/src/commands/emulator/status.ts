@@ -1,0 +1,35 @@
+import type { CliDeps } from "../../cli-deps.js";
+import { wantsColour } from "../../cli-io.js";
+import { defineStackCommand } from "../../command-runner.js";
+import { writeJson } from "../../render/json-output.js";
+import { renderStatusText } from "../../render/status-text.js";
+import { createStyle } from "../../render/style.js";
+import { statusExitCode } from "../../status-report.js";
+import { jsonArg, settingsFor } from "../shared.js";
+
+export function statusCommand(deps: CliDeps) {
+  return defineStackCommand({
+    meta: { name: "status", description: "Show the VM, its accelerator, image and the health of each service" },
+    args: { json: jsonArg },
+    examples: [
+      "stack emulator status",
+      "stack emulator status --json | jq .health",
+      "stack emulator status >/dev/null; echo $?   # 0 healthy, 3 degraded, 4 stopped, 1 crashed",
+    ],
+    notes: `The --json document is described by packages/cli/schemas/status.schema.json.
+
+EXIT CODES
+  0  running and healthy
+  3  degraded: running, but at least one service is down
+  4  stopped
+  1  crashed (QEMU died without a stop), or the status could not be read
+  2  usage error`,
+    async run({ args, io, path }) {
+      const settings = settingsFor({}, io, deps, path);
+      const report = await (await deps.loadRuntime()).status({ settings, signal: io.signal });
+      if (args.json === true) writeJson(io.stdout, report);
+      else io.stdout.write(renderStatusText(report, createStyle(wantsColour(io))));
+      return statusExitCode(report);
+    },
+  });
+}

@@ -1,0 +1,66 @@
+/** Pieces every emulator command uses: flag definitions, settings, progress. */
+
+import type { CliDeps } from "../cli-deps.js";
+import type { CliIo } from "../cli-io.js";
+import { wantsFancyOutput } from "../cli-io.js";
+import { type EmulatorFlags, type EmulatorSettings, resolveEmulatorSettings } from "../emulator-settings.js";
+import { toProgressEvent } from "../render/progress-events.js";
+import { createProgressRenderer, type ProgressRenderer } from "../render/progress-renderer.js";
+
+export const archArg = {
+  type: "string",
+  description: "Guest architecture: amd64 or arm64 (default: EMULATOR_ARCH, else the host's)",
+  valueHint: "amd64|arm64",
+} as const;
+
+export const jsonArg = {
+  type: "boolean",
+  description: "Print one JSON document on stdout (progress, if any, goes to stderr)",
+} as const;
+
+export const ENVIRONMENT_NOTES = `ENVIRONMENT
+
+  HEXCLAVE_EMULATOR_HOME   images and instances (default ~/.hexclave/emulator)
+  EMULATOR_ARCH            amd64 or arm64 (a flag wins over it)
+  EMULATOR_CPUS            vCPUs, >= 1 (default 4)
+  EMULATOR_RAM_MB          memory in MB, >= 512 (default 4096)
+  EMULATOR_DASHBOARD_PORT, EMULATOR_BACKEND_PORT, EMULATOR_MINIO_PORT, EMULATOR_INBUCKET_PORT
+                           host ports on 127.0.0.1 (default 26700-26703)
+  EMULATOR_NO_SNAPSHOT=1   plain cold boots (like --no-snapshot)
+  HEXCLAVE_DEBUG=1         print stack traces of errors`;
+
+export function settingsFor(flags: EmulatorFlags, io: CliIo, deps: CliDeps, path: readonly string[]): EmulatorSettings {
+  return resolveEmulatorSettings(flags, {
+    env: io.env,
+    hostArch: deps.hostArch,
+    userHome: deps.userHome,
+    commandPath: path,
+  });
+}
+
+/** A renderer on stderr: spinner and colour on a terminal (not with --json), plain lines otherwise. */
+export function progressFor(io: CliIo, json: boolean): ProgressRenderer {
+  return createProgressRenderer({ stream: io.stderr, fancy: !json && wantsFancyOutput(io) });
+}
+
+/** Feeds library events (of any known shape) to a renderer. */
+export function eventSink(renderer: ProgressRenderer): (event: unknown) => void {
+  return (event) => {
+    const progress = toProgressEvent(event);
+    if (progress !== undefined) renderer.event(progress);
+  };
+}
+
+/** Runs `fn` with a progress renderer that is always closed. */
+export async function withProgress<T>(
+  io: CliIo,
+  json: boolean,
+  fn: (renderer: ProgressRenderer) => Promise<T>,
+): Promise<T> {
+  const renderer = progressFor(io, json);
+  try {
+    return await fn(renderer);
+  } finally {
+    renderer.close();
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Resolves the emulator's settings from flags and the environment, purely:
+ * flags win over environment variables, which win over defaults. A bad value
+ * from either is a `UsageError` naming the flag or the variable.
+ *
+ * | setting       | flag        | environment                                   | default          |
+ * |---------------|-------------|-----------------------------------------------|------------------|
+ * | home          |             | `HEXCLAVE_EMULATOR_HOME`                      | `~/.hexclave/emulator` |
+ * | arch          | `--arch`    | `EMULATOR_ARCH`                               | the host's arch  |
+ * | cpus          | `--cpus`    | `EMULATOR_CPUS`                               | 4                |
+ * | memoryMb      | `--memory`  | `EMULATOR_RAM_MB`                             | 4096             |
+ * | ports         |             | `EMULATOR_{DASHBOARD,BACKEND,MINIO,INBUCKET}_PORT` | 26700..26703 |
+ * | snapshot      | `--no-snapshot` | `EMULATOR_NO_SNAPSHOT=1`                  | on               |
+ */
+import { join } from "node:path";
+import { ARCHES, type Arch, DEFAULT_HOME_SEGMENTS, HOME_ENV } from "@hexclave/qemu-core";
+import { parseChoice, parseEnvBoolean, parseInteger } from "./flag-values.js";
+import { UsageError } from "./usage-error.js";
+
+export const DEFAULT_CPUS = 4;
+export const DEFAULT_MEMORY_MB = 4096;
+export const MIN_MEMORY_MB = 512;
+
+/** The four services forwarded to the host, in display order. */
+export const SERVICE_NAMES = ["dashboard", "backend", "minio", "inbucket"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const DEFAULT_PORTS: Readonly<Record<ServiceName, number>> = {
+  dashboard: 26700,
+  backend: 26701,
+  minio: 26702,
+  inbucket: 26703,
+};
+
+export const PORT_ENV: Readonly<Record<ServiceName, string>> = {
+  dashboard: "EMULATOR_DASHBOARD_PORT",
+  backend: "EMULATOR_BACKEND_PORT",
+  minio: "EMULATOR_MINIO_PORT",
+  inbucket: "EMULATOR_INBUCKET_PORT",
+};
+
+export const CPUS_ENV = "EMULATOR_CPUS";
+export const MEMORY_ENV = "EMULATOR_RAM_MB";
+export const ARCH_ENV = "EMULATOR_ARCH";
+export const NO_SNAPSHOT_ENV = "EMULATOR_NO_SNAPSHOT";
+
+export type SettingSource = "flag" | "env" | "default";
+
+/** Everything the emulator commands need to know about where and how to run. */
+export interface EmulatorSettings {
+  /** The emulator home (images/, run/). */
+  readonly home: string;
+  readonly arch: Arch;
+  readonly cpus: number;
+  readonly memoryMb: number;
+  /** Host ports on 127.0.0.1, per service. */
+  readonly ports: Readonly<Record<ServiceName, number>>;
+  /** Suspend on stop / resume on start (issue 8); false with `--no-snapshot` or `EMULATOR_NO_SNAPSHOT=1`. */
+  readonly snapshot: boolean;
+  /** Where each value came from, for `doctor` and `status`. */
+  readonly sources: Readonly<{
+    arch: SettingSource;
+    cpus: SettingSource;
+    memoryMb: SettingSource;
+    home: SettingSource;
+  }>;
+}
+
+/** Raw flag values as the parser gave them (strings, or undefined when absent). */
+export interface EmulatorFlags {
+  readonly arch?: string | undefined;
+  readonly cpus?: string | undefined;
+  readonly memory?: string | undefined;
+  /** false when `--no-snapshot` was given. */
+  readonly snapshot?: boolean | undefined;
+}
+
+export interface SettingsContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The host's arch (from qemu-core `detectHost()` or `process.arch`). */
+  readonly hostArch: Arch;
+  /** The user's home directory (`os.homedir()`). */
+  readonly userHome: string;
+  /** For the `stack <cmd> --help` pointer of usage errors. */
+  readonly commandPath?: readonly string[];
+}
+
+const present = (value: string | undefined): value is string => value !== undefined && value !== "";
+
+export function resolveEmulatorSettings(flags: EmulatorFlags, context: SettingsContext): EmulatorSettings {
+  const { env } = context;
+  const path = context.commandPath ?? [];
+
+  const archFlag = flags.arch;
+  const archEnv = env[ARCH_ENV];
+  const arch: Arch =
+    archFlag !== undefined
+      ? parseChoice(archFlag, ARCHES, { flag: "--arch" }, path)
+      : present(archEnv)
+        ? parseChoice(archEnv, ARCHES, { env: ARCH_ENV }, path)
+        : context.hostArch;
+
+  const cpuBounds = { min: 1, max: 256 };
+  const cpusEnv = env[CPUS_ENV];
+  const cpus =
+    flags.cpus !== undefined
+      ? parseInteger(flags.cpus, { flag: "--cpus" }, cpuBounds, path)
+      : present(cpusEnv)
+        ? parseInteger(cpusEnv, { env: CPUS_ENV }, cpuBounds, path)
+        : DEFAULT_CPUS;
+
+  const memoryBounds = { min: MIN_MEMORY_MB, max: 1_048_576, unit: "MB" };
+  const memoryEnv = env[MEMORY_ENV];
+  const memoryMb =
+    flags.memory !== undefined
+      ? parseInteger(flags.memory, { flag: "--memory" }, memoryBounds, path)
+      : present(memoryEnv)
+        ? parseInteger(memoryEnv, { env: MEMORY_ENV }, memoryBounds, path)
+        : DEFAULT_MEMORY_MB;
+
+  const ports = resolvePorts(env, path);
+
+  const snapshot = flags.snapshot === false ? false : !parseEnvBoolean(env[NO_SNAPSHOT_ENV], NO_SNAPSHOT_ENV, path);
+
+  const homeEnv = env[HOME_ENV];
+  const home = present(homeEnv) ? homeEnv : join(context.userHome, ...DEFAULT_HOME_SEGMENTS);
+
+  const source = (flag: unknown, envValue: string | undefined): SettingSource =>
+    flag !== undefined ? "flag" : present(envValue) ? "env" : "default";
+
+  return {
+    home,
+    arch,
+    cpus,
+    memoryMb,
+    ports,
+    snapshot,
+    sources: {
+      arch: source(archFlag, archEnv),
+      cpus: source(flags.cpus, cpusEnv),
+      memoryMb: source(flags.memory, memoryEnv),
+      home: present(homeEnv) ? "env" : "default",
+    },
+  };
+}
+
+/** The host ports, each overridable by its variable; two services on one port is a usage error. */
+export function resolvePorts(
+  env: Readonly<Record<string, string | undefined>>,
+  commandPath: readonly string[] = [],
+): Readonly<Record<ServiceName, number>> {
+  const ports = { ...DEFAULT_PORTS };
+  for (const service of SERVICE_NAMES) {
+    const name = PORT_ENV[service];
+    const raw = env[name];
+    if (present(raw)) ports[service] = parseInteger(raw, { env: name }, { min: 1, max: 65535 }, commandPath);
+  }
+  for (const [i, a] of SERVICE_NAMES.entries()) {
+    for (const b of SERVICE_NAMES.slice(i + 1)) {
+      if (ports[a] === ports[b]) {
+        throw new UsageError(
+          `${a} and ${b} would both use host port ${ports[a]}; give them different ports with ${PORT_ENV[a]} or ${PORT_ENV[b]}.`,
+          commandPath,
+        );
+      }
+    }
+  }
+  return ports;
+}
+
+/** `http://127.0.0.1:<port>` for each service, in display order. */
+export function serviceUrls(ports: Readonly<Record<ServiceName, number>>): Record<ServiceName, string> {
+  return {
+    dashboard: `http://127.0.0.1:${ports.dashboard}`,
+    backend: `http://127.0.0.1:${ports.backend}`,
+    minio: `http://127.0.0.1:${ports.minio}`,
+    inbucket: `http://127.0.0.1:${ports.inbucket}`,
+  };
+}
+
+/** Normalises Node's `process.arch` to the emulator's arch names; other hosts fall back to amd64. */
+export function archFromNode(nodeArch: string): Arch {
+  return nodeArch === "arm64" ? "arm64" : "amd64";
+}

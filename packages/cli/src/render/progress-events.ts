@@ -1,0 +1,78 @@
+/**
+ * The events a progress renderer understands: the emulator runtime's
+ * {@link EmulatorEvent}s plus the build pipeline's stage markers. Library
+ * events of other shapes are translated by {@link toProgressEvent}.
+ */
+import type { EmulatorEvent } from "../emulator-runtime.js";
+
+export type ProgressEvent =
+  | EmulatorEvent
+  /** A warm-boot marker seen on the serial console (`payload-loaded`, `services-healthy`...). */
+  | { readonly type: "marker"; readonly name: string; readonly elapsedMs?: number };
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null;
+const num = (value: unknown): number | undefined =>
+  typeof value === "number" && Number.isFinite(value) ? value : undefined;
+const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+
+/**
+ * Translates a library event to a {@link ProgressEvent}, or undefined for
+ * events with nothing to show. Accepts the emulator runtime's events as they
+ * are and image-builder's build events (`stage-start`/`stage-end` with
+ * `stage`, `download-progress`, `marker`/`stage-marker` with `name` or
+ * `marker`, `log`/`message` with `text` or `message`).
+ */
+export function toProgressEvent(event: unknown): ProgressEvent | undefined {
+  if (!isRecord(event)) return undefined;
+  const type = str(event.type);
+  switch (type) {
+    case "stage-start": {
+      const stage = str(event.stage);
+      if (stage === undefined) return undefined;
+      const label = str(event.label) ?? str(event.description);
+      return label === undefined ? { type, stage } : { type, stage, label };
+    }
+    case "stage-end": {
+      const stage = str(event.stage);
+      if (stage === undefined) return undefined;
+      const durationMs = num(event.durationMs) ?? 0;
+      const detail = str(event.detail);
+      return detail === undefined ? { type, stage, durationMs } : { type, stage, durationMs, detail };
+    }
+    case "download-progress": {
+      const transferred = num(event.transferred) ?? num(event.bytes) ?? 0;
+      const total = num(event.total) ?? null;
+      const bytesPerSecond = num(event.bytesPerSecond) ?? 0;
+      const etaSeconds = num(event.etaSeconds) ?? null;
+      return { type, transferred, total, bytesPerSecond, etaSeconds };
+    }
+    case "marker":
+    case "stage-marker":
+    case "warm-boot-marker": {
+      const name = str(event.name) ?? str(event.marker);
+      if (name === undefined) return undefined;
+      const elapsedMs = num(event.elapsedMs);
+      return elapsedMs === undefined ? { type: "marker", name } : { type: "marker", name, elapsedMs };
+    }
+    case "accelerator":
+    case "boot-mode":
+    case "resume-failed":
+    case "qemu-up":
+    case "guest-booted":
+    case "service-health":
+    case "ready":
+    case "snapshot-saved":
+    case "snapshot-deleted":
+      return event as EmulatorEvent;
+    case "message":
+    case "log":
+    case "warning": {
+      const text = str(event.text) ?? str(event.message) ?? str(event.line);
+      if (text === undefined) return undefined;
+      const level = type === "warning" || event.level === "warn" || event.level === "warning" ? "warn" : "info";
+      return { type: "message", level, text };
+    }
+    default:
+      return undefined;
+  }
+}
