@@ -35,6 +35,8 @@ export const PID_FILE = "qemu.pid";
 export const LOCK_FILE = "lock";
 export const INSTANCE_RECORD_FILE = "instance.json";
 export const UEFI_VARS_FILE = "efivars.qcow2";
+/** The emulator runtime's snapshot record (image-builder): fingerprints of `suspend`/`fresh`, last start kind and why. */
+export const SNAPSHOT_RECORD_FILE = "snapshots.json";
 
 export const imageFileName = (arch: Arch): string => `stack-emulator-${arch}.qcow2`;
 export const manifestFileName = (arch: Arch): string => `stack-emulator-${arch}.json`;

@@ -1,0 +1,206 @@
+/**
+ * The runtime's state machine against the real QEMU here, with a VM that
+ * needs no guest OS: the image's "kernel" is a 34-byte multiboot binary that
+ * spins forever (QEMU loads it with -kernel, the vCPU runs, RAM is real). Services never answer (ready: false after
+ * a short deadline), there is no guest agent (flush and clock fix-up are
+ * skipped with a warning), but QEMU, snapshots, resume, fingerprints and
+ * crash handling are real. The shared self-test image covers the rest
+ * (emulator.e2e.test.ts).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createQemuImg, imageFileName, imagePaths, initrdFileName, kernelFileName } from "@hexclave/qemu-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeManifest } from "../manifest.js";
+import { loadProfile } from "../profiles.js";
+import { createEmulator, type Emulator } from "./emulator.js";
+import type { EmulatorEvent } from "./emulator-events.js";
+
+let home: string;
+let emulator: Emulator;
+const base = 41000 + Math.floor(Math.random() * 2000) * 4;
+const ports = { dashboard: base, backend: base + 1, minio: base + 2, inbucket: base + 3 };
+const common = { arch: "amd64" as const, cpus: 1, memoryMb: 256, timeoutMs: 1500, ports };
+
+/** A flat multiboot (v1, a.out kludge) kernel loaded at 1 MiB whose entry is `jmp $`. */
+function spinningMultibootKernel(): Buffer {
+  const magic = 0x1badb002;
+  const flags = 0x00010000;
+  const words = [
+    magic,
+    flags,
+    (0x100000000 - ((magic + flags) % 0x100000000)) % 0x100000000,
+    0x100000,
+    0x100000,
+    0,
+    0,
+    0x100020,
+  ];
+  const image = Buffer.alloc(0x22);
+  for (const [i, w] of words.entries()) image.writeUInt32LE(w, i * 4);
+  image.writeUInt8(0xeb, 0x20); // jmp $
+  image.writeUInt8(0xfe, 0x21);
+  return image;
+}
+
+function collect(): { events: EmulatorEvent[]; onEvent: (e: EmulatorEvent) => void } {
+  const events: EmulatorEvent[] = [];
+  return { events, onEvent: (e) => events.push(e) };
+}
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), "hx-emulator-"));
+  const paths = imagePaths(home, "amd64");
+  await mkdir(paths.dir, { recursive: true });
+  await createQemuImg().create({ file: paths.image, format: "qcow2", size: "64M" });
+  await writeFile(paths.kernel, spinningMultibootKernel());
+  await writeFile(paths.initrd, Buffer.alloc(512));
+  const digest = "0".repeat(64);
+  await writeManifest(paths.manifest, {
+    formatVersion: 1,
+    arch: "amd64",
+    profile: "selftest",
+    image: { file: imageFileName("amd64"), size: 0, virtualSize: 64 << 20, sha256: digest, compression: "none" },
+    boot: {
+      kind: "kernel",
+      kernel: { file: kernelFileName("amd64"), sha256: digest },
+      initrd: { file: initrdFileName("amd64"), sha256: digest },
+      append: "",
+    },
+    base: {
+      kind: "bootstrap",
+      recipeHash: "test",
+      suite: "trixie",
+      mirror: "none",
+      kernelVersion: "none",
+      packages: [],
+    },
+    payload: { imageId: "none", tag: "none" },
+    services: (await loadProfile("selftest")).exposed,
+    qemuVersion: "7.2.0",
+    buildAccel: "tcg",
+    builtAt: new Date().toISOString(),
+    durations: {},
+  });
+  emulator = createEmulator({ home, env: {} });
+});
+
+afterAll(async () => {
+  await emulator?.reset({ hard: true }).catch(() => {});
+  emulator?.close();
+  await rm(home, { recursive: true, force: true });
+});
+
+describe("emulator runtime on a guest-less VM", () => {
+  it("a missing image is a clear error with the way to get one", async () => {
+    const other = createEmulator({ home: join(home, "nowhere"), env: {} });
+    await expect(other.start({ arch: "amd64" })).rejects.toMatchObject({
+      code: "EMULATOR_IMAGE_MISSING",
+      hint: expect.stringContaining("stack emulator pull"),
+    });
+  });
+
+  it("first start boots cold; not ready lists the failing services; status is degraded", async () => {
+    const { events, onEvent } = collect();
+    const r = await emulator.start({ ...common, onEvent });
+    expect(r).toMatchObject({ alreadyRunning: false, ready: false, bootKind: "cold", accel: "tcg" });
+    expect(r.reason).toMatch(/first start/);
+    expect(r.failing).toEqual(["dashboard", "backend", "minio", "inbucket"]);
+    expect(events.find((e) => e.type === "accelerator")).toMatchObject({ accel: "tcg" });
+    expect(events.find((e) => e.type === "boot-mode")).toMatchObject({ mode: "cold" });
+    const status = await emulator.status({ arch: "amd64" });
+    expect(status.health).toBe("degraded");
+    expect(status.vm).toMatchObject({ state: "running", cpus: 1, memoryMb: 256, accelerator: "tcg" });
+    expect(status.services.map((s) => [s.name, s.up, s.url])).toEqual([
+      ["dashboard", false, `http://127.0.0.1:${ports.dashboard}`],
+      ["backend", false, `http://127.0.0.1:${ports.backend}`],
+      ["minio", false, `http://127.0.0.1:${ports.minio}`],
+      ["inbucket", false, `http://127.0.0.1:${ports.inbucket}`],
+    ]);
+    expect(status.lastStart).toMatchObject({ kind: "cold" });
+  });
+
+  it("stop suspends into the overlay; start resumes it with the identical machine", async () => {
+    const stop = await emulator.stop();
+    expect(stop).toMatchObject({ wasRunning: true, suspended: true, method: "suspend" });
+    const snaps = await createQemuImg().snapshotList(emulator.paths.overlay, { forceShare: true });
+    expect(snaps.map((s) => s.name)).toContain("suspend");
+    expect((await emulator.status({ arch: "amd64" })).health).toBe("stopped");
+
+    const { events, onEvent } = collect();
+    const r = await emulator.start({ ...common, onEvent });
+    expect(r.reason).toMatch(/resuming the state saved at stop/);
+    expect(r.bootKind).toBe("resume");
+    expect(r.snapshot).toBe("suspend");
+    expect(r.reason).toMatch(/resuming the state saved at stop/);
+    const record = JSON.parse(await readFile(emulator.paths.record, "utf8")) as { args: string[]; loadvm?: string };
+    expect(record.loadvm).toBe("suspend");
+    expect(record.args).toContain("-loadvm");
+    expect(
+      events.some((e) => e.type === "stage-end" && e.stage === "guest-fixup" && /link bounced/.test(e.detail ?? "")),
+    ).toBe(true);
+    const status = await emulator.status({ arch: "amd64" });
+    expect(status.lastStart).toMatchObject({ kind: "resume", snapshot: "suspend" });
+  });
+
+  it("already running: start is a no-op that says so", async () => {
+    const r = await emulator.start({ ...common, timeoutMs: 500 });
+    expect(r).toMatchObject({ alreadyRunning: true, bootKind: "none", ready: false });
+  });
+
+  it("a changed memory size does not resume: visible cold boot with the reason, then a new suspend", async () => {
+    await emulator.stop();
+    const { events, onEvent } = collect();
+    const r = await emulator.start({ ...common, memoryMb: 320, onEvent });
+    expect(r.bootKind).toBe("cold");
+    expect(r.reason).toMatch(/memory \(MB\) 256 -> 320/);
+    expect(events.find((e) => e.type === "boot-mode")).toMatchObject({ mode: "cold", reason: r.reason });
+    expect(
+      (await createQemuImg().snapshotList(emulator.paths.overlay, { forceShare: true })).map((s) => s.name),
+    ).not.toContain("suspend");
+    await emulator.stop();
+    const again = await emulator.start({ ...common, memoryMb: 320 });
+    expect(again.bootKind).toBe("resume");
+  });
+
+  it("kill -9 of QEMU: the next start boots the disk cold and says why", async () => {
+    const status = await emulator.status({ arch: "amd64" });
+    expect(status.vm.pid).toBeGreaterThan(0);
+    process.kill(status.vm.pid!, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await emulator.status({ arch: "amd64" })).health).toBe("crashed");
+    const r = await emulator.start({ ...common, memoryMb: 320 });
+    expect(r.bootKind).toBe("cold");
+    expect(r.reason).toMatch(/ended without a stop/);
+    const after = await emulator.status({ arch: "amd64" });
+    expect(after.lastStart).toMatchObject({ kind: "cold", reason: r.reason });
+  });
+
+  it("no-snapshot stop powers off; the next start is cold and says so", async () => {
+    const stop = await emulator.stop({ noSnapshot: true });
+    expect(stop.suspended).toBe(false);
+    expect(stop.wasRunning).toBe(true);
+    const r = await emulator.start({ ...common, memoryMb: 320 });
+    expect(r.bootKind).toBe("cold");
+    expect(r.reason).toMatch(/saved no state/);
+  });
+
+  it("reset without a fresh snapshot deletes the overlay; reset --hard then start is a first cold boot", async () => {
+    const reset = await emulator.reset();
+    expect(reset).toMatchObject({ mode: "overlay-deleted", stoppedFirst: true });
+    expect(reset.reason).toMatch(/no fresh snapshot/);
+    const r = await emulator.start(common);
+    expect(r.reason).toMatch(/first start/);
+    const hard = await emulator.reset({ hard: true });
+    expect(hard.mode).toBe("overlay-deleted");
+    expect(() => execFileSync("qemu-img", ["info", emulator.paths.overlay], { stdio: "ignore" })).toThrow();
+  });
+
+  it("serial logs are readable as lines", async () => {
+    const lines: string[] = [];
+    for await (const line of emulator.logs({ source: "serial" })) lines.push(line);
+    expect(Array.isArray(lines)).toBe(true);
+  });
+});

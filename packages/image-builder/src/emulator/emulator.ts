@@ -1,0 +1,1196 @@
+/**
+ * The emulator runtime behind `stack emulator start|stop|reset|status|logs|bench`:
+ * the Hexclave emulator VM (the image's manifest, its four forwarded
+ * services) on top of qemu-core's `VmInstance`, with instant restart (issue 8):
+ *
+ * - `stop` flushes the guest (guest agent fsfreeze, or `sync`), saves the
+ *   running VM as the internal snapshot `suspend` in the overlay, and quits
+ *   QEMU. `start` resumes it with the recorded spec (`-loadvm suspend`),
+ *   thaws the guest's file systems, sets its clock, bounces its NIC, and runs
+ *   every readiness check as on a cold boot.
+ * - The first cold start that reaches healthy saves `fresh`; `reset` makes the
+ *   next start resume `fresh`; `reset({ hard: true })` deletes the overlay.
+ * - A fingerprint of the machine is stored with each snapshot: a mismatch, or
+ *   any resume failure, gives a cold boot of the same disk with the reason in
+ *   a `boot-mode` event and in the result. Never silent.
+ */
+import { access, mkdir, open, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  type Accelerator,
+  ARCHES,
+  type Arch,
+  assertCommandSucceeded,
+  buildQemuArgs,
+  createQemuImg,
+  emulatorHome,
+  execaRunner,
+  type Firmware,
+  findFirmware,
+  type GuestAgentClient,
+  HexclaveError,
+  type InstanceVmSpec,
+  imagePaths,
+  instancePaths,
+  probeAccelerator,
+  type QemuImg,
+  SNAPSHOT_RECORD_FILE,
+  VmInstance,
+  waitForReady,
+} from "@hexclave/qemu-core";
+import { imageBuilderErrors } from "../errors-data.js";
+import { SERVICE_UNIT } from "../provisioning/user-data.js";
+import { type EmulatorBenchRun, type EmulatorBenchSummary, summariseEmulatorBench } from "./bench-stats.js";
+import type { EmulatorEvent, EmulatorEventListener } from "./emulator-events.js";
+import {
+  buildEmulatorVmSpec,
+  fullEmulatorSpec,
+  NIC_ID,
+  type RuntimeManifest,
+  resolveHostPorts,
+  withHostPorts,
+} from "./emulator-vm-spec.js";
+import { computeFingerprint, type VmFingerprint } from "./fingerprint.js";
+import { type InstalledImage, readInstalledImage } from "./runtime-manifest.js";
+import {
+  checkServicesOnce,
+  type ServiceEndpoint,
+  type ServiceHealthCheck,
+  serviceEndpoints,
+  serviceProbes,
+} from "./service-health.js";
+import {
+  type BootKind,
+  EMPTY_SNAPSHOT_RECORD,
+  type LastStart,
+  readSnapshotRecord,
+  type SnapshotName,
+  type SnapshotRecord,
+  updateSnapshotRecord,
+  withoutSnapshot,
+  withSnapshot,
+  writeSnapshotRecord,
+} from "./snapshot-record.js";
+import { type ColdPlan, decideStartPlan, type StartPlan } from "./start-plan.js";
+
+export const EMULATOR_DEFAULT_CPUS = 4;
+export const EMULATOR_DEFAULT_MEMORY_MB = 4096;
+/** Readiness deadline under TCG (minutes of boot) and with a hardware accelerator. */
+export const EMULATOR_TCG_TIMEOUT_MS = 15 * 60_000;
+export const EMULATOR_ACCEL_TIMEOUT_MS = 4 * 60_000;
+export const EMULATOR_NO_SNAPSHOT_ENV = "EMULATOR_NO_SNAPSHOT";
+
+const SERIAL_TAIL_LINES = 40;
+/** Errors of a start that a cold boot would meet too: raised, not turned into a fallback. */
+const NOT_RESUME_FAILURES = new Set([
+  "PORT_IN_USE",
+  "INSTANCE_LOCKED",
+  "INSTANCE_ALREADY_RUNNING",
+  "QEMU_NOT_FOUND",
+  "QEMU_TOO_OLD",
+  "ABORTED",
+]);
+const GUEST_AGENT_TIMEOUT_MS = 5_000;
+
+export interface CreateEmulatorOptions {
+  /** The emulator home; default `HEXCLAVE_EMULATOR_HOME` or `~/.hexclave/emulator`. */
+  readonly home?: string;
+  /** Instance name under `run/`; default `vm`. */
+  readonly instance?: string;
+  /** Environment for defaults (`EMULATOR_*`); default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** qemu-img wrapper (tests). */
+  readonly qemuImg?: QemuImg;
+}
+
+interface CallOptions {
+  readonly signal?: AbortSignal;
+  readonly onEvent?: EmulatorEventListener;
+}
+
+export interface EmulatorStartOptions extends CallOptions {
+  readonly arch?: Arch;
+  readonly cpus?: number;
+  readonly memoryMb?: number;
+  /** Host port per service (`dashboard`, `backend`, `minio`, `inbucket`); default from `EMULATOR_*_PORT`, else the manifest's. */
+  readonly ports?: Readonly<Record<string, number>>;
+  /** Readiness deadline; default 15 min under TCG, 4 min with an accelerator. */
+  readonly timeoutMs?: number;
+  /** Plain cold path: no resume, no snapshots (also `EMULATOR_NO_SNAPSHOT=1`). */
+  readonly noSnapshot?: boolean;
+  /** On a readiness failure, stop the VM instead of leaving it running for inspection. */
+  readonly stopOnFailure?: boolean;
+}
+
+/** Milliseconds since QEMU was spawned: `qemu-up`, `guest-booted`, one per service, `all-healthy`. */
+export type StartPhases = Readonly<Record<string, number>>;
+
+export interface EmulatorStartResult {
+  /** It was already running: nothing was started (it was checked, and waited for if not yet healthy). */
+  readonly alreadyRunning: boolean;
+  /** Every service answered within the deadline. */
+  readonly ready: boolean;
+  /** `none` when it was already running. */
+  readonly bootKind: BootKind | "none";
+  /** Why this boot kind (for a cold boot after a failed resume: what failed). */
+  readonly reason: string;
+  readonly snapshot?: SnapshotName;
+  readonly accel: Accelerator;
+  readonly accelReason: string;
+  readonly arch: Arch;
+  readonly cpus: number;
+  readonly memoryMb: number;
+  readonly durationMs: number;
+  readonly phases: StartPhases;
+  readonly services: readonly ServiceHealthCheck[];
+  /** Names of the services that were not up at the deadline. */
+  readonly failing: readonly string[];
+  /** When not ready: the last lines of the serial log. */
+  readonly serialTail: readonly string[];
+  /** When not ready and `stopOnFailure`: the VM was stopped. */
+  readonly stoppedAfterFailure: boolean;
+  /** A snapshot saved by this start (`fresh` after the first healthy cold boot). */
+  readonly savedSnapshot?: SnapshotName;
+}
+
+export interface EmulatorStopOptions extends CallOptions {
+  /** Power the guest off instead of suspending it (also `EMULATOR_NO_SNAPSHOT=1`). */
+  readonly noSnapshot?: boolean;
+}
+
+export interface EmulatorStopResult {
+  readonly wasRunning: boolean;
+  /** The VM state was saved as `suspend` for a fast resume. */
+  readonly suspended: boolean;
+  /** `suspend`, `powerdown`, `quit`, `sigterm`, `sigkill`, or `none`. */
+  readonly method: string;
+  /** Why it did not suspend, when it should have. */
+  readonly reason?: string;
+  readonly durationMs: number;
+}
+
+export interface EmulatorResetOptions extends CallOptions {
+  /** Delete the overlay (the next start is a cold boot) instead of reverting to `fresh`. */
+  readonly hard?: boolean;
+}
+
+export interface EmulatorResetResult {
+  /** `snapshot`: the next start resumes `fresh`; `overlay-deleted`: the data disk was removed; `nothing`: there was no data. */
+  readonly mode: "snapshot" | "overlay-deleted" | "nothing";
+  readonly stoppedFirst: boolean;
+  readonly reason: string;
+}
+
+export type EmulatorHealth = "healthy" | "degraded" | "stopped" | "crashed";
+
+export interface EmulatorStatus {
+  readonly health: EmulatorHealth;
+  readonly vm: {
+    readonly state: "stopped" | "starting" | "running" | "crashed";
+    readonly pid: number | null;
+    readonly arch: Arch;
+    readonly accelerator: Accelerator | null;
+    readonly acceleratorReason: string | null;
+    readonly cpus: number;
+    readonly memoryMb: number;
+    readonly uptimeSeconds: number | null;
+  };
+  readonly image: {
+    readonly path: string;
+    readonly present: boolean;
+    readonly version: string | null;
+    readonly sha256: string | null;
+    readonly source: string | null;
+  };
+  readonly lastStart: LastStart | null;
+  /** Snapshots in the overlay, per the record. */
+  readonly snapshots: readonly SnapshotName[];
+  readonly resetPending: boolean;
+  readonly services: readonly ServiceHealthCheck[];
+  readonly home: string;
+}
+
+export interface EmulatorLogsOptions {
+  readonly source: "serial" | "services";
+  /** Keep yielding new lines until `signal` aborts. */
+  readonly follow?: boolean;
+  readonly signal?: AbortSignal;
+  /** Lines of history (services; default 200). */
+  readonly lines?: number;
+}
+
+export interface EmulatorBenchOptions extends CallOptions {
+  /** Cycles of each kind (cold, resume); default 1. */
+  readonly runs?: number;
+  readonly arch?: Arch;
+  readonly cpus?: number;
+  readonly memoryMb?: number;
+  readonly ports?: Readonly<Record<string, number>>;
+  readonly timeoutMs?: number;
+}
+
+export interface EmulatorBenchResult {
+  readonly runs: readonly EmulatorBenchRun[];
+  readonly summary: EmulatorBenchSummary;
+}
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+const errorText = (error: unknown): string =>
+  (error instanceof Error ? error.message : String(error))
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .join(" ")
+    .replace(/: (?=\S)/, ": ")
+    .slice(0, 500);
+
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+function abortError(signal: AbortSignal | undefined): HexclaveError {
+  const reason = signal?.reason;
+  if (HexclaveError.is(reason)) return reason;
+  return imageBuilderErrors.create("ABORTED", "The emulator operation was aborted", { cause: reason });
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (aborted(signal)) throw abortError(signal);
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+
+function envTruthy(value: string | undefined): boolean {
+  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+}
+
+function envInt(env: Readonly<Record<string, string | undefined>>, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw imageBuilderErrors.create("EMULATOR_SETTING_INVALID", `${name}=${raw} is not a positive integer`, {
+      details: { variable: name, value: raw },
+    });
+  }
+  return n;
+}
+
+/** Last `lines` lines of a text file (reads at most the last 64 KiB). */
+async function tailLines(path: string, lines: number): Promise<string[]> {
+  try {
+    const handle = await open(path, "r");
+    try {
+      const { size } = await handle.stat();
+      const length = Math.min(size, 64 * 1024);
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, size - length);
+      const text = buffer.toString("utf8").replace(/\r/g, "");
+      return text
+        .split("\n")
+        .filter((l) => l !== "")
+        .slice(-lines);
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return [];
+  }
+}
+
+interface ResolvedSettings {
+  readonly arch: Arch;
+  readonly cpus: number;
+  readonly memoryMb: number;
+  readonly ports: Readonly<Record<string, number>>;
+  readonly noSnapshot: boolean;
+}
+
+export class Emulator {
+  readonly home: string;
+  readonly instanceName: string;
+  readonly vm: VmInstance;
+  private readonly env: Readonly<Record<string, string | undefined>>;
+  private readonly img: QemuImg;
+  private firmware: Firmware | undefined;
+
+  constructor(options: CreateEmulatorOptions = {}) {
+    this.env = options.env ?? process.env;
+    this.home = options.home ?? emulatorHome(this.env as NodeJS.ProcessEnv);
+    this.instanceName = options.instance ?? "vm";
+    this.img = options.qemuImg ?? createQemuImg();
+    this.vm = new VmInstance({ home: this.home, name: this.instanceName, qemuImg: this.img });
+  }
+
+  get paths() {
+    return instancePaths(this.home, this.instanceName);
+  }
+
+  /** The snapshot record file of this instance. */
+  get recordFile(): string {
+    return join(this.paths.dir, SNAPSHOT_RECORD_FILE);
+  }
+
+  /** Closes this object's QMP connection (the VM keeps running). */
+  close(): void {
+    this.vm.close();
+  }
+
+  private settings(o: {
+    arch?: Arch | undefined;
+    cpus?: number | undefined;
+    memoryMb?: number | undefined;
+    ports?: Readonly<Record<string, number>> | undefined;
+    noSnapshot?: boolean | undefined;
+  }): ResolvedSettings {
+    const envArch = this.env.EMULATOR_ARCH;
+    let arch: Arch = o.arch ?? (process.arch === "arm64" ? "arm64" : "amd64");
+    if (o.arch === undefined && envArch !== undefined && envArch !== "") {
+      if (!ARCHES.includes(envArch as Arch)) {
+        throw imageBuilderErrors.create("EMULATOR_SETTING_INVALID", `EMULATOR_ARCH=${envArch} is not amd64 or arm64`, {
+          details: { variable: "EMULATOR_ARCH", value: envArch },
+        });
+      }
+      arch = envArch as Arch;
+    }
+    return {
+      arch,
+      cpus: o.cpus ?? envInt(this.env, "EMULATOR_CPUS") ?? EMULATOR_DEFAULT_CPUS,
+      memoryMb: o.memoryMb ?? envInt(this.env, "EMULATOR_RAM_MB") ?? EMULATOR_DEFAULT_MEMORY_MB,
+      ports: o.ports ?? {},
+      noSnapshot: o.noSnapshot === true || envTruthy(this.env[EMULATOR_NO_SNAPSHOT_ENV]),
+    };
+  }
+
+  /** Host port per service: given ports, then `EMULATOR_*_PORT`, then the manifest's. */
+  private hostPorts(manifest: RuntimeManifest, given: Readonly<Record<string, number>>): Record<string, number> {
+    const fromEnv: Record<string, number> = {};
+    for (const s of manifest.services) {
+      if (s.hostPortEnv === undefined) continue;
+      const n = envInt(this.env, s.hostPortEnv);
+      if (n !== undefined) fromEnv[s.service] = n;
+    }
+    return resolveHostPorts(manifest.services, { ...fromEnv, ...given });
+  }
+
+  // ------------------------------------------------------------------ start
+
+  async start(options: EmulatorStartOptions = {}): Promise<EmulatorStartResult> {
+    const began = Date.now();
+    const emit = (e: EmulatorEvent) => options.onEvent?.(e);
+    const signal = options.signal;
+    throwIfAborted(signal);
+    const s = this.settings(options);
+    const image = await readInstalledImage(imagePaths(this.home, s.arch), s.arch);
+    const hostPorts = this.hostPorts(image.manifest, s.ports);
+    const endpoints = serviceEndpoints(image.manifest.services, hostPorts);
+    let record = await readSnapshotRecord(this.recordFile);
+
+    const current = await this.vm.status();
+    if (current.state === "running" || current.state === "starting" || current.state === "paused") {
+      return this.attachToRunning(current.record?.spec, endpoints, record, s, options, began);
+    }
+
+    const probe = await probeAccelerator({ arch: s.arch, signal, env: this.env });
+    emit({ type: "accelerator", accel: probe.accel, reason: probe.reason });
+    const timeoutMs =
+      options.timeoutMs ?? (probe.accel === "tcg" ? EMULATOR_TCG_TIMEOUT_MS : EMULATOR_ACCEL_TIMEOUT_MS);
+
+    const firmwareCode = image.manifest.boot.kind === "firmware" ? await this.prepareFirmware(s.arch) : undefined;
+    const spec = buildEmulatorVmSpec({
+      ...(firmwareCode !== undefined ? { firmwareCode } : {}),
+      manifest: image.manifest,
+      image: image.paths,
+      instance: this.paths,
+      instanceName: this.instanceName,
+      accel: probe.accel,
+      cpus: s.cpus,
+      memoryMb: s.memoryMb,
+      ports: hostPorts,
+    });
+    const fingerprint = this.fingerprintOf(spec, probe.qemuVersion, image.manifest.image.sha256);
+
+    const overlayExists = await exists(this.paths.overlay);
+    const present = overlayExists ? (await this.img.snapshotList(this.paths.overlay)).map((x) => x.name) : [];
+    let plan: StartPlan = decideStartPlan({
+      noSnapshot: s.noSnapshot,
+      overlayExists,
+      record,
+      presentSnapshots: present,
+      fingerprint,
+    });
+
+    let launched: { pid: number | null; spawnedAt: number } | undefined;
+    let runSpec: InstanceVmSpec = spec;
+    if (plan.kind === "resume") {
+      emit({ type: "boot-mode", mode: "resume", reason: plan.reason, snapshot: plan.snapshot });
+      runSpec = withHostPorts(plan.saved.spec, spec);
+      try {
+        launched = await this.launch(runSpec, image, fingerprint, plan.snapshot, signal, emit);
+      } catch (error) {
+        if (aborted(signal)) throw abortError(signal);
+        if (imageBuilderErrors.is(error) || (HexclaveError.is(error) && NOT_RESUME_FAILURES.has(error.code)))
+          throw error;
+        emit({ type: "resume-failed", snapshot: plan.snapshot, error: errorText(error) });
+        const fallback: ColdPlan = {
+          kind: "cold",
+          reason: `resuming the ${plan.snapshot} snapshot failed (${errorText(error)}): booting the same disk cold`,
+          newOverlay: false,
+          ...(plan.snapshot === "fresh" ? { revertDiskTo: "fresh" as const } : {}),
+          drop: plan.snapshot === "suspend" ? ["suspend"] : [],
+          saveFreshWhenHealthy: plan.snapshot === "fresh",
+        };
+        plan = fallback;
+        runSpec = spec;
+      }
+    }
+    if (plan.kind === "cold") {
+      record = await this.prepareColdDisk(plan, record);
+      emit({ type: "boot-mode", mode: "cold", reason: plan.reason });
+      launched = await this.launch(spec, image, fingerprint, undefined, signal, emit);
+    }
+    if (launched === undefined) throw new Error("unreachable: nothing launched");
+    const bootKind: BootKind = plan.kind;
+    const snapshot = plan.kind === "resume" ? plan.snapshot : undefined;
+
+    const lastStart: LastStart = {
+      kind: bootKind,
+      reason: plan.reason,
+      ...(snapshot !== undefined ? { snapshot } : {}),
+      at: new Date().toISOString(),
+      accel: probe.accel,
+      accelReason: probe.reason,
+    };
+    record = await updateSnapshotRecord(this.recordFile, (r) => {
+      // A resumed `suspend` is consumed: resuming it again after a crash would lose everything written since.
+      const base = snapshot === "suspend" ? withoutSnapshot(r, "suspend") : r;
+      return { ...base, running: true, resetPending: false, current: { spec: runSpec, fingerprint }, lastStart };
+    });
+
+    const phases: Record<string, number> = { "qemu-up": Date.now() - launched.spawnedAt };
+    emit({ type: "qemu-up", pid: launched.pid, elapsedMs: Date.now() - began });
+
+    if (bootKind === "resume") {
+      await this.afterResume(signal, emit);
+      phases["guest-booted"] = Date.now() - launched.spawnedAt;
+      emit({ type: "guest-booted", elapsedMs: Date.now() - began });
+    }
+
+    const ready = await this.waitForServices(endpoints, timeoutMs, launched.spawnedAt, began, phases, signal, emit, {
+      watchGuest: bootKind === "cold",
+    });
+    let savedSnapshot: SnapshotName | undefined;
+    let stoppedAfterFailure = false;
+    let serialTail: string[] = [];
+    if (ready.ready) {
+      phases["all-healthy"] = Date.now() - launched.spawnedAt;
+      emit({ type: "ready", elapsedMs: Date.now() - began });
+      if (snapshot === "suspend") {
+        // Prune: the consumed suspend must not linger in the overlay.
+        await this.vm
+          .deleteSnapshot("suspend", signal ? { signal } : {})
+          .then((had) => had && emit({ type: "snapshot-deleted", name: "suspend" }))
+          .catch((error) =>
+            emit({ type: "message", level: "warn", text: `Could not prune the resumed snapshot: ${errorText(error)}` }),
+          );
+      }
+      if (plan.kind === "cold" && plan.saveFreshWhenHealthy && !s.noSnapshot) {
+        try {
+          await this.saveWithFlush("fresh", { spec: runSpec, fingerprint }, signal, emit);
+          savedSnapshot = "fresh";
+        } catch (error) {
+          if (aborted(signal)) throw abortError(signal);
+          emit({
+            type: "message",
+            level: "warn",
+            text: `Could not save the fresh snapshot (reset will recreate the disk instead): ${errorText(error)}`,
+          });
+        }
+      }
+    } else {
+      serialTail = await tailLines(this.paths.serialLog, SERIAL_TAIL_LINES);
+      if (options.stopOnFailure === true) {
+        await this.vm.stop(signal ? { signal } : {});
+        await updateSnapshotRecord(this.recordFile, (r) => ({
+          ...r,
+          running: false,
+          lastStop: { kind: "poweroff", at: new Date().toISOString(), detail: "stopped after a readiness failure" },
+        }));
+        stoppedAfterFailure = true;
+      }
+    }
+    return {
+      alreadyRunning: false,
+      ready: ready.ready,
+      bootKind,
+      reason: plan.reason,
+      ...(snapshot !== undefined ? { snapshot } : {}),
+      accel: probe.accel,
+      accelReason: probe.reason,
+      arch: s.arch,
+      cpus: runSpec.cpus,
+      memoryMb: runSpec.memoryMb,
+      durationMs: Date.now() - began,
+      phases,
+      services: ready.services,
+      failing: ready.services.filter((x) => !x.up).map((x) => x.name),
+      serialTail,
+      stoppedAfterFailure,
+      ...(savedSnapshot !== undefined ? { savedSnapshot } : {}),
+    };
+  }
+
+  /** UEFI code for firmware-booting images (its variables are made per instance at launch). */
+  private async prepareFirmware(arch: Arch): Promise<string> {
+    this.firmware = await findFirmware(arch);
+    return this.firmware.code;
+  }
+
+  /** This instance's UEFI variables as qcow2 (raw variables would block savevm), from the firmware's template. */
+  private async ensureUefiVars(signal: AbortSignal | undefined): Promise<void> {
+    if (await exists(this.paths.uefiVars)) return;
+    await mkdir(this.paths.dir, { recursive: true });
+    const template = this.firmware?.varsTemplate;
+    if (template !== undefined) {
+      await this.img.convert({
+        src: template,
+        dst: this.paths.uefiVars,
+        srcFormat: "raw",
+        dstFormat: "qcow2",
+        ...(signal ? { signal } : {}),
+      });
+    } else {
+      await this.img.create({ file: this.paths.uefiVars, format: "qcow2", size: "64M", ...(signal ? { signal } : {}) });
+    }
+  }
+
+  private fingerprintOf(spec: InstanceVmSpec, qemuVersion: string, baseSha256: string): VmFingerprint {
+    const args = buildQemuArgs(fullEmulatorSpec(spec, this.paths, this.instanceName));
+    return computeFingerprint({
+      args,
+      accel: spec.accel,
+      memoryMb: spec.memoryMb,
+      cpus: spec.cpus,
+      qemuVersion,
+      baseImageSha256: baseSha256,
+    });
+  }
+
+  private async launch(
+    spec: InstanceVmSpec,
+    image: InstalledImage,
+    fingerprint: VmFingerprint,
+    loadvm: SnapshotName | undefined,
+    signal: AbortSignal | undefined,
+    emit: (e: EmulatorEvent) => void,
+  ): Promise<{ pid: number | null; spawnedAt: number }> {
+    emit({ type: "stage-start", stage: "qemu", label: loadvm ? `QEMU (resuming ${loadvm})` : "QEMU" });
+    if (spec.firmware?.vars !== undefined) await this.ensureUefiVars(signal);
+    const spawnedAt = Date.now();
+    const result = await this.vm.start({
+      spec,
+      backingImage: { file: image.paths.image, format: "qcow2" },
+      ...(loadvm !== undefined ? { loadvm } : {}),
+      fingerprint: fingerprint as unknown as Record<string, unknown>,
+      ...(signal ? { signal } : {}),
+    });
+    emit({ type: "stage-end", stage: "qemu", durationMs: Date.now() - spawnedAt, detail: `pid ${result.pid}` });
+    return { pid: result.pid, spawnedAt };
+  }
+
+  /** Applies a cold plan to the disk: new overlay, revert to a snapshot's disk, drop stale snapshots. */
+  private async prepareColdDisk(plan: ColdPlan, record: SnapshotRecord): Promise<SnapshotRecord> {
+    let next = record;
+    if (plan.newOverlay) {
+      await rm(this.paths.overlay, { force: true });
+      await rm(this.paths.uefiVars, { force: true });
+      next = {
+        ...EMPTY_SNAPSHOT_RECORD,
+        ...(record.lastStop ? { lastStop: record.lastStop } : {}),
+        running: record.running,
+      };
+    } else {
+      if (plan.revertDiskTo !== undefined) {
+        const args = ["snapshot", "-a", plan.revertDiskTo, this.paths.overlay];
+        assertCommandSucceeded("qemu-img", args, await execaRunner("qemu-img", args));
+      }
+      const present = (await this.img.snapshotList(this.paths.overlay)).map((x) => x.name);
+      for (const name of plan.drop) {
+        if (present.includes(name)) await this.img.snapshotDelete(this.paths.overlay, name);
+        next = withoutSnapshot(next, name);
+      }
+      // A recorded suspend that this start does not resume is stale from here on: never resume it later.
+      next = withoutSnapshot(next, "suspend");
+    }
+    await writeSnapshotRecord(this.recordFile, next);
+    return next;
+  }
+
+  /** After `-loadvm`: thaw the file systems frozen before the save, set the clock, bounce the NIC. */
+  private async afterResume(signal: AbortSignal | undefined, emit: (e: EmulatorEvent) => void): Promise<void> {
+    const began = Date.now();
+    emit({ type: "stage-start", stage: "guest-fixup", label: "guest clock and network" });
+    const done: string[] = [];
+    let agent: GuestAgentClient | undefined;
+    try {
+      agent = await this.vm.guestAgent({ timeoutMs: 15_000, ...(signal ? { signal } : {}) });
+      const thawed = await agent.fsThaw({ timeoutMs: 15_000 }).catch(() => 0);
+      if (thawed > 0) done.push(`thawed ${thawed} file systems`);
+      await agent.setTime(new Date(), { timeoutMs: 10_000 });
+      done.push("clock set");
+    } catch (error) {
+      if (aborted(signal)) throw abortError(signal);
+      emit({
+        type: "message",
+        level: "warn",
+        text: `The guest agent did not answer after the resume: ${errorText(error)}`,
+      });
+    } finally {
+      agent?.close();
+    }
+    const qmp = await this.vm.qmp(signal ? { signal } : {});
+    await qmp.setLink(NIC_ID, false);
+    await sleep(200, signal);
+    await qmp.setLink(NIC_ID, true);
+    done.push("link bounced");
+    emit({ type: "stage-end", stage: "guest-fixup", durationMs: Date.now() - began, detail: done.join(", ") });
+  }
+
+  /** Polls every service (and, on a cold boot, the guest agent) until all are up or the deadline passes. */
+  private async waitForServices(
+    endpoints: readonly ServiceEndpoint[],
+    timeoutMs: number,
+    spawnedAt: number,
+    began: number,
+    phases: Record<string, number>,
+    signal: AbortSignal | undefined,
+    emit: (e: EmulatorEvent) => void,
+    options: { watchGuest: boolean },
+  ): Promise<{ ready: boolean; services: ServiceHealthCheck[] }> {
+    emit({ type: "stage-start", stage: "services", label: "services" });
+    const started = Date.now();
+    const stopWatching = new AbortController();
+    const onAbort = () => stopWatching.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const guestWatch = options.watchGuest
+      ? this.watchGuestBoot(stopWatching.signal).then((ok) => {
+          if (ok) {
+            phases["guest-booted"] = Date.now() - spawnedAt;
+            emit({ type: "guest-booted", elapsedMs: Date.now() - began });
+          }
+        })
+      : Promise.resolve();
+    const byName = new Map(endpoints.map((e) => [e.name, e]));
+    const last = new Map<string, ServiceHealthCheck>();
+    let ready = false;
+    try {
+      const results = await waitForReady(serviceProbes(endpoints), {
+        deadlineMs: timeoutMs,
+        intervalMs: 500,
+        attemptTimeoutMs: 3000,
+        ...(signal ? { signal } : {}),
+        onChange: (change) => {
+          const e = byName.get(change.name);
+          if (!e || change.state === "pending") return;
+          const up = change.state === "up";
+          const prev = last.get(change.name);
+          last.set(change.name, {
+            name: e.name,
+            url: e.url,
+            up,
+            detail: change.detail,
+            lastCheck: new Date().toISOString(),
+          });
+          if (up) phases[e.name] = Date.now() - spawnedAt;
+          if (prev === undefined ? up : prev.up !== up) {
+            emit({
+              type: "service-health",
+              service: e.name,
+              up,
+              url: e.url,
+              detail: change.detail,
+              elapsedMs: Date.now() - began,
+            });
+          }
+        },
+      });
+      ready = results.every((r) => r.state === "up");
+    } catch (error) {
+      if (aborted(signal)) throw abortError(signal);
+      if (!(HexclaveError.is(error) && error.code === "READINESS_TIMEOUT")) throw error;
+    } finally {
+      stopWatching.abort();
+      signal?.removeEventListener("abort", onAbort);
+      await guestWatch;
+    }
+    const services = endpoints.map(
+      (e) => last.get(e.name) ?? { name: e.name, url: e.url, up: false, detail: "not checked", lastCheck: null },
+    );
+    emit({
+      type: "stage-end",
+      stage: "services",
+      durationMs: Date.now() - started,
+      detail: ready ? "all healthy" : "not ready",
+    });
+    return { ready, services };
+  }
+
+  /** Resolves true once the guest agent answers a ping, false when `signal` fires first. */
+  private async watchGuestBoot(signal: AbortSignal): Promise<boolean> {
+    while (!signal.aborted) {
+      let agent: GuestAgentClient | undefined;
+      try {
+        agent = await this.vm.guestAgent({ timeoutMs: 3000, signal });
+        await agent.ping({ timeoutMs: 3000, signal });
+        return true;
+      } catch {
+        await sleep(1000, signal);
+      } finally {
+        agent?.close();
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Flushes the guest (fsfreeze, or `sync` when freezing fails), saves
+   * snapshot `name` (replacing one of that name), thaws, and records it.
+   */
+  private async saveWithFlush(
+    name: SnapshotName,
+    machine: { spec: InstanceVmSpec; fingerprint: VmFingerprint },
+    signal: AbortSignal | undefined,
+    emit: (e: EmulatorEvent) => void,
+  ): Promise<void> {
+    const began = Date.now();
+    emit({ type: "stage-start", stage: "snapshot", label: `saving ${name}` });
+    let agent: GuestAgentClient | undefined;
+    let frozen = false;
+    try {
+      try {
+        agent = await this.vm.guestAgent({ timeoutMs: GUEST_AGENT_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+      } catch (error) {
+        emit({
+          type: "message",
+          level: "warn",
+          text: `Guest agent unavailable, saving without a flush: ${errorText(error)}`,
+        });
+      }
+      if (agent) {
+        try {
+          await agent.fsFreeze({ timeoutMs: 60_000 });
+          frozen = true;
+        } catch (error) {
+          await agent.fsThaw({ timeoutMs: 10_000 }).catch(() => {});
+          emit({
+            type: "message",
+            level: "warn",
+            text: `fsfreeze failed (${errorText(error)}); flushing with sync instead`,
+          });
+          await agent.exec("/bin/sync", [], { timeoutMs: 60_000 }).catch(() => {});
+        }
+      }
+      await this.vm.saveSnapshot(name, signal ? { signal } : {});
+    } finally {
+      if (frozen && agent) {
+        await agent.fsThaw({ timeoutMs: 30_000 }).catch((error) =>
+          emit({
+            type: "message",
+            level: "warn",
+            text: `Could not thaw the guest's file systems: ${errorText(error)}`,
+          }),
+        );
+      }
+      agent?.close();
+    }
+    await updateSnapshotRecord(this.recordFile, (r) =>
+      withSnapshot(r, {
+        name,
+        spec: machine.spec,
+        fingerprint: machine.fingerprint,
+        savedAt: new Date().toISOString(),
+      }),
+    );
+    const durationMs = Date.now() - began;
+    emit({ type: "stage-end", stage: "snapshot", durationMs, detail: name });
+    emit({ type: "snapshot-saved", name, durationMs });
+  }
+
+  private async attachToRunning(
+    spec: InstanceVmSpec | undefined,
+    endpoints: readonly ServiceEndpoint[],
+    record: SnapshotRecord,
+    s: ResolvedSettings,
+    options: EmulatorStartOptions,
+    began: number,
+  ): Promise<EmulatorStartResult> {
+    const emit = (e: EmulatorEvent) => options.onEvent?.(e);
+    const accel: Accelerator = spec?.accel ?? record.lastStart?.accel ?? "tcg";
+    const base = {
+      alreadyRunning: true,
+      bootKind: "none" as const,
+      reason: "the emulator is already running",
+      accel,
+      accelReason: record.lastStart?.accelReason ?? "",
+      arch: spec?.arch ?? s.arch,
+      cpus: spec?.cpus ?? s.cpus,
+      memoryMb: spec?.memoryMb ?? s.memoryMb,
+      phases: {},
+      serialTail: [] as string[],
+      stoppedAfterFailure: false,
+    };
+    const checks = await checkServicesOnce(endpoints, options.signal ? { signal: options.signal } : {});
+    if (checks.every((c) => c.up)) {
+      emit({ type: "message", level: "info", text: "The emulator is already running and healthy." });
+      return { ...base, ready: true, durationMs: Date.now() - began, services: checks, failing: [] };
+    }
+    emit({ type: "message", level: "info", text: "The emulator is already running; waiting for its services." });
+    const timeoutMs = options.timeoutMs ?? (accel === "tcg" ? EMULATOR_TCG_TIMEOUT_MS : EMULATOR_ACCEL_TIMEOUT_MS);
+    const ready = await this.waitForServices(endpoints, timeoutMs, began, began, {}, options.signal, emit, {
+      watchGuest: false,
+    });
+    return {
+      ...base,
+      ready: ready.ready,
+      durationMs: Date.now() - began,
+      services: ready.services,
+      failing: ready.services.filter((x) => !x.up).map((x) => x.name),
+      serialTail: ready.ready ? [] : await tailLines(this.paths.serialLog, SERIAL_TAIL_LINES),
+    };
+  }
+
+  // ------------------------------------------------------------------ stop
+
+  async stop(options: EmulatorStopOptions = {}): Promise<EmulatorStopResult> {
+    const began = Date.now();
+    const emit = (e: EmulatorEvent) => options.onEvent?.(e);
+    const signal = options.signal;
+    throwIfAborted(signal);
+    const noSnapshot = options.noSnapshot === true || envTruthy(this.env[EMULATOR_NO_SNAPSHOT_ENV]);
+    const status = await this.vm.status();
+    if (status.state === "stopped" || status.state === "crashed") {
+      if (status.state === "crashed") await this.vm.stop(signal ? { signal } : {});
+      return { wasRunning: false, suspended: false, method: "none", durationMs: Date.now() - began };
+    }
+    const record = await readSnapshotRecord(this.recordFile);
+    let reason: string | undefined;
+    if (!noSnapshot) {
+      if (record.current === undefined) {
+        reason = "this run has no recorded machine to save";
+      } else {
+        try {
+          await this.saveWithFlush("suspend", record.current, signal, emit);
+          emit({ type: "stage-start", stage: "stop", label: "quitting QEMU" });
+          const stopped = await this.vm.stop({ graceMs: 0, ...(signal ? { signal } : {}) });
+          emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
+          await updateSnapshotRecord(this.recordFile, (r) => ({
+            ...r,
+            running: false,
+            lastStop: { kind: "suspend", at: new Date().toISOString() },
+          }));
+          return { wasRunning: true, suspended: true, method: "suspend", durationMs: Date.now() - began };
+        } catch (error) {
+          if (aborted(signal)) throw abortError(signal);
+          reason = `saving the state failed: ${errorText(error)}`;
+          emit({ type: "message", level: "warn", text: `Could not suspend (${reason}); powering off instead` });
+          await updateSnapshotRecord(this.recordFile, (r) => withoutSnapshot(r, "suspend"));
+          await this.vm.deleteSnapshot("suspend").catch(() => false);
+        }
+      }
+    }
+    emit({ type: "stage-start", stage: "stop", label: "powering off" });
+    const stopped = await this.vm.stop(signal ? { signal } : {});
+    emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
+    await updateSnapshotRecord(this.recordFile, (r) => ({
+      ...withoutSnapshot(r, "suspend"),
+      running: false,
+      lastStop: {
+        kind: reason === undefined ? "poweroff" : "suspend-failed",
+        at: new Date().toISOString(),
+        ...(reason !== undefined ? { detail: reason } : {}),
+      },
+    }));
+    return {
+      wasRunning: true,
+      suspended: false,
+      method: stopped.how,
+      ...(reason !== undefined ? { reason } : {}),
+      durationMs: Date.now() - began,
+    };
+  }
+
+  // ------------------------------------------------------------------ reset
+
+  async reset(options: EmulatorResetOptions = {}): Promise<EmulatorResetResult> {
+    const emit = (e: EmulatorEvent) => options.onEvent?.(e);
+    const signal = options.signal;
+    throwIfAborted(signal);
+    const status = await this.vm.status();
+    const stoppedFirst = status.state !== "stopped" && status.state !== "crashed";
+    if (status.state !== "stopped") {
+      // The disk is discarded or reverted: no need for the guest to shut down.
+      emit({ type: "stage-start", stage: "stop", label: "stopping the emulator" });
+      const stopped = await this.vm.stop({ graceMs: 0, ...(signal ? { signal } : {}) });
+      emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
+    }
+    const record = await readSnapshotRecord(this.recordFile);
+    const overlayExists = await exists(this.paths.overlay);
+    if (!overlayExists) {
+      await writeSnapshotRecord(this.recordFile, {
+        ...EMPTY_SNAPSHOT_RECORD,
+        lastStop: { kind: "reset", at: new Date().toISOString() },
+      });
+      return { mode: "nothing", stoppedFirst, reason: "there was no data disk" };
+    }
+    let hardReason = "reset --hard: the data disk was deleted; the next start is a cold boot";
+    if (options.hard !== true) {
+      const present = (await this.img.snapshotList(this.paths.overlay)).map((x) => x.name);
+      if (record.snapshots.fresh !== undefined && present.includes("fresh")) {
+        if (present.includes("suspend")) await this.img.snapshotDelete(this.paths.overlay, "suspend");
+        await writeSnapshotRecord(this.recordFile, {
+          ...withoutSnapshot(record, "suspend"),
+          resetPending: true,
+          running: false,
+          lastStop: { kind: "reset", at: new Date().toISOString() },
+        });
+        return { mode: "snapshot", stoppedFirst, reason: "the next start resumes the fresh snapshot" };
+      }
+      hardReason =
+        "there is no fresh snapshot to revert to, so the data disk was deleted; the next start is a cold boot";
+      emit({ type: "message", level: "warn", text: hardReason });
+    }
+    await rm(this.paths.overlay, { force: true });
+    await rm(this.paths.uefiVars, { force: true });
+    await writeSnapshotRecord(this.recordFile, {
+      ...EMPTY_SNAPSHOT_RECORD,
+      lastStop: { kind: "reset", at: new Date().toISOString() },
+    });
+    return { mode: "overlay-deleted", stoppedFirst, reason: hardReason };
+  }
+
+  // ------------------------------------------------------------------ status
+
+  async status(options: { arch?: Arch; signal?: AbortSignal } = {}): Promise<EmulatorStatus> {
+    const vmStatus = await this.vm.status();
+    const record = await readSnapshotRecord(this.recordFile);
+    const runSpec = vmStatus.record?.spec ?? record.current?.spec;
+    const s = this.settings({ arch: options.arch ?? runSpec?.arch });
+    const paths = imagePaths(this.home, s.arch);
+    let image: InstalledImage | undefined;
+    try {
+      image = await readInstalledImage(paths, s.arch);
+    } catch {
+      image = undefined;
+    }
+    const state =
+      vmStatus.state === "paused" ? "running" : (vmStatus.state as "stopped" | "starting" | "running" | "crashed");
+    const live = state === "running" || state === "starting";
+    let services: ServiceHealthCheck[] = [];
+    if (image) {
+      const forwards = vmStatus.record?.spec.network?.forwards;
+      const ports: Record<string, number> = {};
+      if (live && forwards) {
+        for (const e of image.manifest.services) {
+          const f = forwards.find((x) => x.guestPort === e.guestPort);
+          if (f) ports[e.service] = f.hostPort;
+        }
+      }
+      const endpoints = serviceEndpoints(image.manifest.services, this.hostPorts(image.manifest, ports));
+      services = live
+        ? await checkServicesOnce(endpoints, { timeoutMs: 2000, ...(options.signal ? { signal: options.signal } : {}) })
+        : endpoints.map((e) => ({
+            name: e.name,
+            url: e.url,
+            up: false,
+            detail: "the emulator is not running",
+            lastCheck: null,
+          }));
+    }
+    const health: EmulatorHealth =
+      state === "stopped"
+        ? "stopped"
+        : state === "crashed"
+          ? "crashed"
+          : services.length > 0 && services.every((x) => x.up) && state === "running"
+            ? "healthy"
+            : "degraded";
+    return {
+      health,
+      vm: {
+        state,
+        pid: vmStatus.pid ?? null,
+        arch: runSpec?.arch ?? s.arch,
+        accelerator: live ? (vmStatus.accel ?? null) : (record.lastStart?.accel ?? null),
+        acceleratorReason: record.lastStart?.accelReason ?? null,
+        cpus: live && runSpec ? runSpec.cpus : s.cpus,
+        memoryMb: live && runSpec ? runSpec.memoryMb : s.memoryMb,
+        uptimeSeconds: live && vmStatus.uptimeMs !== undefined ? Math.round(vmStatus.uptimeMs / 1000) : null,
+      },
+      image: {
+        path: paths.image,
+        present: image !== undefined,
+        version: image?.version ?? null,
+        sha256: image?.manifest.image.sha256 ?? null,
+        source: image?.source ?? null,
+      },
+      lastStart: record.lastStart ?? null,
+      snapshots: (["suspend", "fresh"] as const).filter((n) => record.snapshots[n] !== undefined),
+      resetPending: record.resetPending,
+      services,
+      home: this.home,
+    };
+  }
+
+  // ------------------------------------------------------------------ logs
+
+  /** Lines of the guest console (`serial`) or of the services in the guest (`services`, through the guest agent). */
+  logs(options: EmulatorLogsOptions): AsyncIterable<string> {
+    return options.source === "serial" ? this.serialLines(options) : this.serviceLines(options);
+  }
+
+  private async *serialLines(options: EmulatorLogsOptions): AsyncGenerator<string> {
+    const file = this.paths.serialLog;
+    let offset = 0;
+    let partial = "";
+    for (;;) {
+      let size = 0;
+      try {
+        size = (await stat(file)).size;
+      } catch {
+        if (!options.follow) {
+          throw imageBuilderErrors.create("EMULATOR_NO_LOGS", `There is no serial log yet (${file})`, {
+            details: { file },
+          });
+        }
+      }
+      if (size < offset) offset = 0; // a new run truncated it
+      if (size > offset) {
+        const handle = await open(file, "r");
+        try {
+          const buffer = Buffer.alloc(size - offset);
+          await handle.read(buffer, 0, buffer.length, offset);
+          offset = size;
+          const text = partial + buffer.toString("utf8").replace(/\r/g, "");
+          const lines = text.split("\n");
+          partial = lines.pop() ?? "";
+          for (const line of lines) yield line;
+        } finally {
+          await handle.close();
+        }
+      }
+      if (!options.follow || aborted(options.signal)) break;
+      await sleep(500, options.signal);
+      if (aborted(options.signal)) break;
+    }
+    if (partial !== "") yield partial;
+  }
+
+  private async *serviceLines(options: EmulatorLogsOptions): AsyncGenerator<string> {
+    const status = await this.vm.status();
+    if (status.state !== "running") {
+      throw imageBuilderErrors.create(
+        "EMULATOR_NOT_RUNNING",
+        "The emulator is not running: its service logs live in the guest",
+        {
+          hint: "Start it with `stack emulator start`, or read the console with `stack emulator logs --serial`.",
+        },
+      );
+    }
+    let cursor: string | undefined;
+    const n = String(options.lines ?? 200);
+    for (;;) {
+      const agent = await this.vm.guestAgent({
+        timeoutMs: GUEST_AGENT_TIMEOUT_MS,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      let out: string;
+      try {
+        const args = ["--no-pager", "-o", "short-iso", "--show-cursor", "-u", SERVICE_UNIT];
+        const r = await agent.exec(
+          "/usr/bin/journalctl",
+          cursor === undefined ? [...args, "-n", n] : [...args, "--after-cursor", cursor],
+          { timeoutMs: 30_000 },
+        );
+        if (r.exitCode !== 0) {
+          throw imageBuilderErrors.create("EMULATOR_NO_LOGS", `journalctl failed in the guest: ${r.stderr.trim()}`);
+        }
+        out = r.stdout;
+      } finally {
+        agent.close();
+      }
+      for (const line of out.split("\n")) {
+        const m = /^-- cursor: (.*)$/.exec(line);
+        if (m) cursor = m[1];
+        else if (line !== "" && line !== "-- No entries --") yield line;
+      }
+      if (!options.follow || aborted(options.signal)) return;
+      await sleep(2000, options.signal);
+      if (aborted(options.signal)) return;
+    }
+  }
+
+  // ------------------------------------------------------------------ bench
+
+  /**
+   * `runs` cycles of each kind: stop (power off) -> cold start -> healthy, and
+   * stop (suspend) -> resume -> healthy. Leaves the emulator running.
+   */
+  async bench(options: EmulatorBenchOptions = {}): Promise<EmulatorBenchResult> {
+    const runs: EmulatorBenchRun[] = [];
+    const n = options.runs ?? 1;
+    const common = {
+      ...(options.arch ? { arch: options.arch } : {}),
+      ...(options.cpus ? { cpus: options.cpus } : {}),
+      ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
+      ...(options.ports ? { ports: options.ports } : {}),
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    };
+    const first = await this.start(common);
+    if (!first.ready) throw notReady(first);
+    for (let i = 0; i < n; i++) {
+      for (const kind of ["cold", "resume"] as const) {
+        const stopBegan = Date.now();
+        await this.stop({ noSnapshot: kind === "cold", ...(options.signal ? { signal: options.signal } : {}) });
+        const stopMs = Date.now() - stopBegan;
+        const r = await this.start({ ...common, noSnapshot: kind === "cold" });
+        if (!r.ready) throw notReady(r);
+        if (r.bootKind !== kind) {
+          throw imageBuilderErrors.create(
+            "EMULATOR_BENCH_FAILED",
+            `bench expected a ${kind} start but got ${r.bootKind}: ${r.reason}`,
+          );
+        }
+        runs.push({ kind, phases: r.phases, stopMs });
+      }
+    }
+    return { runs, summary: summariseEmulatorBench(runs) };
+  }
+}
+
+function notReady(r: EmulatorStartResult): HexclaveError {
+  return imageBuilderErrors.create(
+    "EMULATOR_NOT_READY",
+    `The emulator did not become healthy: ${r.failing.join(", ")} not answering`,
+    { details: { failing: r.failing, serialTail: r.serialTail } },
+  );
+}
+
+export function createEmulator(options: CreateEmulatorOptions = {}): Emulator {
+  return new Emulator(options);
+}
