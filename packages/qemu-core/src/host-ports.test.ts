@@ -16,7 +16,10 @@ describe("pure parsers", () => {
   });
 
   it("reads lsof -F output", () => {
-    expect(parseLsofHolder("p4242\ncqemu-system-aarch64\nf12\n")).toEqual({ pid: 4242, command: "qemu-system-aarch64" });
+    expect(parseLsofHolder("p4242\ncqemu-system-aarch64\nf12\n")).toEqual({
+      pid: 4242,
+      command: "qemu-system-aarch64",
+    });
     expect(parseLsofHolder("")).toBeUndefined();
   });
 
