@@ -194,11 +194,11 @@ const table: Array<{ title: string; spec: VmSpec; hostArch?: "amd64" | "arm64"; 
     },
     args: [
       ...["-name", "a,,b", "-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", ...tail],
-      ...["-drive", "if=pflash,unit=0,format=raw,readonly=on,file=/fw,,1/code.fd"],
-      ...["-drive", "if=pflash,unit=1,format=qcow2,file=/fw,,1/vars.qcow2"],
       ...["-kernel", "/k,1/vmlinuz", "-append", "console=ttyS0,115200"],
       ...["-drive", "if=none,id=disk,file=/data,,1/disk.qcow2,format=qcow2"],
       ...["-device", "virtio-blk-pci,drive=disk,serial=s,,1"],
+      ...["-drive", "if=pflash,unit=0,format=raw,readonly=on,file=/fw,,1/code.fd"],
+      ...["-drive", "if=pflash,unit=1,format=qcow2,file=/fw,,1/vars.qcow2"],
       ...["-fw_cfg", "name=opt/x,,y,file=/f,,1"],
       ...["-smbios", "type=1,serial=ds=nocloud;s=http://h/,,x"],
       ...["-chardev", "socket,id=qmp,path=/run,,1/qmp.sock,server=on,wait=off", "-mon", "chardev=qmp,mode=control"],

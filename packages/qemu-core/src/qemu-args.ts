@@ -262,14 +262,6 @@ export function buildQemuArgs(spec: VmSpec, options: BuildQemuArgsOptions = {}):
   add("-m", String(spec.memoryMb));
   add("-nodefaults", "-display", "none", "-vga", "none");
 
-  if (spec.firmware !== undefined) {
-    const fw = spec.firmware;
-    add("-drive", `if=pflash,unit=0,format=raw,readonly=on,file=${esc(fw.code)}`);
-    if (fw.vars !== undefined) {
-      const format = fw.varsFormat ?? (fw.vars.endsWith(".qcow2") ? "qcow2" : "raw");
-      add("-drive", `if=pflash,unit=1,format=${format},file=${esc(fw.vars)}`);
-    }
-  }
   if (spec.kernelBoot !== undefined) {
     add("-kernel", spec.kernelBoot.kernel);
     if (spec.kernelBoot.initrd !== undefined) add("-initrd", spec.kernelBoot.initrd);
@@ -298,6 +290,16 @@ export function buildQemuArgs(spec: VmSpec, options: BuildQemuArgsOptions = {}):
     );
   }
 
+  // Firmware drives come after the disks: `-loadvm` looks for the VM state on the first writable
+  // drive that can hold snapshots, which must be the disk, not the UEFI variables.
+  if (spec.firmware !== undefined) {
+    const fw = spec.firmware;
+    add("-drive", `if=pflash,unit=0,format=raw,readonly=on,file=${esc(fw.code)}`);
+    if (fw.vars !== undefined) {
+      const format = fw.varsFormat ?? (fw.vars.endsWith(".qcow2") ? "qcow2" : "raw");
+      add("-drive", `if=pflash,unit=1,format=${format},file=${esc(fw.vars)}`);
+    }
+  }
   if (spec.network !== undefined) {
     const net = spec.network;
     add("-netdev", opts("user", [["id", "net0"], ...net.forwards.map((f) => ["hostfwd", hostfwd(f)] as const)]));
