@@ -1,0 +1,223 @@
+#!/usr/bin/env node
+/**
+ * `pnpm bench`: the project's speed and size measurements, printed as tables with ratios.
+ *
+ *   pnpm bench                     everything
+ *   pnpm bench -- --only probe     accelerator probe (cold and cached)
+ *   pnpm bench -- --only build     self-test image build: time per stage; size zstd vs zlib vs none vs no zeroing
+ *   pnpm bench -- --only emulator  cold boot vs resume (stop -> start -> all healthy), boot breakdown
+ *   --runs N                       emulator cycles (default 3)
+ *   --no-trim-run                  skip the second warm boot that measures the size without zeroing
+ *   --json                         one JSON document on stdout instead of tables
+ *
+ * Timings on shared 2-core machines vary by up to 2x from hour to hour: compare within one run.
+ * The build and emulator sections need the packages built (`pnpm bench` builds them first).
+ */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { copyFile, link, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const repo = fileURLToPath(new URL("..", import.meta.url));
+const qemuCore = await import(join(repo, "packages/qemu-core/dist/index.js"));
+const imageBuilder = await import(join(repo, "packages/image-builder/dist/index.js"));
+
+const { values } = parseArgs({
+  options: {
+    only: { type: "string" },
+    runs: { type: "string", default: "3" },
+    "no-trim-run": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  },
+});
+const sections = values.only ? values.only.split(",") : ["probe", "build", "emulator"];
+for (const s of sections) {
+  if (!["probe", "build", "emulator"].includes(s)) {
+    console.error(`bench: unknown section '${s}' (probe, build, emulator)`);
+    process.exit(2);
+  }
+}
+const runs = Number.parseInt(values.runs, 10);
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error(`bench: --runs must be a whole number >= 1, got '${values.runs}'`);
+  process.exit(2);
+}
+
+const report = {};
+const log = (line) => (values.json ? process.stderr : process.stdout).write(`${line}\n`);
+const seconds = (ms) => (ms === undefined ? "-" : `${(ms / 1000).toFixed(1)} s`);
+const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** Prints rows (arrays of cells) as an aligned table with a header row. */
+function table(title, header, rows) {
+  const widths = header.map((h, i) => Math.max(String(h).length, ...rows.map((r) => String(r[i] ?? "").length)));
+  const line = (cells) => cells.map((c, i) => String(c ?? "").padEnd(widths[i])).join("  ");
+  log(`\n${title}`);
+  log(line(header));
+  log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows) log(line(r));
+}
+
+async function benchProbe() {
+  const timed = async (cache) => {
+    const started = performance.now();
+    const result = await qemuCore.probeAccelerator({ arch: "amd64", cache });
+    return { ms: performance.now() - started, result };
+  };
+  const fresh = await timed(false);
+  await timed(true); // fill the cache
+  const cached = await timed(true);
+  report.probe = { accel: fresh.result.accel, reason: fresh.result.reason, freshMs: fresh.ms, cachedMs: cached.ms };
+  table(
+    "Accelerator probe (amd64 guest)",
+    ["run", "time", "answer", "ratio"],
+    [
+      ["uncached", `${fresh.ms.toFixed(0)} ms`, fresh.result.accel, "1.0x"],
+      ["cached", `${cached.ms.toFixed(1)} ms`, cached.result.accel, `${(fresh.ms / cached.ms).toFixed(0)}x faster`],
+    ],
+  );
+  log(`reason: ${fresh.result.reason}`);
+}
+
+async function benchBuild() {
+  log("\nBuilding the self-test image for measurement (two warm boots unless --no-trim-run) ...");
+  const result = await imageBuilder.benchSelftestBuild({ noTrimRun: !values["no-trim-run"] });
+  report.build = result;
+  const total = ["payload", "base", "warm-boot", "compaction"].reduce((s, k) => s + (result.stages[k] ?? 0), 0);
+  table(
+    `Self-test build, ${result.arch} under ${result.accel}: time per stage`,
+    ["stage", "time", "share"],
+    Object.entries(result.stages).map(([stage, ms]) => [
+      stage,
+      seconds(ms),
+      stage.startsWith("guest:") ? "(from QEMU start)" : `${((ms / total) * 100).toFixed(0)} %`,
+    ]),
+  );
+  table(
+    "Output size",
+    ["variant", "size", "compaction time", "size / zstd"],
+    result.sizes.map((r) => [r.variant, mib(r.bytes), seconds(r.compactMs), `${r.ratioToZstd.toFixed(2)}x`]),
+  );
+  log(`base image ${mib(result.baseBytes)}, payload tarball ${mib(result.payloadBytes)}`);
+}
+
+/** The newest built shared self-test image, or a fresh build into .cache/bench-image. */
+async function selftestImageDir() {
+  const fromEnv = process.env.HEXCLAVE_SELFTEST_IMAGE_DIR;
+  if (fromEnv) return fromEnv;
+  const cache = join(repo, ".cache/selftest-image");
+  const manifest = qemuCore.manifestFileName("amd64");
+  if (existsSync(cache)) {
+    const built = readdirSync(cache)
+      .map((d) => join(cache, d))
+      .filter((d) => existsSync(join(d, manifest)))
+      .sort((a, b) => statSync(join(b, manifest)).mtimeMs - statSync(join(a, manifest)).mtimeMs);
+    if (built[0]) return built[0];
+  }
+  const outDir = join(repo, ".cache/bench-image");
+  log(`\nNo built self-test image found; building one into ${outDir} ...`);
+  await imageBuilder.buildImage({ arch: "amd64", profile: "selftest", base: "bootstrap", outDir });
+  return outDir;
+}
+
+/** Kernel, userspace, Docker and the service unit, from the guest's own clocks (through the guest agent). */
+async function bootBreakdown(home) {
+  const vm = new qemuCore.VmInstance({ home });
+  try {
+    const agent = await vm.guestAgent();
+    const analyze = await agent.exec("/usr/bin/systemd-analyze", []);
+    const units = await agent.exec("/usr/bin/systemctl", [
+      "show",
+      "-p",
+      "Id,ActiveEnterTimestampMonotonic",
+      "docker.service",
+      "hexclave.service",
+    ]);
+    const text = analyze.stdout;
+    const part = (name) => {
+      const m = new RegExp(`([\\d.]+)(ms|s|min) \\(${name}\\)`).exec(text);
+      if (!m) return undefined;
+      const v = Number.parseFloat(m[1]);
+      return m[2] === "ms" ? v : m[2] === "min" ? v * 60_000 : v * 1000;
+    };
+    const active = {};
+    let id;
+    for (const line of units.stdout.split("\n")) {
+      if (line.startsWith("Id=")) id = line.slice(3);
+      if (line.startsWith("ActiveEnterTimestampMonotonic=") && id) active[id] = Number(line.split("=")[1]) / 1000;
+    }
+    return {
+      kernelMs: (part("firmware") ?? 0) + (part("loader") ?? 0) + (part("kernel") ?? 0) + (part("initrd") ?? 0),
+      userspaceMs: part("userspace"),
+      dockerActiveMs: active["docker.service"],
+      serviceUnitActiveMs: active["hexclave.service"],
+      raw: text.trim(),
+    };
+  } finally {
+    await vm.close?.();
+  }
+}
+
+async function benchEmulator() {
+  const imageDir = await selftestImageDir();
+  const home = await mkdtemp(join(tmpdir(), "hexclave-bench-home-"));
+  try {
+    await mkdir(join(home, "images"), { recursive: true });
+    for (const name of ["imageFileName", "manifestFileName", "kernelFileName", "initrdFileName"]) {
+      const file = qemuCore[name]("amd64");
+      await link(join(imageDir, file), join(home, "images", file)).catch(() =>
+        copyFile(join(imageDir, file), join(home, "images", file)),
+      );
+    }
+    const emulator = imageBuilder.createEmulator({ home });
+    log(`\nEmulator: ${runs} cycle(s) of stop -> start -> all healthy, cold and resume (image ${imageDir})`);
+    const first = await emulator.start({ arch: "amd64", noSnapshot: false });
+    if (!first.ready) throw new Error(`the emulator did not become healthy: ${first.failing?.join(", ")}`);
+    const breakdown = await bootBreakdown(home).catch((e) => ({ error: String(e) }));
+    const bench = await emulator.bench({ runs });
+    await emulator.stop({ noSnapshot: true });
+    report.emulator = { firstStart: first.phases, breakdown, bench: bench.summary };
+    const phases = [...new Set([...Object.keys(bench.summary.cold), ...Object.keys(bench.summary.resume)])];
+    table(
+      "Stop -> start -> healthy (ms from QEMU spawn): min / median / max",
+      ["phase", "cold", "resume", "cold / resume"],
+      phases.map((p) => {
+        const c = bench.summary.cold[p];
+        const r = bench.summary.resume[p];
+        const fmt = (s) => (s ? `${seconds(s.min)} / ${seconds(s.median)} / ${seconds(s.max)}` : "-");
+        return [p, fmt(c), fmt(r), c && r && r.median > 0 ? `${(c.median / r.median).toFixed(1)}x` : "-"];
+      }),
+    );
+    log(
+      `resume is ${bench.summary.ratio === null ? "-" : `${bench.summary.ratio.toFixed(1)}x`} faster than a cold boot to all healthy (medians)`,
+    );
+    if (!breakdown.error) {
+      const healthy = first.phases?.["all-healthy"];
+      table(
+        "Cold boot breakdown (first start)",
+        ["part", "time"],
+        [
+          ["firmware + kernel + initrd", seconds(breakdown.kernelMs)],
+          ["userspace (systemd until default target)", seconds(breakdown.userspaceMs)],
+          ["Docker engine active (guest clock)", seconds(breakdown.dockerActiveMs)],
+          ["service unit active (guest clock)", seconds(breakdown.serviceUnitActiveMs)],
+          ["all four services healthy (from QEMU spawn)", seconds(healthy)],
+        ],
+      );
+    } else {
+      log(`boot breakdown unavailable: ${breakdown.error}`);
+    }
+  } finally {
+    await imageBuilder
+      .createEmulator({ home })
+      .stop({ noSnapshot: true })
+      .catch(() => {});
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
+const benches = { probe: benchProbe, build: benchBuild, emulator: benchEmulator };
+for (const s of sections) await benches[s]();
+if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
