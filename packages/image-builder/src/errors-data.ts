@@ -1,0 +1,217 @@
+/**
+ * image-builder's error catalogue: every code it throws, with its default hint.
+ * Add new codes here (keep them grouped by area); never reuse or rename one.
+ */
+import { defineErrorCatalogue } from "@hexclave/qemu-core";
+
+export const imageBuilderErrors = defineErrorCatalogue({
+  // Docker engine
+  DOCKER_UNREACHABLE: {
+    title: "Docker engine not reachable",
+    hint: "Start dockerd (or Docker Desktop) and check that /var/run/docker.sock (or DOCKER_HOST) answers: docker info.",
+  },
+  DOCKER_IMPORT_FAILED: {
+    title: "docker import failed",
+    hint: "Read the engine's error in the message; check free disk space under the Docker root directory.",
+  },
+  DOCKER_BUILD_FAILED: {
+    title: "Docker image build failed",
+    hint: "Read the failing build step in the message; run the same build by hand to see its full output.",
+  },
+  // Root filesystems
+  MMDEBSTRAP_NOT_FOUND: {
+    title: "mmdebstrap is not installed",
+    hint: "Install it: apt-get install mmdebstrap (Debian and Ubuntu).",
+  },
+  MMDEBSTRAP_FAILED: {
+    title: "mmdebstrap failed",
+    hint: "Read mmdebstrap's last lines in the message; check that the Debian mirror answers and that you run as root (or that unshare works).",
+  },
+  // Payload (docker build + save)
+  PAYLOAD_CONTEXT_INVALID: {
+    title: "Payload build context is invalid",
+    hint: "Check the profile's context directory and Dockerfile path named in the message.",
+  },
+  REGISTRY_UNREACHABLE: {
+    title: "Container registry not reachable",
+    hint: "This profile needs an image from a registry that cannot be reached. Build with --profile selftest, which needs no registry, or restore network access (or load the image with docker load).",
+  },
+  PAYLOAD_EXPORT_FAILED: {
+    title: "docker save failed",
+    hint: "Read the engine's error in the message; check free disk space in the output directory.",
+  },
+  // Downloads
+  DOWNLOAD_FAILED: {
+    title: "Download failed",
+    hint: "Check the URL and your network (HTTPS_PROXY, NO_PROXY, NODE_EXTRA_CA_CERTS); run again to resume the partial file.",
+  },
+  DOWNLOAD_HTTP_ERROR: {
+    title: "Server refused the download",
+    hint: "The server answered with an HTTP error that retrying will not fix; check the URL or the mirror.",
+  },
+  DOWNLOAD_DIGEST_MISMATCH: {
+    title: "Downloaded file has the wrong checksum",
+    hint: "The file was deleted and not used. Run again; if it persists the mirror serves a file that does not match its checksums, so use another mirror.",
+  },
+  DOWNLOAD_NO_SPACE: {
+    title: "Not enough free disk space for the download",
+    hint: "Free disk space on the file system named in the message, or point the cache elsewhere.",
+  },
+  DOWNLOAD_TOO_LARGE: {
+    title: "Download larger than allowed",
+    hint: "The server sent more bytes than the size limit; check the URL, or raise the limit.",
+  },
+  DOWNLOAD_LOCK_TIMEOUT: {
+    title: "Another process holds the download lock",
+    hint: "Wait for the other download to finish, or delete the lock file named in the message if no such process runs.",
+  },
+  // Cloud base image
+  SHA512SUMS_MALFORMED: {
+    title: "SHA512SUMS is malformed",
+    hint: "The mirror's SHA512SUMS could not be parsed (line named in the message); use another mirror with --mirror.",
+  },
+  CLOUD_IMAGE_NOT_LISTED: {
+    title: "Cloud image not listed in SHA512SUMS",
+    hint: "The mirror does not publish this image; check the mirror URL, arch and variant.",
+  },
+  // Emulator runtime (src/emulator)
+  EMULATOR_IMAGE_MISSING: {
+    title: "No emulator image installed",
+    hint: "Get one with `stack emulator pull`, or build it with `stack build-image` (offline: --profile selftest --base bootstrap).",
+  },
+  EMULATOR_MANIFEST_INVALID: {
+    title: "The image manifest cannot drive a VM",
+    hint: "Pull or build the image again; the manifest beside it is damaged or from an unknown format.",
+  },
+  EMULATOR_SETTING_INVALID: {
+    title: "Invalid emulator setting",
+    hint: "Fix the environment variable named in the message (EMULATOR_ARCH, EMULATOR_CPUS, EMULATOR_RAM_MB, EMULATOR_*_PORT).",
+  },
+  EMULATOR_NOT_RUNNING: {
+    title: "The emulator is not running",
+    hint: "Start it with `stack emulator start`.",
+  },
+  EMULATOR_NO_LOGS: {
+    title: "No logs to show",
+    hint: "Start the emulator once; the serial log is written from the first boot.",
+  },
+  EMULATOR_NOT_READY: {
+    title: "The emulator did not become healthy",
+    hint: "Read the failing services and the serial log (`stack emulator logs --serial`).",
+  },
+  EMULATOR_START_IN_PROGRESS: {
+    title: "Another start of this emulator is in progress",
+    hint: "Wait for it (`stack emulator status` shows it as starting), or end it: Ctrl-C in its terminal, or `stack emulator stop`.",
+  },
+  EMULATOR_STOPPED_DURING_START: {
+    title: "The emulator was stopped while start waited for it",
+    hint: "Another command (`stack emulator stop` or `reset`) stopped it; run `stack emulator start` again when you want it.",
+  },
+  EMULATOR_EXITED_DURING_START: {
+    title: "QEMU exited while start waited for the services",
+    hint: "Read the serial log (`stack emulator logs --serial`); `stack emulator start` boots the same disk again.",
+  },
+  EMULATOR_BENCH_FAILED: {
+    title: "Benchmark failed",
+    hint: "Read the message; run `stack emulator start` and `stop` by hand to see the failing step.",
+  },
+  // Image build pipeline (bootstrap, warm boot, compaction, manifest: src/bootstrap, src/warm-boot, src/pipeline.ts)
+  SERVICES_FILE_INVALID: {
+    title: "docker/services.json is invalid",
+    hint: "Fix the fields named in the message; the file is the one list of services, ports and health checks.",
+  },
+  BUILD_INPUT_INVALID: {
+    title: "Invalid image build option",
+    hint: "Fix the option named in the message (arch amd64|arm64|both, profile hexclave|selftest, base auto|cloud|bootstrap).",
+  },
+  BOOTSTRAP_FAILED: {
+    title: "Building the bootstrap base failed",
+    hint: "Read the failing step and its output in the message; delete the cache directory named there to start clean.",
+  },
+  FOREIGN_ARCH_UNAVAILABLE: {
+    title: "Cannot run the other architecture's programs",
+    hint: "Install qemu-user-static and binfmt-support (apt-get install qemu-user-static binfmt-support), then: update-binfmts --enable qemu-aarch64.",
+  },
+  WARM_BOOT_FAILED: {
+    title: "The provisioning boot failed",
+    hint: "Read the failing stage and the last serial lines in the message; the full serial log is named in the details.",
+  },
+  WARM_BOOT_TIMEOUT: {
+    title: "The provisioning boot did not finish in time",
+    hint: "Under TCG a boot is slow: raise the deadline (deadlineMs), or check the serial log for a stuck stage.",
+  },
+  COMPACTION_FAILED: {
+    title: "Compacting the image failed",
+    hint: "Read qemu-img's error in the message; check free disk space in the output directory.",
+  },
+  MANIFEST_INVALID: {
+    title: "The image manifest is invalid",
+    hint: "Build or pull the image again; the manifest beside it is damaged or of an unknown format version.",
+  },
+  UNSUPPORTED_HOST_ARCH: {
+    title: "Unsupported host architecture",
+    hint: "Build on an amd64 or arm64 host.",
+  },
+  // Pulling published images (src/image-store)
+  POINTER_FORMAT_UNSUPPORTED: {
+    title: "The channel pointer is of a newer format than this CLI reads",
+    hint: "Upgrade the Hexclave CLI (npm install -g @hexclave/cli@latest, or update it in your project), then pull again.",
+  },
+  POINTER_INVALID: {
+    title: "The channel pointer is invalid",
+    hint: "The release server or mirror published a damaged emulator-<channel>.json; try again later, or pull a version with --version.",
+  },
+  RELEASE_NOT_FOUND: {
+    title: "Release not found",
+    hint: "Check --channel, --version and --from (or HEXCLAVE_EMULATOR_RELEASES); a mirror needs emulator-<channel>.json and <version>/ with the release files.",
+  },
+  RELEASE_INVALID: {
+    title: "The release is inconsistent",
+    hint: "Its SHA256SUMS, manifest and channel pointer disagree (named in the message); pull another version, or report the release.",
+  },
+  RELEASE_ARCH_MISSING: {
+    title: "The release has no image for this architecture",
+    hint: "Pull the other architecture with --arch, or pick a release that has it with --version.",
+  },
+  PULL_NO_SPACE: {
+    title: "Not enough free disk space to pull the image",
+    hint: "Free space on the file system of the emulator home (HEXCLAVE_EMULATOR_HOME), or move the home elsewhere; the installed image was not touched.",
+  },
+  PULL_EMULATOR_RUNNING: {
+    title: "The emulator is running on the image to replace",
+    hint: "Stop it first with `stack emulator stop`, then pull again.",
+  },
+  PULL_SOURCE_INVALID: {
+    title: "Invalid pull source",
+    hint: "--from takes an http(s):// base URL or an existing local directory; HEXCLAVE_EMULATOR_RELEASES takes owner/name or an http(s):// base URL.",
+  },
+  // File bridge and --config-file sync (src/file-bridge)
+  FILE_BRIDGE_ROOT_INVALID: {
+    title: "The file bridge's project directory is not usable",
+    hint: "Pass an existing directory with --project-dir (default: the current directory).",
+  },
+  FILE_BRIDGE_OPTION_INVALID: {
+    title: "Invalid file bridge option",
+    hint: "Fix the option named in the message: the bridge listens on 127.0.0.1 only, on a port from 0 to 65535, with a token of 32 to 512 URL-safe characters.",
+  },
+  FILE_BRIDGE_LISTEN_FAILED: {
+    title: "The file bridge could not listen",
+    hint: "Another process holds the port named in the message; pick another port or use 0 for a free one.",
+  },
+  CONFIG_FILE_INVALID: {
+    title: "The config file cannot be used",
+    hint: "Pass an existing regular file with --config-file (for example ./stack.config.ts), no larger than the size named in the message.",
+  },
+  CONFIG_FILE_CONFLICT: {
+    title: "The config file changed on the host while the emulator ran",
+    hint: "Both versions were kept: compare the host file with the emulator's copy beside it (named in the message), merge them by hand, and delete the copy.",
+  },
+  CONFIG_FILE_WRITE_FAILED: {
+    title: "Writing the config file back to the host failed",
+    hint: "Check permissions and free space in the file's directory; the host copy was left as it was.",
+  },
+  // Cancellation
+  ABORTED: { title: "Aborted", hint: "The operation was cancelled; nothing was left half-done." },
+});
+
+export type ImageBuilderErrorCode = keyof typeof imageBuilderErrors.catalogue;
