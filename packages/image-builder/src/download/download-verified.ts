@@ -13,6 +13,7 @@ import { pipeline } from "node:stream/promises";
 import { HexclaveError } from "@hexclave/qemu-core";
 import got, { type Request } from "got";
 import pRetry, { AbortError } from "p-retry";
+import { formatBytes } from "../byte-size.js";
 import { imageBuilderErrors } from "../errors-data.js";
 import type { DownloadEvent, ExpectedDigest } from "./events.js";
 import { freeBytes } from "./free-space.js";
@@ -105,17 +106,6 @@ function describeError(error: unknown): string {
   const e = error as { code?: string; message?: string; event?: string };
   if (e.code === "ETIMEDOUT" && e.event !== undefined) return `timed out (${e.event})`;
   return e.code !== undefined ? `${e.code}: ${e.message ?? ""}`.trim() : String(e.message ?? error);
-}
-
-function humanBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
 /** Downloads `url` to `dest`, verified against `expectedDigest`. See the module comment. */
@@ -272,7 +262,7 @@ async function transfer(
           throw new AbortError(
             imageBuilderErrors.create(
               "DOWNLOAD_TOO_LARGE",
-              `${url} is ${humanBytes(total)}, more than the limit of ${humanBytes(options.maxBytes)}`,
+              `${url} is ${formatBytes(total)}, more than the limit of ${formatBytes(options.maxBytes)}`,
               { details: { url, size: total, maxBytes: options.maxBytes } },
             ),
           );
@@ -285,7 +275,7 @@ async function transfer(
             throw new AbortError(
               imageBuilderErrors.create(
                 "DOWNLOAD_NO_SPACE",
-                `Downloading ${url} needs ${humanBytes(needed)} in ${dir}, but only ${humanBytes(free)} is free`,
+                `Downloading ${url} needs ${formatBytes(needed)} in ${dir}, but only ${formatBytes(free)} is free`,
                 { details: { url, dir, needed, free } },
               ),
             );
@@ -324,7 +314,7 @@ async function transfer(
                 new AbortError(
                   imageBuilderErrors.create(
                     "DOWNLOAD_TOO_LARGE",
-                    `${url} sent more than the limit of ${humanBytes(maxBytes)}`,
+                    `${url} sent more than the limit of ${formatBytes(maxBytes)}`,
                     { details: { url, maxBytes } },
                   ),
                 ),

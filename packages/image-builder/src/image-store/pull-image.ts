@@ -25,6 +25,7 @@ import {
   instancePaths,
   manifestFileName,
 } from "@hexclave/qemu-core";
+import { formatBytes } from "../byte-size.js";
 import { type DownloadTimeouts, downloadVerified, type RetryBackoff } from "../download/download-verified.js";
 import type { DownloadEvent } from "../download/events.js";
 import { freeBytes } from "../download/free-space.js";
@@ -133,17 +134,6 @@ const sizeOf = (path: string) =>
     (s) => (s.isFile() ? s.size : undefined),
     () => undefined,
   );
-
-function humanBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
 
 /** Where each role is installed. */
 function installPath(paths: ImagePaths, role: PullFileRole): string {
@@ -388,7 +378,7 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
     if (needed > free) {
       throw imageBuilderErrors.create(
         "PULL_NO_SPACE",
-        `Pulling ${release.version} (${arch}) needs ${humanBytes(needed)} in ${paths.dir}, but only ${humanBytes(free)} is free`,
+        `Pulling ${release.version} (${arch}) needs ${formatBytes(needed)} in ${paths.dir}, but only ${formatBytes(free)} is free`,
         { details: { dir: paths.dir, needed, free } },
       );
     }
@@ -399,7 +389,7 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
     emit({
       type: "stage-start",
       stage: "download",
-      label: `Downloading ${release.version} (${arch}${total === undefined ? "" : `, ${humanBytes(total)}`})`,
+      label: `Downloading ${release.version} (${arch}${total === undefined ? "" : `, ${formatBytes(total)}`})`,
     });
     const staged = new Map<PullFileRole, string>();
     downloadStarted = Date.now();
@@ -412,7 +402,7 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
       type: "stage-end",
       stage: "download",
       durationMs: Date.now() - t,
-      detail: `${humanBytes(downloaded)} downloaded`,
+      detail: `${formatBytes(downloaded)} downloaded`,
     });
 
     // 5. Install: every digest matched. Image, kernel, initrd by rename; the manifest last.
