@@ -1,0 +1,4 @@
+export * from "./bootstrap-base.js";
+export * from "./foreign-arch.js";
+export * from "./recipe.js";
+export { mountsBelow, removeTree } from "./tree-cleanup.js";

@@ -1,0 +1,2 @@
+export * from "./markers.js";
+export * from "./user-data.js";

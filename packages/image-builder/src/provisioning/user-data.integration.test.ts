@@ -1,0 +1,60 @@
+/**
+ * The warm boot's cloud-init documents against the real validators: trixie's
+ * `cloud-init schema` (no warnings) and shellcheck for the provisioning script.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { cloudInitSchemaCheck } from "../../../cloud-init-gen/test-support/cloud-init-schema.js";
+import { loadProfile } from "../profiles.js";
+import { PROVISION_SCRIPT_PATH, provisioningScript, provisioningSeed } from "./user-data.js";
+
+const input = async () => ({
+  imageTag: "hexclave-emulator-payload:selftest-amd64",
+  imageId: `sha256:${"ab".repeat(32)}`,
+  services: (await loadProfile("selftest")).services,
+  healthTimeoutSeconds: 600,
+  instanceId: "hexclave-build-test",
+});
+
+describe("provisioning documents", () => {
+  it("user-data and network-config pass trixie's cloud-init schema with no warnings", async () => {
+    const seed = provisioningSeed(await input());
+    const userData = await cloudInitSchemaCheck(seed["user-data"]);
+    expect(userData.output).not.toMatch(/warning|deprecat|error/i);
+    expect(userData.ok).toBe(true);
+    const network = await cloudInitSchemaCheck(seed["network-config"], { schemaType: "network-config" });
+    expect(network.ok).toBe(true);
+  });
+
+  it("the cloud-base variant (packages installed, partitioned root) passes too", async () => {
+    const seed = provisioningSeed({
+      ...(await input()),
+      rootPartition: 1,
+      installPackages: ["docker.io", "docker-cli"],
+    });
+    const result = await cloudInitSchemaCheck(seed["user-data"]);
+    expect(result.output).not.toMatch(/warning|deprecat|error/i);
+    expect(result.ok).toBe(true);
+    expect(seed["user-data"]).toContain("growpart /dev/vda 1");
+  });
+
+  it("the provisioning script passes shellcheck, and user-data carries it byte for byte", async () => {
+    const data = await input();
+    const script = provisioningScript(data);
+    const dir = await mkdtemp(join(tmpdir(), "hexclave-provision-"));
+    try {
+      await writeFile(join(dir, "provision.sh"), script);
+      const r = await execa("shellcheck", ["--shell=bash", join(dir, "provision.sh")], { reject: false });
+      expect(r.stdout).toBe("");
+      expect(r.exitCode).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const userData = parse(provisioningSeed(data)["user-data"]) as { write_files: { path: string; content: string }[] };
+    expect(userData.write_files.find((f) => f.path === PROVISION_SCRIPT_PATH)?.content).toBe(script);
+  });
+});

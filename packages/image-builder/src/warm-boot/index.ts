@@ -1,0 +1,2 @@
+export * from "./serial-follower.js";
+export * from "./warm-boot.js";
