@@ -51,6 +51,7 @@ describe("GitHub workflows", () => {
     expect(verify).toBeGreaterThan(create);
     expect(pointer).toBeGreaterThan(verify);
     expect(steps[index("version=")]?.run).toContain(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell line, not a template
       'version="emulator-${CHANNEL}-$(date -u +%Y%m%d)-${GITHUB_SHA::8}"',
     );
     expect(steps[create]?.run).toContain("releases are never rewritten");

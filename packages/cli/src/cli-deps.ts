@@ -2,23 +2,30 @@
  * What the commands get from outside the CLI: the host's arch and home, the
  * emulator runtime, the image builder and the doctor's probes. `runCli` uses
  * {@link defaultCliDeps}; tests may replace one piece.
+ *
+ * `@hexclave/image-builder` is imported lazily, on first use: it is large, and
+ * `--help` or a usage error should not wait for it.
  */
 import { homedir } from "node:os";
 import { type Arch, detectHost } from "@hexclave/qemu-core";
-import { cliErrors } from "./cli-errors.js";
 import { createDefaultProbes, type DoctorProbes } from "./doctor/doctor-probes.js";
 import type { EmulatorRuntime } from "./emulator-runtime.js";
 import { archFromNode } from "./emulator-settings.js";
-import { imageBuilderExport } from "./library-bridge.js";
 
 /** image-builder's `buildImage` (packages/image-builder/src/pipeline.ts). */
 export type BuildImage = typeof import("@hexclave/image-builder").buildImage;
 
+/** Where the runtime works: the emulator home and the environment (for the accelerator probe's cache and the like). */
+export interface RuntimeLocation {
+  readonly home: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
 export interface CliDeps {
   readonly hostArch: Arch;
   readonly userHome: string;
-  /** Throws `RUNTIME_UNAVAILABLE` when no runtime is installed. */
-  loadRuntime(): Promise<EmulatorRuntime>;
+  /** image-builder's `createEmulator({ home, env })`. The caller closes it. */
+  loadRuntime(location: RuntimeLocation): Promise<EmulatorRuntime>;
   loadBuildImage(): Promise<BuildImage>;
   doctorProbes(env: Readonly<Record<string, string | undefined>>): DoctorProbes;
 }
@@ -35,16 +42,7 @@ export function defaultCliDeps(): CliDeps {
   return {
     hostArch: hostArch(),
     userHome: homedir(),
-    async loadRuntime() {
-      const create = await imageBuilderExport("createEmulatorRuntime");
-      if (create === undefined) {
-        throw cliErrors.create(
-          "RUNTIME_UNAVAILABLE",
-          "The emulator runtime is not part of this build: @hexclave/image-builder does not export createEmulatorRuntime yet",
-        );
-      }
-      return create();
-    },
+    loadRuntime: async ({ home, env }) => (await import("@hexclave/image-builder")).createEmulator({ home, env }),
     loadBuildImage: async () => (await import("@hexclave/image-builder")).buildImage,
     doctorProbes: (env) => createDefaultProbes({ env }),
   };

@@ -17,10 +17,6 @@ export const cliErrors = defineErrorCatalogue({
     title: "The image manifest cannot be read",
     hint: "Get the image again with `stack emulator pull` or `stack build-image`.",
   },
-  RUNTIME_UNAVAILABLE: {
-    title: "This command is not available in this build",
-    hint: "Update @hexclave/cli and @hexclave/image-builder to versions that ship the emulator runtime.",
-  },
   CONFIRMATION_REQUIRED: {
     title: "Confirmation required",
     hint: "Run it again with --yes to confirm without a terminal.",

@@ -12,7 +12,7 @@
  * | ports         |             | `EMULATOR_{DASHBOARD,BACKEND,MINIO,INBUCKET}_PORT` | 26700..26703 |
  * | snapshot      | `--no-snapshot` | `EMULATOR_NO_SNAPSHOT=1`                  | on               |
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { ARCHES, type Arch, DEFAULT_HOME_SEGMENTS, HOME_ENV } from "@hexclave/qemu-core";
 import { parseChoice, parseEnvBoolean, parseInteger } from "./flag-values.js";
 import { UsageError } from "./usage-error.js";
@@ -181,4 +181,45 @@ export function serviceUrls(ports: Readonly<Record<ServiceName, number>>): Recor
 /** Normalises Node's `process.arch` to the emulator's arch names; other hosts fall back to amd64. */
 export function archFromNode(nodeArch: string): Arch {
   return nodeArch === "arm64" ? "arm64" : "amd64";
+}
+
+// --- file bridge (issue 10): `stack emulator start --project-dir DIR --config-file PATH --no-file-bridge` ---
+
+/** Raw file bridge flags of `start`. */
+export interface FileBridgeFlags {
+  readonly projectDir?: string | undefined;
+  readonly configFile?: string | undefined;
+  /** false when `--no-file-bridge` was given. */
+  readonly fileBridge?: boolean | undefined;
+}
+
+/** What `start` hands the runtime as `fileBridge`: absolute paths. */
+export interface FileBridgeSettings {
+  readonly enabled: boolean;
+  /** The directory served to the guest (default: the current directory). */
+  readonly projectDir: string;
+  /** Copied in at start, written back by `stop`. */
+  readonly configFile?: string;
+}
+
+export function resolveFileBridgeSettings(
+  flags: FileBridgeFlags,
+  cwd: string,
+  commandPath: readonly string[] = [],
+): FileBridgeSettings {
+  const enabled = flags.fileBridge !== false;
+  if (!enabled && present(flags.configFile)) {
+    throw new UsageError(
+      "--config-file travels through the file bridge: it cannot be used with --no-file-bridge.",
+      commandPath,
+    );
+  }
+  if (flags.projectDir === "" || flags.configFile === "") {
+    throw new UsageError("--project-dir and --config-file take a path.", commandPath);
+  }
+  return {
+    enabled,
+    projectDir: resolve(cwd, flags.projectDir ?? "."),
+    ...(present(flags.configFile) ? { configFile: resolve(cwd, flags.configFile) } : {}),
+  };
 }

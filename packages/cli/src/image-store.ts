@@ -2,15 +2,14 @@
  * The installed image as the CLI sees it: is it there, what does its
  * manifest say, does the file match the manifest's sha256.
  *
- * Manifest reading goes through {@link readImageManifest}, the one function to
- * swap for image-builder's `readManifest` (it is used when exported).
+ * Manifests are read and validated by image-builder's `readManifest` (loaded
+ * lazily, like every image-builder import of the CLI).
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { type Arch, imagePaths } from "@hexclave/qemu-core";
 import { cliErrors } from "./cli-errors.js";
-import { imageBuilderExport } from "./library-bridge.js";
 
 /** The manifest fields the CLI reads (image-builder writes more). */
 export interface ImageManifestSummary {
@@ -70,8 +69,7 @@ const field = (record: Record<string, unknown>, ...names: string[]): unknown => 
 export async function readImageManifest(path: string): Promise<ImageManifestSummary> {
   let raw: unknown;
   try {
-    const fromLibrary = await imageBuilderExport("readManifest");
-    raw = fromLibrary !== undefined ? await fromLibrary(path) : JSON.parse(await readFile(path, "utf8"));
+    raw = await (await import("@hexclave/image-builder")).readManifest(path);
   } catch (cause) {
     throw cliErrors.create(
       "MANIFEST_UNREADABLE",

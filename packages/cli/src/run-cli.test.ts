@@ -1,18 +1,21 @@
 /**
- * The error boundary and the status contract, in-process. The emulator
- * runtime is image-builder's (not landed in this package's tests), so these
- * tests give runCli a small runtime object that returns documents the way
- * the real one must; the built binary is tested in cli.integration.test.ts.
+ * The error boundary, the status contract and how each command shows the
+ * runtime's results, in-process: runCli gets a small object in place of
+ * image-builder's emulator, returning documents of the runtime's types. The
+ * built binary against a real VM is tested in cli.e2e.test.ts.
  */
-import { HexclaveError } from "@hexclave/qemu-core";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HexclaveError, imagePaths } from "@hexclave/qemu-core";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
 import statusSchema from "../schemas/status.schema.json" with { type: "json" };
+import type { CliDeps } from "./cli-deps.js";
 import type { CliIo } from "./cli-io.js";
-import type { EmulatorRuntime } from "./emulator-runtime.js";
+import type { EmulatorRuntime, EmulatorStartResult, EmulatorStatus } from "./emulator-runtime.js";
 import { runCli } from "./run-cli.js";
-import type { StatusReport } from "./status-report.js";
 
 const ajv = new Ajv2020.default({ allErrors: true, strict: true });
 addFormats.default(ajv);
@@ -41,8 +44,7 @@ function io(env: Record<string, string> = {}): CliIo & { out: () => string; err:
   };
 }
 
-const report = (health: StatusReport["health"]): StatusReport => ({
-  schemaVersion: 1,
+const report = (health: EmulatorStatus["health"]): EmulatorStatus => ({
   health,
   vm: {
     state: health === "stopped" ? "stopped" : health === "crashed" ? "crashed" : "running",
@@ -61,19 +63,33 @@ const report = (health: StatusReport["health"]): StatusReport => ({
     sha256: "a".repeat(64),
     source: "build",
   },
-  lastStart: health === "stopped" ? null : { mode: "cold", reason: "no snapshot yet", at: "2025-01-02T03:04:05.000Z" },
+  lastStart:
+    health === "stopped"
+      ? null
+      : {
+          kind: "resume",
+          snapshot: "suspend",
+          reason: "resuming the state saved at stop (2025-01-02T03:00:00.000Z)",
+          at: "2025-01-02T03:04:05.000Z",
+          accel: "tcg",
+          accelReason: "kvm unusable: /dev/kvm does not exist",
+        },
+  snapshots: ["fresh"],
+  resetPending: false,
   services: (["dashboard", "backend", "minio", "inbucket"] as const).map((name, i) => ({
     name,
     url: `http://127.0.0.1:${26700 + i}`,
     up: health === "healthy" || (health === "degraded" && name !== "minio"),
+    detail: health === "degraded" && name === "minio" ? "connection refused" : "got 200",
     lastCheck: health === "stopped" ? null : "2025-01-02T03:04:06.000Z",
-    ...(health === "degraded" && name === "minio" ? { detail: "connection refused" } : {}),
   })),
   home: "/tmp/hexclave-test-home",
 });
 
-function runtimeWith(overrides: Partial<EmulatorRuntime>): () => Promise<EmulatorRuntime> {
-  const missing = () => Promise.reject(new Error("not used in this test"));
+function runtimeWith(overrides: Partial<EmulatorRuntime>): CliDeps["loadRuntime"] {
+  const missing = () => {
+    throw new Error("not used in this test");
+  };
   return async () => ({
     start: missing,
     stop: missing,
@@ -81,7 +97,7 @@ function runtimeWith(overrides: Partial<EmulatorRuntime>): () => Promise<Emulato
     status: missing,
     logs: missing,
     bench: missing,
-    pull: missing,
+    close: () => {},
     ...overrides,
   });
 }
@@ -174,15 +190,203 @@ describe("the error boundary", () => {
     });
     expect(exit).toBe(130);
   });
+});
 
-  it("without an installed runtime, runtime commands say so (exit 1)", async () => {
+/** A home with an (empty) installed image file, as `start` and `bench` check before calling the runtime. */
+async function homeWithImage(): Promise<string> {
+  const home = await mkdtemp(join(tmpdir(), "stack-run-cli-"));
+  const paths = imagePaths(home, "amd64");
+  await mkdir(paths.dir, { recursive: true });
+  await writeFile(paths.image, "");
+  return home;
+}
+
+const startResult = (over: Partial<EmulatorStartResult>): EmulatorStartResult => ({
+  alreadyRunning: false,
+  ready: true,
+  bootKind: "cold",
+  reason: "first start: a new overlay on the base image (no saved state yet)",
+  accel: "tcg",
+  accelReason: "kvm unusable",
+  arch: "amd64",
+  cpus: 2,
+  memoryMb: 2048,
+  durationMs: 95_000,
+  phases: { "qemu-up": 300, "all-healthy": 94_000 },
+  services: report("healthy").services,
+  failing: [],
+  serialTail: [],
+  stoppedAfterFailure: false,
+  ...over,
+});
+
+describe("the runtime's results as the commands show them", () => {
+  it("status text says whether the last start resumed or booted cold, and why", async () => {
     const stream = io();
-    const exit = await runCli(["emulator", "stop"], stream, {
-      loadRuntime: async () => {
-        throw new HexclaveError("RUNTIME_UNAVAILABLE", "The emulator runtime is not part of this build");
-      },
+    const exit = await runCli(["emulator", "status"], stream, {
+      loadRuntime: runtimeWith({ status: async () => report("healthy") }),
     });
-    expect(exit).toBe(1);
-    expect(stream.err()).toContain("error RUNTIME_UNAVAILABLE");
+    expect(exit).toBe(0);
+    expect(stream.out()).toContain(
+      "started:  resumed at 2025-01-02T03:04:05.000Z: resuming the state saved at stop (2025-01-02T03:00:00.000Z)",
+    );
+    expect(stream.out()).toContain("saved:    fresh");
+  });
+
+  it("status --json without an image still lists the four services (down), valid against the schema, exit 4", async () => {
+    const stream = io({ EMULATOR_MINIO_PORT: "36702" });
+    const stopped = { ...report("stopped"), image: { ...report("stopped").image, present: false }, services: [] };
+    const exit = await runCli(["emulator", "status", "--json"], stream, {
+      loadRuntime: runtimeWith({ status: async () => stopped }),
+    });
+    expect(exit).toBe(4);
+    const document = JSON.parse(stream.out());
+    expect(validateStatus(document), JSON.stringify(validateStatus.errors)).toBe(true);
+    expect(document.services.map((s: { name: string; url: string }) => [s.name, s.url])).toEqual([
+      ["dashboard", "http://127.0.0.1:26700"],
+      ["backend", "http://127.0.0.1:26701"],
+      ["minio", "http://127.0.0.1:36702"],
+      ["inbucket", "http://127.0.0.1:26703"],
+    ]);
+  });
+
+  it("start passes flags and environment to the runtime, shows its progress on stderr and ends with the four URLs", async () => {
+    const home = await homeWithImage();
+    try {
+      const stream = io({ HEXCLAVE_EMULATOR_HOME: home, EMULATOR_BACKEND_PORT: "36701", EMULATOR_NO_SNAPSHOT: "1" });
+      let seen: unknown;
+      const exit = await runCli(
+        ["emulator", "start", "--arch", "amd64", "--cpus", "2", "--memory", "2048", "--timeout", "600"],
+        stream,
+        {
+          loadRuntime: runtimeWith({
+            start: async (options) => {
+              seen = { ...options, signal: undefined, onEvent: undefined };
+              options?.onEvent?.({ type: "accelerator", accel: "tcg", reason: "kvm unusable: no /dev/kvm" });
+              options?.onEvent?.({
+                type: "service-health",
+                service: "backend",
+                up: true,
+                url: "http://127.0.0.1:36701",
+                detail: "got 200",
+                elapsedMs: 61_000,
+              });
+              return startResult({});
+            },
+          }),
+        },
+      );
+      expect(exit).toBe(0);
+      expect(seen).toEqual({
+        arch: "amd64",
+        cpus: 2,
+        memoryMb: 2048,
+        ports: { dashboard: 26700, backend: 36701, minio: 26702, inbucket: 26703 },
+        timeoutMs: 600_000,
+        noSnapshot: true,
+        stopOnFailure: false,
+        // The file bridge (issue 10): on by default, serving the current directory.
+        fileBridge: { enabled: true, projectDir: "/tmp" },
+        signal: undefined,
+        onEvent: undefined,
+      });
+      expect(stream.err()).toMatch(/^\d\d:\d\d:\d\d accelerator: tcg \(kvm unusable: no \/dev\/kvm\)$/m);
+      expect(stream.err()).toMatch(/backend up after 1 min 1 s {2}http:\/\/127\.0\.0\.1:36701/);
+      expect(stream.out()).toContain("Emulator ready in 1 min 35 s (cold boot: first start");
+      expect(stream.out()).toContain("  Backend    http://127.0.0.1:36701");
+      expect(stream.out()).toContain("  Inbucket   http://127.0.0.1:26703");
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("start: not ready within the deadline prints the failing services and the serial tail, exit 1", async () => {
+    const home = await homeWithImage();
+    try {
+      const stream = io({ HEXCLAVE_EMULATOR_HOME: home });
+      const services = report("degraded").services;
+      const exit = await runCli(["emulator", "start", "--arch", "amd64"], stream, {
+        loadRuntime: runtimeWith({
+          start: async () =>
+            startResult({ ready: false, services, failing: ["minio"], serialTail: ["[  12.0] minio: bad config"] }),
+        }),
+      });
+      expect(exit).toBe(1);
+      expect(stream.out()).toBe("");
+      expect(stream.err()).toMatch(/minio {6}http:\/\/127\.0\.0\.1:26702 {2}connection refused/);
+      expect(stream.err()).not.toMatch(/backend {4}http/);
+      expect(stream.err()).toContain("  [  12.0] minio: bad config");
+      expect(stream.err()).toContain("the VM is still running for inspection");
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("start on a running, healthy emulator is a no-op that says so; --json prints only the result", async () => {
+    const home = await homeWithImage();
+    try {
+      const running = runtimeWith({
+        start: async () => startResult({ alreadyRunning: true, bootKind: "none", durationMs: 40 }),
+      });
+      const text = io({ HEXCLAVE_EMULATOR_HOME: home });
+      expect(await runCli(["emulator", "start", "--arch", "amd64"], text, { loadRuntime: running })).toBe(0);
+      expect(text.out()).toContain("already running and healthy; nothing was started");
+      const json = io({ HEXCLAVE_EMULATOR_HOME: home });
+      expect(await runCli(["emulator", "start", "--arch", "amd64", "--json"], json, { loadRuntime: running })).toBe(0);
+      expect(JSON.parse(json.out())).toMatchObject({ alreadyRunning: true, ready: true, bootKind: "none" });
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("logs --follow prints lines until Ctrl-C, then exits 0", async () => {
+    const controller = new AbortController();
+    const stream = { ...io(), signal: controller.signal };
+    const exit = await runCli(["emulator", "logs", "--follow"], stream, {
+      loadRuntime: runtimeWith({
+        logs: (options) =>
+          (async function* () {
+            expect(options).toMatchObject({ source: "serial", follow: true });
+            yield "Booting Linux";
+            yield "login:";
+            controller.abort();
+            throw new HexclaveError("ABORTED", "aborted");
+          })(),
+      }),
+    });
+    expect(exit).toBe(0);
+    expect(stream.out()).toBe("Booting Linux\nlogin:\n");
+  });
+
+  it("bench --json: one document with the runs, min/median/max per phase per boot kind, and the ratio", async () => {
+    const home = await homeWithImage();
+    try {
+      const runs = [
+        { kind: "cold" as const, phases: { "qemu-up": 200, "all-healthy": 90_000 }, stopMs: 3000 },
+        { kind: "resume" as const, phases: { "qemu-up": 900, "all-healthy": 2_000 }, stopMs: 2500 },
+      ];
+      const bench = runtimeWith({
+        bench: async (options) => {
+          expect(options?.runs).toBe(1);
+          options?.onEvent?.({ type: "accelerator", accel: "tcg", reason: "no kvm" });
+          const { summariseEmulatorBench } = await import("@hexclave/image-builder");
+          return { runs, summary: summariseEmulatorBench(runs) };
+        },
+      });
+      const json = io({ HEXCLAVE_EMULATOR_HOME: home });
+      expect(await runCli(["emulator", "bench", "--runs", "1", "--json"], json, { loadRuntime: bench })).toBe(0);
+      const document = JSON.parse(json.out());
+      expect(document).toMatchObject({ schemaVersion: 1, arch: expect.any(String), accel: "tcg", runs });
+      expect(document.summary.ratio).toBe(45);
+      expect(document.summary.cold["all-healthy"]).toEqual({ min: 90_000, median: 90_000, max: 90_000, count: 1 });
+      const text = io({ HEXCLAVE_EMULATOR_HOME: home });
+      expect(await runCli(["emulator", "bench", "--runs", "1"], text, { loadRuntime: bench })).toBe(0);
+      expect(text.out()).toMatch(/^cold {4}all-healthy {2}1 {5}1 min 30 s/m);
+      expect(text.out()).toContain(
+        "cold boot 1 min 30 s vs resume 2.0 s to all healthy (median): resume is 45.0x faster.",
+      );
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 });

@@ -1,58 +1,35 @@
 /**
- * What `stack emulator status --json` prints. Mirrors
+ * What `stack emulator status --json` prints: the runtime's `EmulatorStatus`
+ * (image-builder) with a `schemaVersion`. Described by
  * `packages/cli/schemas/status.schema.json` (tests validate real documents
  * against it); change both together and bump `schemaVersion` on a breaking change.
  */
-import type { Accelerator, Arch } from "@hexclave/qemu-core";
-import type { ServiceName } from "./emulator-settings.js";
+import type { EmulatorStatus } from "@hexclave/image-builder";
+import { type EmulatorSettings, SERVICE_NAMES, serviceUrls } from "./emulator-settings.js";
 import { ExitCode } from "./exit-codes.js";
 
 export const STATUS_SCHEMA_VERSION = 1;
 
-/** The VM process: `starting` while QEMU runs but the guest is not booted; `crashed` when it died without a stop. */
-export type VmState = "stopped" | "starting" | "running" | "crashed";
+export type StatusReport = { readonly schemaVersion: typeof STATUS_SCHEMA_VERSION } & EmulatorStatus;
 
 /**
- * The emulator as a whole: `healthy` (running, all four services up),
- * `degraded` (running or starting, at least one service down: never "not
- * running"), `stopped`, `crashed`.
+ * The report for a runtime status. Without an installed image the runtime
+ * knows no services (they come from the image's manifest): the four are
+ * listed from the CLI's ports, down, so the document always names them.
  */
-export type EmulatorHealth = "healthy" | "degraded" | "stopped" | "crashed";
-
-export interface ServiceStatus {
-  readonly name: ServiceName;
-  readonly url: string;
-  readonly up: boolean;
-  /** ISO 8601 time of the last check; null when not checked (VM stopped). */
-  readonly lastCheck: string | null;
-  readonly detail?: string;
-}
-
-export interface StatusReport {
-  readonly schemaVersion: typeof STATUS_SCHEMA_VERSION;
-  readonly health: EmulatorHealth;
-  readonly vm: {
-    readonly state: VmState;
-    readonly pid: number | null;
-    readonly arch: Arch;
-    readonly accelerator: Accelerator | null;
-    readonly acceleratorReason: string | null;
-    readonly cpus: number;
-    readonly memoryMb: number;
-    readonly uptimeSeconds: number | null;
-  };
-  readonly image: {
-    readonly path: string;
-    readonly present: boolean;
-    readonly version: string | null;
-    readonly sha256: string | null;
-    /** Where it came from (`build`, a release URL, a mirror path). */
-    readonly source: string | null;
-  };
-  /** How the last start went (issue 8); null before the first start. */
-  readonly lastStart: { readonly mode: "resume" | "cold"; readonly reason: string; readonly at: string } | null;
-  readonly services: readonly ServiceStatus[];
-  readonly home: string;
+export function toStatusReport(status: EmulatorStatus, settings: Pick<EmulatorSettings, "ports">): StatusReport {
+  const urls = serviceUrls(settings.ports);
+  const services =
+    status.services.length > 0
+      ? status.services
+      : SERVICE_NAMES.map((name) => ({
+          name,
+          url: urls[name],
+          up: false,
+          detail: status.image.present ? "not checked" : "no image installed",
+          lastCheck: null,
+        }));
+  return { schemaVersion: STATUS_SCHEMA_VERSION, ...status, services };
 }
 
 /** `status`'s exit code: 0 healthy, 3 degraded, 4 stopped, 1 crashed. */

@@ -3,7 +3,13 @@
 import type { CliDeps } from "../cli-deps.js";
 import type { CliIo } from "../cli-io.js";
 import { wantsFancyOutput } from "../cli-io.js";
-import { type EmulatorFlags, type EmulatorSettings, resolveEmulatorSettings } from "../emulator-settings.js";
+import type { EmulatorRuntime } from "../emulator-runtime.js";
+import {
+  type EmulatorFlags,
+  type EmulatorSettings,
+  resolveEmulatorSettings,
+  serviceUrls,
+} from "../emulator-settings.js";
 import { toProgressEvent } from "../render/progress-events.js";
 import { createProgressRenderer, type ProgressRenderer } from "../render/progress-renderer.js";
 
@@ -63,4 +69,30 @@ export async function withProgress<T>(
   } finally {
     renderer.close();
   }
+}
+
+/** Runs `fn` with the emulator runtime for `settings.home`, closing it after (its QMP connection, so the process can end). */
+export async function withRuntime<T>(
+  deps: CliDeps,
+  io: CliIo,
+  settings: EmulatorSettings,
+  fn: (runtime: EmulatorRuntime) => Promise<T>,
+): Promise<T> {
+  const runtime = await deps.loadRuntime({ home: settings.home, env: io.env });
+  try {
+    return await fn(runtime);
+  } finally {
+    runtime.close();
+  }
+}
+
+/** The four URLs, one per line, indented: what `start` ends with. */
+export function urlLines(settings: EmulatorSettings): string {
+  const urls = serviceUrls(settings.ports);
+  return [
+    `  Dashboard  ${urls.dashboard}`,
+    `  Backend    ${urls.backend}`,
+    `  MinIO      ${urls.minio}`,
+    `  Inbucket   ${urls.inbucket}`,
+  ].join("\n");
 }

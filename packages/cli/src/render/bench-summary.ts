@@ -1,67 +1,65 @@
-/** Summary of `stack emulator bench` runs: min, median and max per boot mode and phase. Pure. */
-import type { BenchRun } from "../emulator-runtime.js";
+/**
+ * `stack emulator bench` output: the runtime's result (image-builder's
+ * `EmulatorBenchResult`: runs, and min/median/max per phase per boot kind with
+ * the cold/resume ratio) as a table, and as the `--json` document. Pure.
+ */
+import type { Accelerator, Arch } from "@hexclave/qemu-core";
+import type { EmulatorBenchResult, EmulatorBenchRun, EmulatorBenchSummary } from "../emulator-runtime.js";
 import { formatDuration } from "./format.js";
 
-export interface PhaseSummary {
-  readonly mode: "resume" | "cold";
-  readonly phase: string;
-  readonly runs: number;
-  readonly minMs: number;
-  readonly medianMs: number;
-  readonly maxMs: number;
+export const BENCH_SCHEMA_VERSION = 1;
+
+/**
+ * `stack emulator bench --json`: one document for scripts (the root `pnpm bench`).
+ * Phases are milliseconds since QEMU was spawned: `qemu-up`, `guest-booted`,
+ * one per service, `all-healthy`. `summary.ratio` is the median cold
+ * all-healthy over the median resume all-healthy (null without both).
+ */
+export interface BenchReport {
+  readonly schemaVersion: typeof BENCH_SCHEMA_VERSION;
+  readonly arch: Arch;
+  readonly cpus: number;
+  readonly memoryMb: number;
+  /** The accelerator of the benchmarked starts (null if unknown). */
+  readonly accel: Accelerator | null;
+  readonly runs: readonly EmulatorBenchRun[];
+  readonly summary: EmulatorBenchSummary;
 }
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+export function benchReport(
+  result: EmulatorBenchResult,
+  machine: { arch: Arch; cpus: number; memoryMb: number; accel: Accelerator | null },
+): BenchReport {
+  return { schemaVersion: BENCH_SCHEMA_VERSION, ...machine, runs: result.runs, summary: result.summary };
 }
 
-/** Phases keep the order they first appear in; modes are `cold` then `resume`. */
-export function summariseBench(runs: readonly BenchRun[]): PhaseSummary[] {
-  const out: PhaseSummary[] = [];
-  for (const mode of ["cold", "resume"] as const) {
-    const ofMode = runs.filter((r) => r.mode === mode);
-    const phases: string[] = [];
-    for (const run of ofMode)
-      for (const phase of Object.keys(run.phases)) if (!phases.includes(phase)) phases.push(phase);
-    for (const phase of phases) {
-      const values = ofMode.map((r) => r.phases[phase]).filter((v): v is number => typeof v === "number");
-      if (values.length === 0) continue;
-      out.push({
-        mode,
+/** One row per boot kind and phase (cold first), then the ratio line. */
+export function renderBenchTable(summary: EmulatorBenchSummary): string {
+  const header = ["boot", "phase", "runs", "min", "median", "max"];
+  const rows: string[][] = [];
+  for (const kind of ["cold", "resume"] as const) {
+    for (const [phase, stats] of Object.entries(summary[kind])) {
+      rows.push([
+        kind,
         phase,
-        runs: values.length,
-        minMs: Math.min(...values),
-        medianMs: median(values),
-        maxMs: Math.max(...values),
-      });
+        String(stats.count),
+        formatDuration(stats.min),
+        formatDuration(stats.median),
+        formatDuration(stats.max),
+      ]);
     }
   }
-  return out;
-}
-
-export function renderBenchTable(summary: readonly PhaseSummary[]): string {
-  const header = ["mode", "phase", "runs", "min", "median", "max"];
-  const rows = summary.map((s) => [
-    s.mode,
-    s.phase,
-    String(s.runs),
-    formatDuration(s.minMs),
-    formatDuration(s.medianMs),
-    formatDuration(s.maxMs),
-  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) =>
     cells
       .map((c, i) => c.padEnd(widths[i]!))
       .join("  ")
       .trimEnd();
-  const coldAll = summary.find((s) => s.mode === "cold" && s.phase === "all-healthy");
-  const resumeAll = summary.find((s) => s.mode === "resume" && s.phase === "all-healthy");
+  const cold = summary.cold["all-healthy"];
+  const resume = summary.resume["all-healthy"];
   const ratio =
-    coldAll !== undefined && resumeAll !== undefined && resumeAll.medianMs > 0
-      ? `\nresume is ${(coldAll.medianMs / resumeAll.medianMs).toFixed(1)}x faster than a cold boot (median all-healthy).`
+    summary.ratio !== null && cold !== undefined && resume !== undefined
+      ? `\ncold boot ${formatDuration(cold.median)} vs resume ${formatDuration(resume.median)} to all healthy (median): resume is ${summary.ratio.toFixed(1)}x faster.`
       : "";
   return `${[line(header), ...rows.map(line)].join("\n")}${ratio}\n`;
 }

@@ -1,12 +1,23 @@
 /**
  * The events a progress renderer understands: the emulator runtime's
- * {@link EmulatorEvent}s plus the build pipeline's stage markers. Library
- * events of other shapes are translated by {@link toProgressEvent}.
+ * `EmulatorEvent`s (image-builder), download progress (pull, build-image) and
+ * the build pipeline's stage markers. Library events of other shapes are
+ * translated by {@link toProgressEvent}.
  */
-import type { EmulatorEvent } from "../emulator-runtime.js";
+import type { EmulatorEvent } from "@hexclave/image-builder";
+
+/** Bytes moving: `total` and `etaSeconds` are null when unknown. */
+export interface DownloadProgressEvent {
+  readonly type: "download-progress";
+  readonly transferred: number;
+  readonly total: number | null;
+  readonly bytesPerSecond: number;
+  readonly etaSeconds: number | null;
+}
 
 export type ProgressEvent =
   | EmulatorEvent
+  | DownloadProgressEvent
   /** A warm-boot marker seen on the serial console (`payload-loaded`, `services-healthy`...). */
   | { readonly type: "marker"; readonly name: string; readonly elapsedMs?: number };
 
@@ -63,7 +74,7 @@ export function toProgressEvent(event: unknown): ProgressEvent | undefined {
     case "ready":
     case "snapshot-saved":
     case "snapshot-deleted":
-      return event as EmulatorEvent;
+      return event as unknown as EmulatorEvent;
     case "message":
     case "log":
     case "warning": {

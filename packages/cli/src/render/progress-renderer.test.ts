@@ -38,7 +38,14 @@ describe("plain renderer (pipes, CI, --json)", () => {
     r.event({ type: "accelerator", accel: "tcg", reason: "kvm unusable: /dev/kvm does not exist" });
     r.event({ type: "stage-start", stage: "boot", label: "booting the guest" });
     r.event({ type: "stage-end", stage: "boot", durationMs: 41_200 });
-    r.event({ type: "service-health", service: "backend", up: true, url: "http://127.0.0.1:26701", elapsedMs: 45_000 });
+    r.event({
+      type: "service-health",
+      service: "backend",
+      up: true,
+      url: "http://127.0.0.1:26701",
+      detail: "got 200",
+      elapsedMs: 45_000,
+    });
     r.event({ type: "marker", name: "payload-loaded" });
     r.warn("slow");
     r.close();

@@ -27,12 +27,16 @@ export function renderStatusText(report: StatusReport, style: Style): string {
       (report.image.version === null ? "" : `, version ${report.image.version}`) +
       (report.image.source === null ? "" : `, from ${report.image.source}`),
   );
-  if (report.lastStart !== null)
-    lines.push(`started:  ${report.lastStart.mode} (${report.lastStart.reason}) at ${report.lastStart.at}`);
+  if (report.lastStart !== null) {
+    const how = report.lastStart.kind === "resume" ? "resumed" : "cold boot";
+    lines.push(`started:  ${how} at ${report.lastStart.at}: ${report.lastStart.reason}`);
+  }
+  const saved = report.snapshots.length === 0 ? "none" : report.snapshots.join(", ");
+  lines.push(`saved:    ${saved}${report.resetPending ? " (reset pending: the next start resumes fresh)" : ""}`);
   lines.push("services:");
   for (const service of report.services) {
     const state = service.up ? style("green", "up  ") : style("red", "down");
-    const detail = service.detail === undefined ? "" : `  ${service.detail}`;
+    const detail = service.up || service.detail === "" ? "" : `  ${service.detail}`;
     const checked = service.lastCheck === null ? "" : style("dim", `  checked ${service.lastCheck}`);
     lines.push(`  ${state} ${service.name.padEnd(10)} ${service.url}${detail}${checked}`);
   }

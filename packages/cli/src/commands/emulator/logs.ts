@@ -2,7 +2,7 @@ import type { CliDeps } from "../../cli-deps.js";
 import { defineStackCommand } from "../../command-runner.js";
 import { ExitCode } from "../../exit-codes.js";
 import { UsageError } from "../../usage-error.js";
-import { settingsFor } from "../shared.js";
+import { settingsFor, withRuntime } from "../shared.js";
 
 export function logsCommand(deps: CliDeps) {
   return defineStackCommand({
@@ -23,13 +23,20 @@ export function logsCommand(deps: CliDeps) {
         throw new UsageError("choose one of --serial and --services.", path);
       }
       const settings = settingsFor({}, io, deps, path);
-      const runtime = await deps.loadRuntime();
-      await runtime.logs({
-        settings,
-        source: args.services === true ? "services" : "serial",
-        follow: args.follow === true,
-        signal: io.signal,
-        onLine: (line) => io.stdout.write(`${line}\n`),
+      const follow = args.follow === true;
+      await withRuntime(deps, io, settings, async (runtime) => {
+        try {
+          for await (const line of runtime.logs({
+            source: args.services === true ? "services" : "serial",
+            follow,
+            signal: io.signal,
+          })) {
+            io.stdout.write(`${line}\n`);
+          }
+        } catch (error) {
+          // --follow ends on Ctrl-C: that is its normal end, not a failure.
+          if (!(follow && io.signal.aborted)) throw error;
+        }
       });
       return ExitCode.Ok;
     },

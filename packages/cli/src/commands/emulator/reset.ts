@@ -3,7 +3,7 @@ import { defineStackCommand } from "../../command-runner.js";
 import { ExitCode } from "../../exit-codes.js";
 import { writeJson } from "../../render/json-output.js";
 import { UsageError } from "../../usage-error.js";
-import { eventSink, jsonArg, settingsFor, withProgress } from "../shared.js";
+import { eventSink, jsonArg, settingsFor, withProgress, withRuntime } from "../shared.js";
 
 export function resetCommand(deps: CliDeps) {
   return defineStackCommand({
@@ -42,18 +42,17 @@ export function resetCommand(deps: CliDeps) {
           return ExitCode.Failure;
         }
       }
-      const runtime = await deps.loadRuntime();
       const json = args.json === true;
-      const result = await withProgress(io, json, (renderer) =>
-        runtime.reset({ settings, hard, signal: io.signal, onEvent: eventSink(renderer) }),
+      const result = await withRuntime(deps, io, settings, (runtime) =>
+        withProgress(io, json, (renderer) => runtime.reset({ hard, signal: io.signal, onEvent: eventSink(renderer) })),
       );
       if (json) writeJson(io.stdout, result);
       else {
         const what =
           result.mode === "snapshot"
-            ? "Data reverted to the fresh state."
+            ? "Data reset: the next start resumes the fresh state."
             : result.mode === "overlay-deleted"
-              ? "Data disk deleted; the next start is a cold boot."
+              ? `Data disk deleted (${result.reason}).`
               : "There was no data to reset.";
         io.stdout.write(`${result.stoppedFirst ? "Stopped the emulator. " : ""}${what}\n`);
       }

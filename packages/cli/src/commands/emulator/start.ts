@@ -1,12 +1,22 @@
 import type { CliDeps } from "../../cli-deps.js";
 import { defineStackCommand } from "../../command-runner.js";
-import { serviceUrls } from "../../emulator-settings.js";
+import type { EmulatorStartResult } from "../../emulator-runtime.js";
+import { resolveFileBridgeSettings } from "../../emulator-settings.js";
 import { ExitCode } from "../../exit-codes.js";
 import { parseInteger } from "../../flag-values.js";
 import { requireInstalledImage } from "../../image-store.js";
 import { formatDuration } from "../../render/format.js";
 import { writeJson } from "../../render/json-output.js";
-import { archArg, ENVIRONMENT_NOTES, eventSink, jsonArg, settingsFor, withProgress } from "../shared.js";
+import {
+  archArg,
+  ENVIRONMENT_NOTES,
+  eventSink,
+  jsonArg,
+  settingsFor,
+  urlLines,
+  withProgress,
+  withRuntime,
+} from "../shared.js";
 
 export function startCommand(deps: CliDeps) {
   return defineStackCommand({
@@ -38,9 +48,26 @@ export function startCommand(deps: CliDeps) {
         description: "Boot cold instead of resuming the state saved by stop",
       },
       json: jsonArg,
+      // --- file bridge (issue 10) ---
+      "project-dir": {
+        type: "string",
+        description: "Directory the guest may read and write through the file bridge (default: the current directory)",
+        valueHint: "DIR",
+      },
+      "config-file": {
+        type: "string",
+        description: "Config file (stack.config.ts) served to the guest; stop writes the guest's version back",
+        valueHint: "PATH",
+      },
+      "file-bridge": {
+        type: "boolean",
+        default: true,
+        description: "Start without the file bridge (the guest sees no host files)",
+      },
     },
     examples: [
       "stack emulator start",
+      "stack emulator start --config-file ./stack.config.ts  # the guest edits it; stop writes it back",
       "stack emulator start --cpus 2 --memory 3072      # smaller VM",
       "stack emulator start --arch arm64 --timeout 900  # arm64 guest, long deadline under TCG",
       "stack emulator start --json > start.json         # machine-readable result",
@@ -51,6 +78,8 @@ Starting a running, healthy emulator does nothing and says so.
 If the services are not healthy within the deadline, the failing services and the last serial
 lines are printed and the exit code is 1; the VM stays up for inspection unless --stop-on-failure.
 
+Ctrl-C stops the VM this start launched (its data disk is kept; the next start boots it cold).
+Only one start runs at a time; \`stack emulator stop\` during a start stops the VM and ends that start.
 EXIT CODES  0 ready, 1 failure, 2 usage error, 130 interrupted
 
 ${ENVIRONMENT_NOTES}`,
@@ -65,51 +94,74 @@ ${ENVIRONMENT_NOTES}`,
         args.timeout === undefined
           ? undefined
           : parseInteger(args.timeout, { flag: "--timeout" }, { min: 1, unit: "seconds" }, path);
+      const fileBridge = resolveFileBridgeSettings(
+        { projectDir: args["project-dir"], configFile: args["config-file"], fileBridge: args["file-bridge"] },
+        io.cwd,
+        path,
+      );
       await requireInstalledImage(settings.home, settings.arch);
-      const runtime = await deps.loadRuntime();
       const json = args.json === true;
-      const result = await withProgress(io, json, (renderer) =>
-        runtime.start({
-          settings,
-          timeoutSeconds,
-          stopOnFailure: args["stop-on-failure"] === true,
-          signal: io.signal,
-          onEvent: eventSink(renderer),
-        }),
+      const stopOnFailure = args["stop-on-failure"] === true;
+      const result = await withRuntime(deps, io, settings, (runtime) =>
+        withProgress(io, json, (renderer) =>
+          runtime.start({
+            arch: settings.arch,
+            cpus: settings.cpus,
+            memoryMb: settings.memoryMb,
+            ports: settings.ports,
+            ...(timeoutSeconds !== undefined ? { timeoutMs: timeoutSeconds * 1000 } : {}),
+            noSnapshot: !settings.snapshot,
+            stopOnFailure,
+            fileBridge,
+            signal: io.signal,
+            onEvent: eventSink(renderer),
+          }),
+        ),
       );
       if (json) {
         writeJson(io.stdout, result);
         return result.ready ? ExitCode.Ok : ExitCode.Failure;
       }
-      const urls = serviceUrls(settings.ports);
-      const urlLines = [
-        `  Dashboard  ${urls.dashboard}`,
-        `  Backend    ${urls.backend}`,
-        `  MinIO      ${urls.minio}`,
-        `  Inbucket   ${urls.inbucket}`,
-      ].join("\n");
-      if (result.alreadyRunning) {
-        io.stdout.write(`The emulator is already running and healthy; nothing to do.\n${urlLines}\n`);
-        return ExitCode.Ok;
-      }
       if (!result.ready) {
-        const failing = result.services.filter((s) => !s.up);
-        io.stderr.write(
-          `error: not healthy after ${formatDuration(result.durationMs)}: ${failing.map((s) => `${s.name} (${s.url}${s.detail === undefined ? "" : `: ${s.detail}`})`).join(", ")}\n`,
-        );
-        if (result.serialTail.length > 0)
-          io.stderr.write(`last serial lines:\n${result.serialTail.map((l) => `  ${l}`).join("\n")}\n`);
-        io.stderr.write(
-          result.stoppedAfterFailure
-            ? "hint: the VM was stopped (--stop-on-failure). Try a longer --timeout, or see `stack emulator logs --serial`.\n"
-            : "hint: the VM is still running for inspection: `stack emulator status`, `stack emulator logs --services`; stop it with `stack emulator stop`.\n",
-        );
+        io.stderr.write(renderNotReady(result));
         return ExitCode.Failure;
       }
+      if (result.alreadyRunning) {
+        io.stdout.write(`The emulator is already running and healthy; nothing was started.\n${urlLines(settings)}\n`);
+        return ExitCode.Ok;
+      }
+      const how = result.bootKind === "resume" ? "resumed the saved state" : `cold boot: ${result.reason}`;
       io.stdout.write(
-        `Emulator ready in ${formatDuration(result.durationMs)} (${result.bootMode === "resume" ? "resumed" : "cold boot"}, ${result.accel}).\n${urlLines}\nStop it with \`stack emulator stop\`.\n`,
+        `Emulator ready in ${formatDuration(result.durationMs)} (${how}; accelerator ${result.accel}).\n${urlLines(settings)}\n${fileBridgeLine(result)}Stop it with \`stack emulator stop\`.\n`,
       );
       return ExitCode.Ok;
     },
   });
+}
+
+/** A readiness failure: which services, why, the serial log's last lines, and what to do. */
+export function renderNotReady(result: EmulatorStartResult): string {
+  const failing = result.services.filter((s) => !s.up);
+  const lines = [
+    `error: the emulator was not healthy within the deadline (${formatDuration(result.durationMs)}); not answering:`,
+    ...failing.map((s) => `  ${s.name.padEnd(10)} ${s.url}${s.detail === "" ? "" : `  ${s.detail}`}`),
+  ];
+  if (result.serialTail.length > 0) {
+    lines.push(`last ${result.serialTail.length} lines of the serial log:`, ...result.serialTail.map((l) => `  ${l}`));
+  }
+  lines.push(
+    result.stoppedAfterFailure
+      ? "hint: the VM was stopped (--stop-on-failure). Try a longer --timeout, or read `stack emulator logs --serial`."
+      : "hint: the VM is still running for inspection: `stack emulator status`, `stack emulator logs --services`; stop it with `stack emulator stop`, or wait longer with `stack emulator start --timeout S`.",
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+/** The file bridge of a start, for people (issue 10). */
+export function fileBridgeLine(result: EmulatorStartResult): string {
+  const b = result.fileBridge;
+  if (b === undefined) return "";
+  if (!b.enabled) return "File bridge: off (--no-file-bridge).\n";
+  const config = b.configFile === null ? "" : `; config file ${b.configFile} (written back by stop)`;
+  return `File bridge: ${b.projectDir} on 127.0.0.1:${b.port}${config}.\n`;
 }

@@ -4,8 +4,8 @@ import { defineStackCommand } from "../../command-runner.js";
 import { writeJson } from "../../render/json-output.js";
 import { renderStatusText } from "../../render/status-text.js";
 import { createStyle } from "../../render/style.js";
-import { statusExitCode } from "../../status-report.js";
-import { jsonArg, settingsFor } from "../shared.js";
+import { statusExitCode, toStatusReport } from "../../status-report.js";
+import { jsonArg, settingsFor, withRuntime } from "../shared.js";
 
 export function statusCommand(deps: CliDeps) {
   return defineStackCommand({
@@ -16,7 +16,8 @@ export function statusCommand(deps: CliDeps) {
       "stack emulator status --json | jq .health",
       "stack emulator status >/dev/null; echo $?   # 0 healthy, 3 degraded, 4 stopped, 1 crashed",
     ],
-    notes: `The --json document is described by packages/cli/schemas/status.schema.json.
+    notes: `Shows whether the last start resumed a saved state or booted cold, and why.
+The --json document is described by packages/cli/schemas/status.schema.json.
 
 EXIT CODES
   0  running and healthy
@@ -26,7 +27,14 @@ EXIT CODES
   2  usage error`,
     async run({ args, io, path }) {
       const settings = settingsFor({}, io, deps, path);
-      const report = await (await deps.loadRuntime()).status({ settings, signal: io.signal });
+      const status = await withRuntime(deps, io, settings, (runtime) =>
+        runtime.status({
+          // The runtime reads the arch of a running VM from its record; an explicit EMULATOR_ARCH wins.
+          ...(settings.sources.arch === "default" ? {} : { arch: settings.arch }),
+          signal: io.signal,
+        }),
+      );
+      const report = toStatusReport(status, settings);
       if (args.json === true) writeJson(io.stdout, report);
       else io.stdout.write(renderStatusText(report, createStyle(wantsColour(io))));
       return statusExitCode(report);
