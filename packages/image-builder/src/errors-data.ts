@@ -210,6 +210,10 @@ export const imageBuilderErrors = defineErrorCatalogue({
     title: "Writing the config file back to the host failed",
     hint: "Check permissions and free space in the file's directory; the host copy was left as it was.",
   },
+  FILE_BRIDGE_PROCESS_FAILED: {
+    title: "The file bridge process did not start",
+    hint: "Read run/<instance>/bridge.log in the emulator home; start without the bridge with --no-file-bridge meanwhile.",
+  },
   // Cancellation
   ABORTED: { title: "Aborted", hint: "The operation was cancelled; nothing was left half-done." },
 });

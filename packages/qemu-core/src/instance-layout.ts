@@ -14,6 +14,10 @@
  * <home>/run/<instance>/qemu.pid              QEMU pid (advisory; identity is checked)
  * <home>/run/<instance>/lock                  held while a command changes the instance
  * <home>/run/<instance>/instance.json         exact QEMU arguments, accelerator, fingerprint
+ * <home>/run/<instance>/bridge.fwcfg          file bridge port and token for the guest (fw_cfg, 0600)
+ * <home>/run/<instance>/bridge.json           the detached file bridge process: pid + identity, port, config file
+ * <home>/run/<instance>/bridge-config.guest   the guest's latest `--config-file` version (0600), written back at stop
+ * <home>/run/<instance>/bridge.log            the file bridge process's own log (one JSON event a line, no token)
  * ```
  */
 import { homedir } from "node:os";
@@ -37,6 +41,14 @@ export const INSTANCE_RECORD_FILE = "instance.json";
 export const UEFI_VARS_FILE = "efivars.qcow2";
 /** The emulator runtime's snapshot record (image-builder): fingerprints of `suspend`/`fresh`, last start kind and why. */
 export const SNAPSHOT_RECORD_FILE = "snapshots.json";
+/** The file bridge (image-builder, issue 10): the fw_cfg payload QEMU reads (`-fw_cfg name=opt/hexclave/bridge,file=...`). */
+export const BRIDGE_FW_CFG_FILE = "bridge.fwcfg";
+/** The detached file bridge process: pid, identity, port, project directory, config file session. */
+export const BRIDGE_RECORD_FILE = "bridge.json";
+/** The guest's latest `--config-file` content, kept by the bridge process for the write-back at stop. */
+export const BRIDGE_CONFIG_GUEST_FILE = "bridge-config.guest";
+/** The bridge process's log (request events, never the token). */
+export const BRIDGE_LOG_FILE = "bridge.log";
 
 export const imageFileName = (arch: Arch): string => `stack-emulator-${arch}.qcow2`;
 export const manifestFileName = (arch: Arch): string => `stack-emulator-${arch}.json`;

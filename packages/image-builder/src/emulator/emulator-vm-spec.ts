@@ -12,6 +12,7 @@ import type {
   PortForward,
   VmSpec,
 } from "@hexclave/qemu-core";
+import { bridgeFwCfgEntry } from "../file-bridge/runtime-hooks.js";
 
 /** One endpoint forwarded to the host (docker/services.json `exposed`, recorded in the manifest). */
 export interface ExposedEndpoint {
@@ -94,6 +95,8 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
     ...boot,
     network: { kind: "user", forwards, mac: EMULATOR_MAC },
     rng: true,
+    // The file bridge's port and token (issue 10): always present, read by QEMU from the file at each start.
+    fwCfg: [bridgeFwCfgEntry(instance.dir)],
   };
 }
 

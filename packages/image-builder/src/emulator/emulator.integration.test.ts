@@ -11,7 +11,14 @@ import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createQemuImg, imageFileName, imagePaths, initrdFileName, kernelFileName } from "@hexclave/qemu-core";
+import {
+  createQemuImg,
+  imageFileName,
+  imagePaths,
+  initrdFileName,
+  isProcessAlive,
+  kernelFileName,
+} from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeManifest } from "../manifest.js";
 import { loadProfile } from "../profiles.js";
@@ -202,5 +209,60 @@ describe("emulator runtime on a guest-less VM", () => {
     const lines: string[] = [];
     for await (const line of emulator.logs({ source: "serial" })) lines.push(line);
     expect(Array.isArray(lines)).toBe(true);
+  });
+});
+
+/** Resolves once `events` holds an event of `type` (polled), or fails after `ms`. */
+async function eventSeen(events: readonly EmulatorEvent[], type: EmulatorEvent["type"], ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!events.some((e) => e.type === type)) {
+    if (Date.now() > deadline) throw new Error(`no ${type} event within ${ms} ms: ${JSON.stringify(events)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("other commands while a start waits", () => {
+  it("a second start is refused, status says starting, and a stop ends the waiting start with a clear error", async () => {
+    const { events, onEvent } = collect();
+    const waiting = emulator.start({ ...common, timeoutMs: 120_000, onEvent });
+    waiting.catch(() => {});
+    await eventSeen(events, "qemu-up");
+    const other = createEmulator({ home, env: {} });
+    try {
+      await expect(other.start(common)).rejects.toMatchObject({
+        code: "EMULATOR_START_IN_PROGRESS",
+        message: expect.stringContaining(`pid ${process.pid}`),
+      });
+      const status = await other.status({ arch: "amd64" });
+      expect(status).toMatchObject({ health: "degraded", vm: { state: "starting" } });
+      const stop = await other.stop();
+      expect(stop.wasRunning).toBe(true);
+    } finally {
+      other.close();
+    }
+    await expect(waiting).rejects.toMatchObject({
+      code: "EMULATOR_STOPPED_DURING_START",
+      message: expect.stringMatching(/stopped by another command .* while this start waited/),
+    });
+    expect((await emulator.status({ arch: "amd64" })).vm.state).toBe("stopped");
+  });
+
+  it("an aborted start stops the QEMU it launched; the next start says why it boots cold", async () => {
+    const controller = new AbortController();
+    const { events, onEvent } = collect();
+    const aborted = emulator.start({ ...common, timeoutMs: 120_000, signal: controller.signal, onEvent });
+    aborted.catch(() => {});
+    await eventSeen(events, "qemu-up");
+    const pid = (await emulator.status({ arch: "amd64" })).vm.pid;
+    expect(pid).toBeGreaterThan(0);
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ code: "ABORTED" });
+    expect(events.some((e) => e.type === "message" && /Interrupted: stopping the VM/.test(e.text))).toBe(true);
+    expect(await isProcessAlive(pid!)).toBe(false);
+    expect((await emulator.status({ arch: "amd64" })).health).toBe("stopped");
+    const next = await emulator.start(common);
+    expect(next.bootKind).toBe("cold");
+    expect(next.reason).toMatch(/last start was interrupted/);
+    await emulator.stop();
   });
 });

@@ -20,6 +20,7 @@ import {
   type Accelerator,
   ARCHES,
   type Arch,
+  acquireInstanceLock,
   assertCommandSucceeded,
   buildQemuArgs,
   createQemuImg,
@@ -29,16 +30,28 @@ import {
   findFirmware,
   type GuestAgentClient,
   HexclaveError,
+  type InstanceLock,
   type InstanceVmSpec,
   imagePaths,
   instancePaths,
+  isSameProcess,
+  type ProcessIdentity,
   probeAccelerator,
   type QemuImg,
+  readLockHolder,
+  readProcessIdentity,
   SNAPSHOT_RECORD_FILE,
   VmInstance,
   waitForReady,
 } from "@hexclave/qemu-core";
 import { imageBuilderErrors } from "../errors-data.js";
+import {
+  type BridgeProcessInfo,
+  type BridgeStopResult,
+  startBridgeProcess,
+  stopBridgeProcess,
+} from "../file-bridge/bridge-process.js";
+import type { ConfigWriteBackResult } from "../file-bridge/config-file-session.js";
 import { SERVICE_UNIT } from "../provisioning/user-data.js";
 import { type EmulatorBenchRun, type EmulatorBenchSummary, summariseEmulatorBench } from "./bench-stats.js";
 import type { EmulatorEvent, EmulatorEventListener } from "./emulator-events.js";
@@ -79,6 +92,15 @@ export const EMULATOR_DEFAULT_MEMORY_MB = 4096;
 export const EMULATOR_TCG_TIMEOUT_MS = 15 * 60_000;
 export const EMULATOR_ACCEL_TIMEOUT_MS = 4 * 60_000;
 export const EMULATOR_NO_SNAPSHOT_ENV = "EMULATOR_NO_SNAPSHOT";
+/**
+ * Held in the instance directory by a `start` for its whole run (boot,
+ * readiness, first snapshot): a second start is refused while it is held, and
+ * `status` reports the VM as `starting`. `stop` does not take it: a stop while
+ * a start waits stops the VM, and that start ends with `EMULATOR_STOPPED_DURING_START`.
+ */
+export const EMULATOR_START_LOCK_FILE = "start.lock";
+/** How often a waiting start checks that its QEMU is still alive. */
+const QEMU_WATCH_MS = 1000;
 
 const SERIAL_TAIL_LINES = 40;
 /** Errors of a start that a cold boot would meet too: raised, not turned into a fallback. */
@@ -120,6 +142,62 @@ export interface EmulatorStartOptions extends CallOptions {
   readonly noSnapshot?: boolean;
   /** On a readiness failure, stop the VM instead of leaving it running for inspection. */
   readonly stopOnFailure?: boolean;
+  /** The file bridge (issue 10): the project directory served to the guest, and `--config-file`. */
+  readonly fileBridge?: EmulatorStartFileBridgeOptions;
+}
+
+/** The file bridge of a start: a detached process on 127.0.0.1, reached by the guest at 10.0.2.2. */
+export interface EmulatorStartFileBridgeOptions {
+  /** false: no bridge (the guest's fw_cfg entry says "no bridge"). Default true. */
+  readonly enabled?: boolean;
+  /** The directory served (`--project-dir`); default the current directory. */
+  readonly projectDir?: string;
+  /** `--config-file`: served at `/v1/config` during the run, written back to the host by `stop`. */
+  readonly configFile?: string;
+  /** Host port on 127.0.0.1; default a free one. */
+  readonly port?: number;
+  readonly maxBodyBytes?: number;
+}
+
+/** What a start reports about its file bridge. */
+export interface EmulatorFileBridgeInfo {
+  readonly enabled: boolean;
+  readonly port: number | null;
+  /** `http://10.0.2.2:<port>` from the guest (the guest's proxy is `http://127.0.0.1:8110` in the container). */
+  readonly guestUrl: string | null;
+  readonly projectDir: string | null;
+  readonly configFile: string | null;
+}
+
+/** The `--config-file` write-back at stop, as plain data (also in `--json` output). */
+export type EmulatorConfigWriteBack =
+  | { readonly outcome: "unchanged"; readonly hostPath: string; readonly reason: string }
+  | { readonly outcome: "written"; readonly hostPath: string; readonly backupPath: string }
+  | {
+      readonly outcome: "conflict";
+      readonly hostPath: string;
+      /** The emulator's version, written beside the host file. */
+      readonly guestCopyPath: string;
+      readonly reason: string;
+      readonly message: string;
+    }
+  | { readonly outcome: "failed"; readonly hostPath: string | null; readonly message: string };
+
+export function describeConfigWriteBack(result: ConfigWriteBackResult): EmulatorConfigWriteBack {
+  switch (result.outcome) {
+    case "unchanged":
+      return { outcome: "unchanged", hostPath: result.hostPath, reason: result.reason };
+    case "written":
+      return { outcome: "written", hostPath: result.hostPath, backupPath: result.backupPath };
+    case "conflict":
+      return {
+        outcome: "conflict",
+        hostPath: result.hostPath,
+        guestCopyPath: result.guestCopyPath,
+        reason: result.reason,
+        message: result.error.message,
+      };
+  }
 }
 
 /** Milliseconds since QEMU was spawned: `qemu-up`, `guest-booted`, one per service, `all-healthy`. */
@@ -151,6 +229,10 @@ export interface EmulatorStartResult {
   readonly stoppedAfterFailure: boolean;
   /** A snapshot saved by this start (`fresh` after the first healthy cold boot). */
   readonly savedSnapshot?: SnapshotName;
+  /** This start's file bridge (absent when it was already running). */
+  readonly fileBridge?: EmulatorFileBridgeInfo;
+  /** A `--config-file` of an earlier run that ended without a stop, written back by this start. */
+  readonly previousConfigFile?: EmulatorConfigWriteBack;
 }
 
 export interface EmulatorStopOptions extends CallOptions {
@@ -167,6 +249,8 @@ export interface EmulatorStopResult {
   /** Why it did not suspend, when it should have. */
   readonly reason?: string;
   readonly durationMs: number;
+  /** The `--config-file` write-back (absent when the run had no config file). */
+  readonly configFile?: EmulatorConfigWriteBack;
 }
 
 export interface EmulatorResetOptions extends CallOptions {
@@ -312,6 +396,13 @@ async function tailLines(path: string, lines: number): Promise<string[]> {
   }
 }
 
+interface Launched {
+  readonly pid: number | null;
+  readonly spawnedAt: number;
+  /** The QEMU process, watched while the start waits (a stop by another command, or a crash, ends the wait). */
+  readonly identity: ProcessIdentity | undefined;
+}
+
 interface ResolvedSettings {
   readonly arch: Arch;
   readonly cpus: number;
@@ -338,6 +429,11 @@ export class Emulator {
 
   get paths() {
     return instancePaths(this.home, this.instanceName);
+  }
+
+  /** The lock a start holds while it runs ({@link EMULATOR_START_LOCK_FILE}). */
+  get startLockFile(): string {
+    return join(this.paths.dir, EMULATOR_START_LOCK_FILE);
   }
 
   /** The snapshot record file of this instance. */
@@ -391,18 +487,48 @@ export class Emulator {
 
   async start(options: EmulatorStartOptions = {}): Promise<EmulatorStartResult> {
     const began = Date.now();
-    const emit = (e: EmulatorEvent) => options.onEvent?.(e);
-    const signal = options.signal;
-    throwIfAborted(signal);
+    throwIfAborted(options.signal);
     const s = this.settings(options);
     const image = await readInstalledImage(imagePaths(this.home, s.arch), s.arch);
+    const lock = await this.acquireStartLock();
+    try {
+      return await this.startLocked(options, s, image, began);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** The start lock, or `EMULATOR_START_IN_PROGRESS` naming the other start's pid and command. */
+  private async acquireStartLock(): Promise<InstanceLock> {
+    try {
+      return await acquireInstanceLock(this.startLockFile, { purpose: "emulator-start" });
+    } catch (error) {
+      if (!(HexclaveError.is(error) && error.code === "INSTANCE_LOCKED")) throw error;
+      const pid = error.details.pid;
+      const command = typeof error.details.command === "string" ? error.details.command : "unknown command";
+      throw imageBuilderErrors.create(
+        "EMULATOR_START_IN_PROGRESS",
+        `Another start of this emulator is in progress (pid ${String(pid)}: ${command}); a second start would race it`,
+        { cause: error, details: { pid, command, lock: this.startLockFile } },
+      );
+    }
+  }
+
+  private async startLocked(
+    options: EmulatorStartOptions,
+    s: ResolvedSettings,
+    image: InstalledImage,
+    began: number,
+  ): Promise<EmulatorStartResult> {
+    const emit = (e: EmulatorEvent) => options.onEvent?.(e);
+    const signal = options.signal;
     const hostPorts = this.hostPorts(image.manifest, s.ports);
     const endpoints = serviceEndpoints(image.manifest.services, hostPorts);
     let record = await readSnapshotRecord(this.recordFile);
 
     const current = await this.vm.status();
     if (current.state === "running" || current.state === "starting" || current.state === "paused") {
-      return this.attachToRunning(current.record?.spec, endpoints, record, s, options, began);
+      return this.attachToRunning(current.record?.spec, current.pid, endpoints, record, s, options, began);
     }
 
     const probe = await probeAccelerator({ arch: s.arch, signal, env: this.env });
@@ -434,39 +560,187 @@ export class Emulator {
       fingerprint,
     });
 
-    let launched: { pid: number | null; spawnedAt: number } | undefined;
-    let runSpec: InstanceVmSpec = spec;
-    if (plan.kind === "resume") {
-      emit({ type: "boot-mode", mode: "resume", reason: plan.reason, snapshot: plan.snapshot });
-      runSpec = withHostPorts(plan.saved.spec, spec);
-      try {
-        launched = await this.launch(runSpec, image, fingerprint, plan.snapshot, signal, emit);
-      } catch (error) {
-        if (aborted(signal)) throw abortError(signal);
-        if (imageBuilderErrors.is(error) || (HexclaveError.is(error) && NOT_RESUME_FAILURES.has(error.code)))
-          throw error;
-        emit({ type: "resume-failed", snapshot: plan.snapshot, error: errorText(error) });
-        const fallback: ColdPlan = {
-          kind: "cold",
-          reason: `resuming the ${plan.snapshot} snapshot failed (${errorText(error)}): booting the same disk cold`,
-          newOverlay: false,
-          ...(plan.snapshot === "fresh" ? { revertDiskTo: "fresh" as const } : {}),
-          drop: plan.snapshot === "suspend" ? ["suspend"] : [],
-          saveFreshWhenHealthy: plan.snapshot === "fresh",
-        };
-        plan = fallback;
-        runSpec = spec;
+    // The file bridge runs before QEMU reads its fw_cfg file, cold or resume (a new port and token every start).
+    const bridge = await this.startFileBridge(options.fileBridge, signal, emit);
+    let bridgeInUse = false;
+    try {
+      let launched: Launched | undefined;
+      let runSpec: InstanceVmSpec = spec;
+      if (plan.kind === "resume") {
+        emit({ type: "boot-mode", mode: "resume", reason: plan.reason, snapshot: plan.snapshot });
+        runSpec = withHostPorts(plan.saved.spec, spec);
+        try {
+          launched = await this.launch(runSpec, image, fingerprint, plan.snapshot, signal, emit);
+        } catch (error) {
+          if (aborted(signal)) throw abortError(signal);
+          if (imageBuilderErrors.is(error) || (HexclaveError.is(error) && NOT_RESUME_FAILURES.has(error.code)))
+            throw error;
+          emit({ type: "resume-failed", snapshot: plan.snapshot, error: errorText(error) });
+          const fallback: ColdPlan = {
+            kind: "cold",
+            reason: `resuming the ${plan.snapshot} snapshot failed (${errorText(error)}): booting the same disk cold`,
+            newOverlay: false,
+            ...(plan.snapshot === "fresh" ? { revertDiskTo: "fresh" as const } : {}),
+            drop: plan.snapshot === "suspend" ? ["suspend"] : [],
+            saveFreshWhenHealthy: plan.snapshot === "fresh",
+          };
+          plan = fallback;
+          runSpec = spec;
+        }
       }
+      if (plan.kind === "cold") {
+        record = await this.prepareColdDisk(plan, record);
+        emit({ type: "boot-mode", mode: "cold", reason: plan.reason });
+        launched = await this.launch(spec, image, fingerprint, undefined, signal, emit);
+      }
+      if (launched === undefined) throw new Error("unreachable: nothing launched");
+      try {
+        const result = await this.afterLaunch(
+          launched,
+          plan,
+          runSpec,
+          fingerprint,
+          probe,
+          endpoints,
+          timeoutMs,
+          s,
+          options,
+          began,
+        );
+        bridgeInUse = !result.stoppedAfterFailure;
+        return {
+          ...result,
+          fileBridge: {
+            enabled: bridge.enabled,
+            port: bridge.port,
+            guestUrl: bridge.guestUrl,
+            projectDir: bridge.projectDir,
+            configFile: bridge.configFile,
+          },
+          ...(bridge.previous?.configFile
+            ? { previousConfigFile: describeConfigWriteBack(bridge.previous.configFile) }
+            : {}),
+        };
+      } catch (error) {
+        if (aborted(signal)) {
+          await this.stopAfterInterrupt(emit);
+          throw abortError(signal);
+        }
+        throw error;
+      }
+    } finally {
+      // A start that leaves no QEMU running leaves no bridge either (its config file is written back).
+      if (!bridgeInUse && !(await this.qemuRunning())) await this.stopFileBridge(emit);
     }
-    if (plan.kind === "cold") {
-      record = await this.prepareColdDisk(plan, record);
-      emit({ type: "boot-mode", mode: "cold", reason: plan.reason });
-      launched = await this.launch(spec, image, fingerprint, undefined, signal, emit);
+  }
+
+  /** True when this instance's QEMU runs (any run state). */
+  private async qemuRunning(): Promise<boolean> {
+    const state = (await this.vm.status().catch(() => undefined))?.state;
+    this.vm.close();
+    return state === "running" || state === "starting" || state === "paused";
+  }
+
+  /** Starts the detached file bridge process (or records "no bridge"), reporting a write-back left by an earlier run. */
+  private async startFileBridge(
+    o: EmulatorStartFileBridgeOptions | undefined,
+    signal: AbortSignal | undefined,
+    emit: (e: EmulatorEvent) => void,
+  ): Promise<BridgeProcessInfo> {
+    const began = Date.now();
+    emit({ type: "stage-start", stage: "file-bridge", label: "file bridge" });
+    const info = await startBridgeProcess({
+      instanceDir: this.paths.dir,
+      ...(o?.enabled === undefined ? {} : { enabled: o.enabled }),
+      ...(o?.projectDir === undefined ? {} : { projectDir: o.projectDir }),
+      ...(o?.configFile === undefined ? {} : { configFile: o.configFile }),
+      ...(o?.port === undefined ? {} : { port: o.port }),
+      ...(o?.maxBodyBytes === undefined ? {} : { maxBodyBytes: o.maxBodyBytes }),
+      ...(signal ? { signal } : {}),
+    });
+    if (info.previous !== null) this.reportWriteBack(info.previous, emit, "left by an earlier run");
+    emit({
+      type: "stage-end",
+      stage: "file-bridge",
+      durationMs: Date.now() - began,
+      detail: info.enabled
+        ? `127.0.0.1:${info.port} serving ${info.projectDir}${info.configFile ? `, config file ${info.configFile}` : ""}`
+        : "off",
+    });
+    return info;
+  }
+
+  /** Stops the bridge process and writes the config file back; a failure is a warning, never a failed stop. */
+  private async stopFileBridge(emit: (e: EmulatorEvent) => void): Promise<EmulatorConfigWriteBack | undefined> {
+    try {
+      return this.reportWriteBack(await stopBridgeProcess(this.paths.dir), emit);
+    } catch (error) {
+      const message = `The file bridge could not be stopped cleanly: ${errorText(error)}`;
+      emit({ type: "message", level: "warn", text: message });
+      const hostPath = HexclaveError.is(error) ? error.details.hostPath : undefined;
+      return { outcome: "failed", hostPath: typeof hostPath === "string" ? hostPath : null, message };
     }
-    if (launched === undefined) throw new Error("unreachable: nothing launched");
+  }
+
+  private reportWriteBack(
+    stopped: BridgeStopResult,
+    emit: (e: EmulatorEvent) => void,
+    context?: string,
+  ): EmulatorConfigWriteBack | undefined {
+    if (stopped.configFile === null) return undefined;
+    const result = describeConfigWriteBack(stopped.configFile);
+    const from = context === undefined ? "" : ` (${context})`;
+    if (result.outcome === "conflict") emit({ type: "message", level: "warn", text: `${result.message}${from}` });
+    else if (result.outcome === "written") {
+      emit({
+        type: "message",
+        level: "info",
+        text: `Config file written back to ${result.hostPath} (previous copy: ${result.backupPath})${from}`,
+      });
+    }
+    return result;
+  }
+
+  /**
+   * A start interrupted (Ctrl-C) after QEMU was launched stops that QEMU, so
+   * nothing is left running that the user did not get: the disk is kept and
+   * the next start boots it cold, saying why.
+   */
+  private async stopAfterInterrupt(emit: (e: EmulatorEvent) => void): Promise<void> {
+    emit({
+      type: "message",
+      level: "warn",
+      text: "Interrupted: stopping the VM this start launched (its disk is kept; the next start boots it cold)",
+    });
+    const stopped = await this.vm.stop({ graceMs: 0 }).catch(() => undefined);
+    await updateSnapshotRecord(this.recordFile, (r) => ({
+      ...r,
+      running: false,
+      lastStop: {
+        kind: "interrupted",
+        at: new Date().toISOString(),
+        detail: `start interrupted; QEMU stopped (${stopped?.how ?? "not confirmed"})`,
+      },
+    }));
+  }
+
+  /** From QEMU up to ready (or not): record the run, fix up a resumed guest, wait for the services, save `fresh`. */
+  private async afterLaunch(
+    launched: Launched,
+    plan: StartPlan,
+    runSpec: InstanceVmSpec,
+    fingerprint: VmFingerprint,
+    probe: { accel: Accelerator; reason: string },
+    endpoints: readonly ServiceEndpoint[],
+    timeoutMs: number,
+    s: ResolvedSettings,
+    options: EmulatorStartOptions,
+    began: number,
+  ): Promise<EmulatorStartResult> {
+    const emit = (e: EmulatorEvent) => options.onEvent?.(e);
+    const signal = options.signal;
     const bootKind: BootKind = plan.kind;
     const snapshot = plan.kind === "resume" ? plan.snapshot : undefined;
-
     const lastStart: LastStart = {
       kind: bootKind,
       reason: plan.reason,
@@ -475,7 +749,7 @@ export class Emulator {
       accel: probe.accel,
       accelReason: probe.reason,
     };
-    record = await updateSnapshotRecord(this.recordFile, (r) => {
+    await updateSnapshotRecord(this.recordFile, (r) => {
       // A resumed `suspend` is consumed: resuming it again after a crash would lose everything written since.
       const base = snapshot === "suspend" ? withoutSnapshot(r, "suspend") : r;
       return { ...base, running: true, resetPending: false, current: { spec: runSpec, fingerprint }, lastStart };
@@ -492,6 +766,7 @@ export class Emulator {
 
     const ready = await this.waitForServices(endpoints, timeoutMs, launched.spawnedAt, began, phases, signal, emit, {
       watchGuest: bootKind === "cold",
+      qemu: launched.identity,
     });
     let savedSnapshot: SnapshotName | undefined;
     let stoppedAfterFailure = false;
@@ -597,7 +872,7 @@ export class Emulator {
     loadvm: SnapshotName | undefined,
     signal: AbortSignal | undefined,
     emit: (e: EmulatorEvent) => void,
-  ): Promise<{ pid: number | null; spawnedAt: number }> {
+  ): Promise<Launched> {
     emit({ type: "stage-start", stage: "qemu", label: loadvm ? `QEMU (resuming ${loadvm})` : "QEMU" });
     if (spec.firmware?.vars !== undefined) await this.ensureUefiVars(signal);
     const spawnedAt = Date.now();
@@ -609,7 +884,9 @@ export class Emulator {
       ...(signal ? { signal } : {}),
     });
     emit({ type: "stage-end", stage: "qemu", durationMs: Date.now() - spawnedAt, detail: `pid ${result.pid}` });
-    return { pid: result.pid, spawnedAt };
+    // Let other commands (status, stop) talk to QEMU while this start waits: QMP serves one client at a time.
+    this.vm.close();
+    return { pid: result.pid, spawnedAt, identity: result.record.identity };
   }
 
   /** Applies a cold plan to the disk: new overlay, revert to a snapshot's disk, drop stale snapshots. */
@@ -666,6 +943,7 @@ export class Emulator {
     await qmp.setLink(NIC_ID, false);
     await sleep(200, signal);
     await qmp.setLink(NIC_ID, true);
+    this.vm.close();
     done.push("link bounced");
     emit({ type: "stage-end", stage: "guest-fixup", durationMs: Date.now() - began, detail: done.join(", ") });
   }
@@ -679,13 +957,31 @@ export class Emulator {
     phases: Record<string, number>,
     signal: AbortSignal | undefined,
     emit: (e: EmulatorEvent) => void,
-    options: { watchGuest: boolean },
+    options: { watchGuest: boolean; qemu: ProcessIdentity | undefined },
   ): Promise<{ ready: boolean; services: ServiceHealthCheck[] }> {
     emit({ type: "stage-start", stage: "services", label: "services" });
     const started = Date.now();
     const stopWatching = new AbortController();
     const onAbort = () => stopWatching.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
+    // QEMU gone (stopped by another command, or crashed) ends the wait at once, not at the deadline.
+    const qemuGone = new AbortController();
+    const qemu = options.qemu;
+    const qemuWatch =
+      qemu === undefined
+        ? Promise.resolve()
+        : (async () => {
+            while (!stopWatching.signal.aborted) {
+              await sleep(QEMU_WATCH_MS, stopWatching.signal);
+              if (stopWatching.signal.aborted) return;
+              if (!(await isSameProcess(qemu))) {
+                qemuGone.abort();
+                stopWatching.abort();
+                return;
+              }
+            }
+          })();
+    const waitSignal = signal ? AbortSignal.any([signal, qemuGone.signal]) : qemuGone.signal;
     const guestWatch = options.watchGuest
       ? this.watchGuestBoot(stopWatching.signal).then((ok) => {
           if (ok) {
@@ -702,7 +998,7 @@ export class Emulator {
         deadlineMs: timeoutMs,
         intervalMs: 500,
         attemptTimeoutMs: 3000,
-        ...(signal ? { signal } : {}),
+        signal: waitSignal,
         onChange: (change) => {
           const e = byName.get(change.name);
           if (!e || change.state === "pending") return;
@@ -731,11 +1027,13 @@ export class Emulator {
       ready = results.every((r) => r.state === "up");
     } catch (error) {
       if (aborted(signal)) throw abortError(signal);
+      if (qemuGone.signal.aborted) throw await this.lostDuringStart(Date.now() - began);
       if (!(HexclaveError.is(error) && error.code === "READINESS_TIMEOUT")) throw error;
     } finally {
       stopWatching.abort();
       signal?.removeEventListener("abort", onAbort);
       await guestWatch;
+      await qemuWatch;
     }
     const services = endpoints.map(
       (e) => last.get(e.name) ?? { name: e.name, url: e.url, up: false, detail: "not checked", lastCheck: null },
@@ -747,6 +1045,30 @@ export class Emulator {
       detail: ready ? "all healthy" : "not ready",
     });
     return { ready, services };
+  }
+
+  /**
+   * Why the QEMU a start waited for is gone: stopped by another command (its
+   * stop marks the instance stopped; wait for a stop still holding the lock),
+   * or exited by itself (crashed: the serial log's last lines say more).
+   */
+  private async lostDuringStart(afterMs: number): Promise<HexclaveError> {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && (await readLockHolder(this.paths.lock))?.live === true) await sleep(250);
+    const state = (await this.vm.status()).state;
+    const after = `${Math.round(afterMs / 1000)} s`;
+    if (state === "stopped") {
+      return imageBuilderErrors.create(
+        "EMULATOR_STOPPED_DURING_START",
+        `The emulator was stopped by another command (\`stack emulator stop\` or \`reset\`) while this start waited for its services (after ${after})`,
+      );
+    }
+    const tail = await tailLines(this.paths.serialLog, 10);
+    return imageBuilderErrors.create(
+      "EMULATOR_EXITED_DURING_START",
+      `QEMU exited by itself while this start waited for the services (after ${after})${tail.length > 0 ? `; last serial lines:\n${tail.join("\n")}` : ""}`,
+      { details: { serialTail: tail } },
+    );
   }
 
   /** Resolves true once the guest agent answers a ping, false when `signal` fires first. */
@@ -832,6 +1154,7 @@ export class Emulator {
 
   private async attachToRunning(
     spec: InstanceVmSpec | undefined,
+    pid: number | undefined,
     endpoints: readonly ServiceEndpoint[],
     record: SnapshotRecord,
     s: ResolvedSettings,
@@ -862,6 +1185,7 @@ export class Emulator {
     const timeoutMs = options.timeoutMs ?? (accel === "tcg" ? EMULATOR_TCG_TIMEOUT_MS : EMULATOR_ACCEL_TIMEOUT_MS);
     const ready = await this.waitForServices(endpoints, timeoutMs, began, began, {}, options.signal, emit, {
       watchGuest: false,
+      qemu: pid === undefined ? undefined : await readProcessIdentity(pid),
     });
     return {
       ...base,
@@ -875,7 +1199,18 @@ export class Emulator {
 
   // ------------------------------------------------------------------ stop
 
+  /**
+   * Stops the VM (suspend, else power off), then its file bridge process, and
+   * writes the `--config-file` back: after QEMU quit, so the guest's last
+   * version is in. A conflict is a warning event and `configFile` in the result.
+   */
   async stop(options: EmulatorStopOptions = {}): Promise<EmulatorStopResult> {
+    const result = await this.stopVm(options);
+    const configFile = await this.stopFileBridge((e) => options.onEvent?.(e));
+    return { ...result, ...(configFile === undefined ? {} : { configFile }), durationMs: result.durationMs };
+  }
+
+  private async stopVm(options: EmulatorStopOptions): Promise<EmulatorStopResult> {
     const began = Date.now();
     const emit = (e: EmulatorEvent) => options.onEvent?.(e);
     const signal = options.signal;
@@ -947,6 +1282,7 @@ export class Emulator {
       const stopped = await this.vm.stop({ graceMs: 0, ...(signal ? { signal } : {}) });
       emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
     }
+    await this.stopFileBridge(emit);
     const record = await readSnapshotRecord(this.recordFile);
     const overlayExists = await exists(this.paths.overlay);
     if (!overlayExists) {
@@ -996,8 +1332,11 @@ export class Emulator {
     } catch {
       image = undefined;
     }
-    const state =
+    const startHolder = await readLockHolder(this.startLockFile);
+    const vmState =
       vmStatus.state === "paused" ? "running" : (vmStatus.state as "stopped" | "starting" | "running" | "crashed");
+    // A start in progress (another process holding the start lock) shows as `starting`, from its probe to its first snapshot.
+    const state = startHolder?.live === true && vmState !== "crashed" ? "starting" : vmState;
     const live = state === "running" || state === "starting";
     let services: ServiceHealthCheck[] = [];
     if (image) {
@@ -1025,7 +1364,7 @@ export class Emulator {
         ? "stopped"
         : state === "crashed"
           ? "crashed"
-          : services.length > 0 && services.every((x) => x.up) && state === "running"
+          : services.length > 0 && services.every((x) => x.up)
             ? "healthy"
             : "degraded";
     return {

@@ -30,7 +30,17 @@ export interface FingerprintInput {
 }
 
 /** Options whose values define the guest's hardware. */
-const DEVICE_OPTIONS = new Set(["-device", "-drive", "-netdev", "-object", "-blockdev", "-global", "-bios"]);
+const DEVICE_OPTIONS = new Set([
+  "-device",
+  "-drive",
+  "-netdev",
+  "-object",
+  "-blockdev",
+  "-global",
+  "-bios",
+  // fw_cfg files are machine state (the guest kernel lists them at boot): a snapshot without the file bridge entry boots cold.
+  "-fw_cfg",
+]);
 
 /**
  * Host-side details that do not change what the guest sees: where host ports

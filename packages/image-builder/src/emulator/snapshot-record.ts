@@ -34,8 +34,11 @@ export interface LastStart {
 }
 
 export interface LastStop {
-  /** `suspend`: state saved; `poweroff`: plain stop; `suspend-failed`: saving failed, then powered off; `reset`: stopped by reset. */
-  readonly kind: "suspend" | "poweroff" | "suspend-failed" | "reset";
+  /**
+   * `suspend`: state saved; `poweroff`: plain stop; `suspend-failed`: saving failed, then powered off; `reset`: stopped
+   * by reset; `interrupted`: a start was interrupted (Ctrl-C) and stopped the VM it had launched.
+   */
+  readonly kind: "suspend" | "poweroff" | "suspend-failed" | "reset" | "interrupted";
   readonly at: string;
   readonly detail?: string;
 }

@@ -107,6 +107,15 @@ describe("decideStartPlan", () => {
       reason: /saved no state/,
     },
     {
+      name: "the last start was interrupted (its VM stopped): cold saying so",
+      input: input({
+        record: rec({ snapshots: { fresh: saved("fresh") }, lastStop: { kind: "interrupted", at: "x" } }),
+        presentSnapshots: ["fresh"],
+      }),
+      kind: "cold",
+      reason: /last start was interrupted/,
+    },
+    {
       name: "suspend failed at the last stop: cold naming the failure",
       input: input({
         record: rec({ lastStop: { kind: "suspend-failed", at: "x", detail: "disk full" } }),

@@ -124,6 +124,8 @@ export function decideStartPlan(input: StartPlanInput): StartPlan {
     why = "the previous run ended without a stop (QEMU was killed or crashed)";
   } else if (record.lastStop?.kind === "poweroff") {
     why = "the last stop saved no state (--no-snapshot)";
+  } else if (record.lastStop?.kind === "interrupted") {
+    why = "the last start was interrupted before it finished, and its VM was stopped";
   } else if (record.lastStop?.kind === "suspend-failed") {
     why = `saving the state at the last stop failed (${record.lastStop.detail ?? "unknown error"})`;
   } else if (record.snapshots.suspend !== undefined) {

@@ -58,6 +58,8 @@ export interface ConfigFileSession {
   readonly maxBytes: number;
   /** The host file as read at start. */
   readonly initial: ConfigFileSnapshot;
+  /** The host file's mode bits at start (a write-back keeps them). */
+  readonly mode: number;
   /** The guest's latest version (the start copy until the guest sends one). */
   guestContent(): Buffer;
   /** Records a new version from the guest (the bridge's `PUT /v1/config`). */
@@ -108,27 +110,11 @@ export async function configFileSession(options: ConfigFileSessionOptions): Prom
   }
   let latest: Buffer = initial.content;
 
-  const readCurrent = async (): Promise<Buffer | null> => {
-    try {
-      return await readFile(hostPath);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw error;
-    }
-  };
-
-  const writeConflictCopy = async (content: Uint8Array): Promise<string> => {
-    const at = now();
-    for (let attempt = 1; ; attempt++) {
-      const candidate = configGuestCopyPath(hostPath, at, attempt);
-      if (await writeFileExclusive(candidate, content, { mode })) return candidate;
-    }
-  };
-
   return {
     hostPath,
     maxBytes,
     initial,
+    mode,
     guestContent: () => latest,
     receiveFromGuest(content) {
       if (content.length > maxBytes) {
@@ -140,42 +126,84 @@ export async function configFileSession(options: ConfigFileSessionOptions): Prom
       }
       latest = Buffer.from(content);
     },
-    async writeBack(content = latest): Promise<ConfigWriteBackResult> {
-      try {
-        const current = await readCurrent();
-        const decision = decideConfigWriteBack({
-          startDigest: initial.digest,
-          hostDigest: current === null ? null : sha256(current),
-          guestDigest: sha256(content),
-        });
-        switch (decision.action) {
-          case "unchanged":
-            return { outcome: "unchanged", reason: decision.reason, hostPath };
-          case "write": {
-            const backupPath = configBackupPath(hostPath);
-            // `current` is the start copy (same digest): back it up first, then replace.
-            await writeFileAtomic(backupPath, current ?? initial.content, { mode });
-            await writeFileAtomic(hostPath, content, { mode });
-            return { outcome: "written", hostPath, backupPath };
-          }
-          case "conflict": {
-            const guestCopyPath = await writeConflictCopy(content);
-            const what = decision.reason === "host-deleted" ? "was deleted" : "changed";
-            const error = imageBuilderErrors.create(
-              "CONFIG_FILE_CONFLICT",
-              `${hostPath} ${what} on the host while the emulator ran; it was not overwritten. The emulator's version is in ${guestCopyPath}`,
-              { details: { hostPath, guestCopyPath, reason: decision.reason } },
-            );
-            return { outcome: "conflict", reason: decision.reason, hostPath, guestCopyPath, error };
-          }
-        }
-      } catch (error) {
-        throw imageBuilderErrors.create(
-          "CONFIG_FILE_WRITE_FAILED",
-          `Writing the emulator's config file back to ${hostPath} failed: ${(error as Error).message}`,
-          { cause: error, details: { hostPath } },
-        );
-      }
+    writeBack(content = latest): Promise<ConfigWriteBackResult> {
+      return writeBackConfigFile({ hostPath, startDigest: initial.digest, mode, content, now });
     },
   };
+}
+
+/** What a write-back needs from the session's start (also recorded by the detached bridge process for `stop`). */
+export interface ConfigWriteBackState {
+  /** The real path of the host file. */
+  readonly hostPath: string;
+  /** sha256 of the host file at start. */
+  readonly startDigest: string;
+  /** The host file's mode bits at start (kept by the write). */
+  readonly mode: number;
+  /** The guest's version to write back. */
+  readonly content: Uint8Array;
+  /** Clock for the conflict copy's name (tests). */
+  readonly now?: () => Date;
+}
+
+/**
+ * Writes the guest's version of a `--config-file` back to the host by the
+ * rules of {@link decideConfigWriteBack}: unchanged, written (previous host
+ * copy to `<file>.bak`, then an atomic replace), or a conflict (the host file
+ * is left alone and the guest's version goes beside it). Used by a session's
+ * `writeBack` and by `stop` from the state the bridge process recorded.
+ */
+export async function writeBackConfigFile(state: ConfigWriteBackState): Promise<ConfigWriteBackResult> {
+  const { hostPath, mode, content } = state;
+  const now = state.now ?? (() => new Date());
+  const readCurrent = async (): Promise<Buffer | null> => {
+    try {
+      return await readFile(hostPath);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw error;
+    }
+  };
+  const writeConflictCopy = async (): Promise<string> => {
+    const at = now();
+    for (let attempt = 1; ; attempt++) {
+      const candidate = configGuestCopyPath(hostPath, at, attempt);
+      if (await writeFileExclusive(candidate, content, { mode })) return candidate;
+    }
+  };
+  try {
+    const current = await readCurrent();
+    const decision = decideConfigWriteBack({
+      startDigest: state.startDigest,
+      hostDigest: current === null ? null : sha256(current),
+      guestDigest: sha256(content),
+    });
+    switch (decision.action) {
+      case "unchanged":
+        return { outcome: "unchanged", reason: decision.reason, hostPath };
+      case "write": {
+        const backupPath = configBackupPath(hostPath);
+        // The decision is "write" only when the host file still has the start digest: back it up, then replace.
+        await writeFileAtomic(backupPath, current ?? Buffer.alloc(0), { mode });
+        await writeFileAtomic(hostPath, content, { mode });
+        return { outcome: "written", hostPath, backupPath };
+      }
+      case "conflict": {
+        const guestCopyPath = await writeConflictCopy();
+        const what = decision.reason === "host-deleted" ? "was deleted" : "changed";
+        const error = imageBuilderErrors.create(
+          "CONFIG_FILE_CONFLICT",
+          `${hostPath} ${what} on the host while the emulator ran; it was not overwritten. The emulator's version is in ${guestCopyPath}`,
+          { details: { hostPath, guestCopyPath, reason: decision.reason } },
+        );
+        return { outcome: "conflict", reason: decision.reason, hostPath, guestCopyPath, error };
+      }
+    }
+  } catch (error) {
+    throw imageBuilderErrors.create(
+      "CONFIG_FILE_WRITE_FAILED",
+      `Writing the emulator's config file back to ${hostPath} failed: ${(error as Error).message}`,
+      { cause: error, details: { hostPath } },
+    );
+  }
 }

@@ -1,4 +1,6 @@
 export * from "./bridge-path.js";
+export * from "./bridge-process.js";
+export * from "./bridge-record.js";
 export * from "./bridge-token.js";
 export * from "./config-file-session.js";
 export * from "./config-write-back.js";
