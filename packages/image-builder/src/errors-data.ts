@@ -111,6 +111,10 @@ export const imageBuilderErrors = defineErrorCatalogue({
     title: "QEMU exited while start waited for the services",
     hint: "Read the serial log (`stack emulator logs --serial`); `stack emulator start` boots the same disk again.",
   },
+  EMULATOR_BASE_CHANGED: {
+    title: "The base image changed under the emulator's data",
+    hint: "Your data lives in an overlay of the previous image. Run `stack emulator reset --hard` to start fresh on the new image (this deletes the emulator's data).",
+  },
   EMULATOR_BENCH_FAILED: {
     title: "Benchmark failed",
     hint: "Read the message; run `stack emulator start` and `stop` by hand to see the failing step.",

@@ -10,9 +10,12 @@
  * that code.
  */
 import { connect as netConnect, type Socket } from "node:net";
-import type { HexclaveError } from "./errors.js";
+import { HexclaveError } from "./errors.js";
 import { qemuErrors } from "./errors-data.js";
 import { abortedError, throwIfAborted } from "./qmp-client.js";
+
+/** How far the guest clock may be from the host's after `setTime` for the system clock to count as set. */
+const CLOCK_TOLERANCE_MS = 2_000;
 
 export interface GuestAgentConnectOptions {
   /** Deadline for connecting and the sync handshake. Default 5000 ms. */
@@ -264,9 +267,30 @@ export class GuestAgentClient {
     }
   }
 
-  /** `guest-set-time`: sets the guest clock (default: the host's now), e.g. after a resume. */
-  async setTime(date: Date = new Date(), options?: GuestAgentCommandOptions): Promise<void> {
-    await this.execute("guest-set-time", { time: date.getTime() * 1_000_000 }, options);
+  /** `guest-get-time`: the guest's clock. */
+  async getTime(options?: GuestAgentCommandOptions): Promise<Date> {
+    const ns = await this.execute<number>("guest-get-time", undefined, options);
+    return new Date(Math.round(ns / 1_000_000));
+  }
+
+  /**
+   * `guest-set-time`: sets the guest clock (default: the host's now), e.g. after a resume.
+   *
+   * qemu-ga sets the system clock first, then runs `hwclock -w`; a guest without `hwclock` reports an
+   * error although its clock was set. That case is checked with `guest-get-time` and reported as
+   * `{ hardwareClock: false }` instead of failing.
+   */
+  async setTime(date: Date = new Date(), options?: GuestAgentCommandOptions): Promise<{ hardwareClock: boolean }> {
+    try {
+      await this.execute("guest-set-time", { time: date.getTime() * 1_000_000 }, options);
+      return { hardwareClock: true };
+    } catch (error) {
+      const desc = HexclaveError.is(error) ? String(error.details.desc ?? "") : "";
+      if (!/hardware clock/i.test(desc)) throw error;
+      const skewMs = Math.abs((await this.getTime(options)).getTime() - Date.now());
+      if (skewMs > CLOCK_TOLERANCE_MS) throw error;
+      return { hardwareClock: false };
+    }
   }
 
   /** `guest-fsfreeze-freeze`: flushes and freezes guest file systems; returns how many. Always thaw after. */

@@ -20,7 +20,7 @@ import {
   kernelFileName,
 } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeManifest } from "../manifest.js";
+import { readManifest, writeManifest } from "../manifest.js";
 import { loadProfile } from "../profiles.js";
 import { createEmulator, type Emulator } from "./emulator.js";
 import type { EmulatorEvent } from "./emulator-events.js";
@@ -264,5 +264,26 @@ describe("other commands while a start waits", () => {
     expect(next.bootKind).toBe("cold");
     expect(next.reason).toMatch(/last start was interrupted/);
     await emulator.stop();
+  });
+
+  it("a base image replaced under the data disk refuses to start with the fix; reset --hard starts on the new base", async () => {
+    const paths = imagePaths(home, "amd64");
+    const before = await readManifest(paths.manifest);
+    // What `stack emulator pull` or `build-image` leaves behind: the same path, another image.
+    await writeManifest(paths.manifest, { ...before, image: { ...before.image, sha256: "1".repeat(64) } });
+    await expect(emulator.start(common)).rejects.toMatchObject({
+      code: "EMULATOR_BASE_CHANGED",
+      message: expect.stringContaining(
+        `created on base image ${"0".repeat(12)}, but the installed image is ${"1".repeat(12)}`,
+      ),
+      hint: expect.stringContaining("stack emulator reset --hard"),
+    });
+    expect((await emulator.status({ arch: "amd64" })).vm.state).toBe("stopped");
+    await emulator.reset({ hard: true });
+    const fresh = await emulator.start(common);
+    expect(fresh.bootKind).toBe("cold");
+    expect(fresh.reason).toMatch(/first start/);
+    await emulator.stop({ noSnapshot: true });
+    await writeManifest(paths.manifest, before);
   });
 });

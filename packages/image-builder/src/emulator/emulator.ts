@@ -84,7 +84,7 @@ import {
   withSnapshot,
   writeSnapshotRecord,
 } from "./snapshot-record.js";
-import { type ColdPlan, decideStartPlan, type StartPlan } from "./start-plan.js";
+import { type ColdPlan, decideStartPlan, overlayBaseMismatch, type StartPlan } from "./start-plan.js";
 
 export const EMULATOR_DEFAULT_CPUS = 4;
 export const EMULATOR_DEFAULT_MEMORY_MB = 4096;
@@ -551,6 +551,12 @@ export class Emulator {
     const fingerprint = this.fingerprintOf(spec, probe.qemuVersion, image.manifest.image.sha256);
 
     const overlayExists = await exists(this.paths.overlay);
+    const baseChanged = overlayBaseMismatch({ overlayExists, record, fingerprint });
+    if (baseChanged !== undefined) {
+      throw imageBuilderErrors.create("EMULATOR_BASE_CHANGED", `Cannot start: ${baseChanged}.`, {
+        details: { overlay: this.paths.overlay, image: image.paths.image },
+      });
+    }
     const present = overlayExists ? (await this.img.snapshotList(this.paths.overlay)).map((x) => x.name) : [];
     let plan: StartPlan = decideStartPlan({
       noSnapshot: s.noSnapshot,
@@ -589,7 +595,7 @@ export class Emulator {
         }
       }
       if (plan.kind === "cold") {
-        record = await this.prepareColdDisk(plan, record);
+        record = await this.prepareColdDisk(plan, record, image.manifest.image.sha256);
         emit({ type: "boot-mode", mode: "cold", reason: plan.reason });
         launched = await this.launch(spec, image, fingerprint, undefined, signal, emit);
       }
@@ -890,7 +896,7 @@ export class Emulator {
   }
 
   /** Applies a cold plan to the disk: new overlay, revert to a snapshot's disk, drop stale snapshots. */
-  private async prepareColdDisk(plan: ColdPlan, record: SnapshotRecord): Promise<SnapshotRecord> {
+  private async prepareColdDisk(plan: ColdPlan, record: SnapshotRecord, baseSha256: string): Promise<SnapshotRecord> {
     let next = record;
     if (plan.newOverlay) {
       await rm(this.paths.overlay, { force: true });
@@ -899,6 +905,7 @@ export class Emulator {
         ...EMPTY_SNAPSHOT_RECORD,
         ...(record.lastStop ? { lastStop: record.lastStop } : {}),
         running: record.running,
+        overlayBaseSha256: baseSha256,
       };
     } else {
       if (plan.revertDiskTo !== undefined) {
@@ -927,8 +934,8 @@ export class Emulator {
       agent = await this.vm.guestAgent({ timeoutMs: 15_000, ...(signal ? { signal } : {}) });
       const thawed = await agent.fsThaw({ timeoutMs: 15_000 }).catch(() => 0);
       if (thawed > 0) done.push(`thawed ${thawed} file systems`);
-      await agent.setTime(new Date(), { timeoutMs: 10_000 });
-      done.push("clock set");
+      const clock = await agent.setTime(new Date(), { timeoutMs: 10_000 });
+      done.push(clock.hardwareClock ? "clock set" : "clock set (the guest has no hardware clock tool)");
     } catch (error) {
       if (aborted(signal)) throw abortError(signal);
       emit({

@@ -50,6 +50,11 @@ export interface SnapshotRecord {
   readonly resetPending: boolean;
   /** True from a start until a clean stop: found true at start, QEMU died without a stop. */
   readonly running: boolean;
+  /**
+   * sha256 of the base image the overlay was created on. A base replaced since (by `pull` or `build-image`) cannot
+   * carry the overlay: its blocks would be read against the wrong image. Absent for overlays made before it existed.
+   */
+  readonly overlayBaseSha256?: string;
   /** The machine of the current (or last) run: what a `suspend` at stop is saved from. */
   readonly current?: { readonly spec: InstanceVmSpec; readonly fingerprint: VmFingerprint };
   readonly lastStart?: LastStart;

@@ -2,7 +2,7 @@ import type { InstanceVmSpec } from "@hexclave/qemu-core";
 import { describe, expect, it } from "vitest";
 import type { VmFingerprint } from "./fingerprint.js";
 import { EMPTY_SNAPSHOT_RECORD, type SavedSnapshot, type SnapshotRecord } from "./snapshot-record.js";
-import { decideStartPlan, type StartPlanInput } from "./start-plan.js";
+import { decideStartPlan, overlayBaseMismatch, type StartPlanInput } from "./start-plan.js";
 
 const fp: VmFingerprint = {
   qemuVersion: "7.2.0",
@@ -175,5 +175,22 @@ describe("decideStartPlan", () => {
       input({ record: rec({ ...both, resetPending: true }), presentSnapshots: ["suspend", "fresh"], noSnapshot: true }),
     );
     expect(plan).toMatchObject({ kind: "cold", revertDiskTo: "fresh", drop: ["suspend"] });
+  });
+});
+
+describe("overlayBaseMismatch", () => {
+  it("refuses an overlay created on another base image, naming both", () => {
+    const why = overlayBaseMismatch(input({ record: rec({ overlayBaseSha256: "b".repeat(64) }) }));
+    expect(why).toBe(
+      `the emulator's data disk was created on base image ${"b".repeat(12)}, but the installed image is ${"a".repeat(12)}`,
+    );
+  });
+
+  it("accepts the same base, a missing overlay, and an overlay from before the base was recorded", () => {
+    expect(overlayBaseMismatch(input({ record: rec({ overlayBaseSha256: "a".repeat(64) }) }))).toBeUndefined();
+    expect(
+      overlayBaseMismatch(input({ overlayExists: false, record: rec({ overlayBaseSha256: "b".repeat(64) }) })),
+    ).toBeUndefined();
+    expect(overlayBaseMismatch(input({ record: rec({}) }))).toBeUndefined();
   });
 });

@@ -48,6 +48,19 @@ function strays(input: StartPlanInput, keep: readonly SnapshotName[]): SnapshotN
   return (["suspend", "fresh"] as const).filter((n) => input.presentSnapshots.includes(n) && !keep.includes(n));
 }
 
+/**
+ * Why the existing overlay cannot run on the installed base image, or undefined when it can (or nothing is recorded).
+ * Pure; the caller refuses to start rather than boot user data against the wrong base.
+ */
+export function overlayBaseMismatch(
+  input: Pick<StartPlanInput, "overlayExists" | "record" | "fingerprint">,
+): string | undefined {
+  const recorded = input.record.overlayBaseSha256;
+  if (!input.overlayExists || recorded === undefined || recorded === input.fingerprint.baseImageSha256)
+    return undefined;
+  return `the emulator's data disk was created on base image ${recorded.slice(0, 12)}, but the installed image is ${input.fingerprint.baseImageSha256.slice(0, 12)}`;
+}
+
 export function decideStartPlan(input: StartPlanInput): StartPlan {
   const { record } = input;
   if (!input.overlayExists) {
