@@ -29,6 +29,12 @@ describe("toYamlText", () => {
     expect(toYamlText({ "k\ney": 1 })).toBe('"k\\ney": 1\n');
   });
 
+  it("double-quotes one-line strings with a tab, which PyYAML refuses in some plain scalars", () => {
+    // Found by the PyYAML property test: `- a<TAB>-` is "found character '\t' that cannot start any token".
+    expect(toYamlText({ k: ["a\t-", "x\ty"] })).toBe('k:\n  - "a\\t-"\n  - "x\\ty"\n');
+    expect(parse(toYamlText({ k: ["a\t-"] }))).toEqual({ k: ["a\t-"] });
+  });
+
   it("escapes what PyYAML refuses or reads as a line break, inside double quotes", () => {
     const text = toYamlText({ s: "a\u0085b\u2028c\u007fd\ufffee\ufeff" });
     expect(text).toBe('s: "a\\x85b\\u2028c\\x7fd\\ufffee\\ufeff"\n');

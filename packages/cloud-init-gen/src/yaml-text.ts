@@ -37,6 +37,8 @@ const BLANK_BUT_NOT_EMPTY_LINE = /(?:^|\n)[ \t]+(?:\n|$)/;
 
 function styleFor(value: string, isKey: boolean): Scalar.Type | undefined {
   if (value === "" || AMBIGUOUS_PLAIN.test(value) || NEEDS_DOUBLE_QUOTES.test(value)) return Scalar.QUOTE_DOUBLE;
+  // PyYAML (cloud-init's reader) refuses some tabs inside plain scalars that YAML 1.2 allows (`a<TAB>-`).
+  if (!value.includes("\n") && value.includes("\t")) return Scalar.QUOTE_DOUBLE;
   if (value.includes("\n")) {
     const blockSafe = !isKey && /[^\s]/.test(value) && !BLANK_BUT_NOT_EMPTY_LINE.test(value);
     return blockSafe ? Scalar.BLOCK_LITERAL : Scalar.QUOTE_DOUBLE;
