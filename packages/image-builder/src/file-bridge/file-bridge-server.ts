@@ -34,6 +34,8 @@ import type { FileBridgeEventListener, FileBridgeRefusal } from "./file-bridge-e
 
 /** The only address the bridge listens on. */
 export const FILE_BRIDGE_HOST = "127.0.0.1";
+/** Largest declared body of a refused (413) request that is read and discarded rather than cut off. */
+const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 /** Default bound on a request body: 10 MiB. */
 export const DEFAULT_FILE_BRIDGE_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -369,8 +371,13 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
         refusal = known.refusal;
       }
       if (!res.headersSent && !res.destroyed) {
-        // Close the connection after a refusal: a body the client is still sending is not read.
-        const headers: Record<string, string> = { connection: "close" };
+        // Close the connection after a refusal: a body the client is still sending is not read. Except a 413 for
+        // a declared length up to DRAIN_MAX_BYTES: Node discards that body after the answer and the connection
+        // stays open, so a client that sends the whole body before it reads (a proxy such as the guest's) gets
+        // the 413 rather than a connection reset.
+        const declared = Number(req.headers["content-length"]);
+        const drain = status === 413 && Number.isSafeInteger(declared) && declared <= DRAIN_MAX_BYTES;
+        const headers: Record<string, string> = drain ? {} : { connection: "close" };
         if (status === 401) headers["www-authenticate"] = 'Bearer realm="hexclave-file-bridge"';
         if (known?.allow !== undefined) headers.allow = known.allow;
         sendJson(
