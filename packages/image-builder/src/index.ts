@@ -8,6 +8,7 @@ export * from "./download/index.js";
 export * from "./emulator/index.js";
 export * from "./errors-data.js";
 export * from "./file-bridge/index.js";
+export * from "./guest-console/index.js";
 export * from "./image-store/index.js";
 export * from "./manifest.js";
 export * from "./payload/index.js";

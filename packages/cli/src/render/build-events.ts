@@ -23,6 +23,12 @@ export function buildEventToProgress(event: BuildEvent): ProgressEvent | undefin
         level: "info",
         text: `guest: ${event.service} healthy after ${formatDuration(event.elapsedMs)}`,
       };
+    case "warm-boot-retry":
+      return {
+        type: "message",
+        level: "warn",
+        text: `the guest kernel panicked during the provisioning boot (${event.reason}); starting it again (attempt ${event.attempt}; the failed boot's console: ${event.serialLog})`,
+      };
     case "payload-step":
       return {
         type: "message",

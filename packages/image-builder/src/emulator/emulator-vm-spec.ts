@@ -13,6 +13,7 @@ import type {
   VmSpec,
 } from "@hexclave/qemu-core";
 import { bridgeFwCfgEntry } from "../file-bridge/runtime-hooks.js";
+import { withRebootOnPanic } from "../guest-console/kernel-panic.js";
 
 /** One endpoint forwarded to the host (docker/services.json `exposed`, recorded in the manifest). */
 export interface ExposedEndpoint {
@@ -77,7 +78,14 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
   }));
   const boot: Pick<VmSpec, "kernelBoot" | "firmware"> =
     manifest.boot.kind === "kernel"
-      ? { kernelBoot: { kernel: input.image.kernel, initrd: input.image.initrd, append: manifest.boot.append } }
+      ? {
+          kernelBoot: {
+            kernel: input.image.kernel,
+            initrd: input.image.initrd,
+            // A guest kernel that panics (rare under TCG, early in boot) reboots instead of hanging the start.
+            append: withRebootOnPanic(manifest.boot.append),
+          },
+        }
       : {
           firmware: {
             code: input.firmwareCode ?? "",

@@ -1,7 +1,9 @@
 /**
  * The runtime's state machine against the real QEMU here, with a VM that
- * needs no guest OS: the image's "kernel" is a 34-byte multiboot binary that
- * spins forever (QEMU loads it with -kernel, the vCPU runs, RAM is real). Services never answer (ready: false after
+ * needs no guest OS: the image's "kernel" is a tiny multiboot binary that
+ * prints a banner and a kernel-panic line on the serial console, then spins
+ * forever (QEMU loads it with -kernel, the vCPU runs, RAM is real;
+ * test-support/tiny-kernels.ts). Services never answer (ready: false after
  * a short deadline), there is no guest agent (flush and clock fix-up are
  * skipped with a warning), but QEMU, snapshots, resume, fingerprints and
  * crash handling are real. The shared self-test image covers the rest
@@ -20,6 +22,7 @@ import {
   kernelFileName,
 } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consoleMultibootKernel } from "../../test-support/tiny-kernels.js";
 import { readManifest, writeManifest } from "../manifest.js";
 import { loadProfile } from "../profiles.js";
 import { createEmulator, type Emulator } from "./emulator.js";
@@ -31,26 +34,9 @@ const base = 41000 + Math.floor(Math.random() * 2000) * 4;
 const ports = { dashboard: base, backend: base + 1, minio: base + 2, inbucket: base + 3 };
 const common = { arch: "amd64" as const, cpus: 1, memoryMb: 256, timeoutMs: 1500, ports };
 
-/** A flat multiboot (v1, a.out kludge) kernel loaded at 1 MiB whose entry is `jmp $`. */
-function spinningMultibootKernel(): Buffer {
-  const magic = 0x1badb002;
-  const flags = 0x00010000;
-  const words = [
-    magic,
-    flags,
-    (0x100000000 - ((magic + flags) % 0x100000000)) % 0x100000000,
-    0x100000,
-    0x100000,
-    0,
-    0,
-    0x100020,
-  ];
-  const image = Buffer.alloc(0x22);
-  for (const [i, w] of words.entries()) image.writeUInt32LE(w, i * 4);
-  image.writeUInt8(0xeb, 0x20); // jmp $
-  image.writeUInt8(0xfe, 0x21);
-  return image;
-}
+/** What the guest-less VM's kernel prints on its console before it spins: a banner, then a panic line. */
+const TINY_KERNEL_BANNER = "hexclave tiny kernel";
+const TINY_KERNEL_PANIC = "Kernel panic - not syncing: tiny kernel test";
 
 function collect(): { events: EmulatorEvent[]; onEvent: (e: EmulatorEvent) => void } {
   const events: EmulatorEvent[] = [];
@@ -62,7 +48,7 @@ beforeAll(async () => {
   const paths = imagePaths(home, "amd64");
   await mkdir(paths.dir, { recursive: true });
   await createQemuImg().create({ file: paths.image, format: "qcow2", size: "64M" });
-  await writeFile(paths.kernel, spinningMultibootKernel());
+  await writeFile(paths.kernel, consoleMultibootKernel(`${TINY_KERNEL_BANNER}\n${TINY_KERNEL_PANIC}\n`, "spin"));
   await writeFile(paths.initrd, Buffer.alloc(512));
   const digest = "0".repeat(64);
   await writeManifest(paths.manifest, {
@@ -117,6 +103,12 @@ describe("emulator runtime on a guest-less VM", () => {
     expect(r.failing).toEqual(["dashboard", "backend", "minio", "inbucket"]);
     expect(events.find((e) => e.type === "accelerator")).toMatchObject({ accel: "tcg" });
     expect(events.find((e) => e.type === "boot-mode")).toMatchObject({ mode: "cold" });
+    // The panic line on the guest's console is reported while the start waits.
+    expect(events).toContainEqual({
+      type: "message",
+      level: "warn",
+      text: expect.stringMatching(/^The guest kernel panicked \(tiny kernel test\); it restarts by itself/),
+    });
     const status = await emulator.status({ arch: "amd64" });
     expect(status.health).toBe("degraded");
     expect(status.vm).toMatchObject({ state: "running", cpus: 1, memoryMb: 256, accelerator: "tcg" });
@@ -208,7 +200,7 @@ describe("emulator runtime on a guest-less VM", () => {
   it("serial logs are readable as lines", async () => {
     const lines: string[] = [];
     for await (const line of emulator.logs({ source: "serial" })) lines.push(line);
-    expect(Array.isArray(lines)).toBe(true);
+    expect(lines).toEqual(expect.arrayContaining([TINY_KERNEL_BANNER, TINY_KERNEL_PANIC]));
   });
 });
 

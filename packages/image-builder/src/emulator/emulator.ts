@@ -52,6 +52,8 @@ import {
   stopBridgeProcess,
 } from "../file-bridge/bridge-process.js";
 import type { ConfigWriteBackResult } from "../file-bridge/config-file-session.js";
+import { kernelPanicReason } from "../guest-console/kernel-panic.js";
+import { SerialFollower } from "../guest-console/serial-follower.js";
 import { SERVICE_UNIT } from "../provisioning/user-data.js";
 import { type EmulatorBenchRun, type EmulatorBenchSummary, summariseEmulatorBench } from "./bench-stats.js";
 import type { EmulatorEvent, EmulatorEventListener } from "./emulator-events.js";
@@ -989,6 +991,17 @@ export class Emulator {
             }
           })();
     const waitSignal = signal ? AbortSignal.any([signal, qemuGone.signal]) : qemuGone.signal;
+    // QEMU truncates the console log at launch: everything in it is this run's.
+    const guestConsole = new SerialFollower(this.paths.serialLog, (line) => {
+      const reason = kernelPanicReason(line);
+      if (reason === undefined) return;
+      emit({
+        type: "message",
+        level: "warn",
+        text: `The guest kernel panicked (${reason}); it restarts by itself (console: ${this.paths.serialLog})`,
+      });
+    });
+    guestConsole.start(1000);
     const guestWatch = options.watchGuest
       ? this.watchGuestBoot(stopWatching.signal).then((ok) => {
           if (ok) {
@@ -1039,6 +1052,7 @@ export class Emulator {
     } finally {
       stopWatching.abort();
       signal?.removeEventListener("abort", onAbort);
+      await guestConsole.stop();
       await guestWatch;
       await qemuWatch;
     }

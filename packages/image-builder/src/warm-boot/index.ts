@@ -1,2 +1,1 @@
-export * from "./serial-follower.js";
 export * from "./warm-boot.js";

@@ -6,10 +6,11 @@
  * accelerator. The serial console is followed: stage markers become events;
  * a failure marker, QEMU exiting before the done marker, the deadline or an
  * abort stop the boot at once (QEMU killed) with the failing stage and the
- * last serial lines.
+ * last serial lines. A guest kernel that panics (rare, under TCG) makes QEMU
+ * exit at once; the boot is then tried again once from a new overlay.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type Accelerator,
@@ -17,17 +18,18 @@ import {
   buildQemuArgs,
   type DriveSpec,
   detectHost,
-  type HexclaveError,
+  HexclaveError,
   qemuImg,
   type VmSpec,
   writeIso,
 } from "@hexclave/qemu-core";
 import { execa } from "execa";
 import { imageBuilderErrors } from "../errors-data.js";
+import { kernelPanicReason, withRebootOnPanic } from "../guest-console/kernel-panic.js";
+import { SerialFollower } from "../guest-console/serial-follower.js";
 import type { ProfileService } from "../profiles.js";
 import { parseMarker } from "../provisioning/markers.js";
 import { PAYLOAD_DRIVE_SERIAL, provisioningSeed } from "../provisioning/user-data.js";
-import { SerialFollower } from "./serial-follower.js";
 
 export type WarmBootEvent =
   | {
@@ -46,7 +48,15 @@ export type WarmBootEvent =
     }
   | { readonly type: "warm-boot-healthy"; readonly service: string; readonly elapsedMs: number }
   | { readonly type: "warm-boot-serial"; readonly line: string }
-  | { readonly type: "warm-boot-done"; readonly elapsedMs: number };
+  | { readonly type: "warm-boot-done"; readonly elapsedMs: number }
+  | {
+      /** The guest kernel panicked: the boot starts again from a new overlay (`attempt` counts from 1). */
+      readonly type: "warm-boot-retry";
+      readonly attempt: number;
+      readonly reason: string;
+      /** The failed attempt's serial log, kept. */
+      readonly serialLog: string;
+    };
 
 /** How the base boots: its own kernel directly (bootstrap), or firmware and the disk's bootloader (cloud). */
 export type WarmBootBoot =
@@ -80,6 +90,8 @@ export interface WarmBootOptions {
   readonly memoryMb?: number | undefined;
   /** The whole boot's deadline; default 30 minutes. */
   readonly deadlineMs?: number | undefined;
+  /** How many times a boot whose guest kernel panicked is started again; default 1. */
+  readonly panicRetries?: number | undefined;
   /** Trim free space at the end (default true; false only for measurements). */
   readonly trim?: boolean | undefined;
   /** How long the guest waits for its health checks; default 900 s. */
@@ -131,8 +143,12 @@ export function warmBootVmSpec(input: {
     drives,
     ...(input.boot.kind === "kernel"
       ? {
-          // A kernel panic reboots at once, and -no-reboot turns that into QEMU exiting: a quick failure.
-          kernelBoot: { kernel: input.boot.kernel, initrd: input.boot.initrd, append: `${input.boot.append} panic=-1` },
+          // A kernel panic (or Oops) reboots at once, and -no-reboot turns that into QEMU exiting: a quick failure.
+          kernelBoot: {
+            kernel: input.boot.kernel,
+            initrd: input.boot.initrd,
+            append: withRebootOnPanic(input.boot.append),
+          },
         }
       : input.boot.code !== undefined
         ? { firmware: { code: input.boot.code } }
@@ -150,16 +166,51 @@ function stageError(
   where: { readonly failing: string } | { readonly lastReached: string },
   tail: readonly string[],
   serialLog: string,
+  kernelPanic?: string,
 ): HexclaveError {
   const [label, stage] =
     "failing" in where ? ["failing stage", where.failing] : ["last stage reached", where.lastReached];
   return imageBuilderErrors.create(code, `${message} (${label}: ${stage})\nLast serial lines:\n${tail.join("\n")}`, {
-    details: { stage, ...("failing" in where ? {} : { lastReached: true }), serialLog, tail },
+    details: {
+      stage,
+      ...("failing" in where ? {} : { lastReached: true }),
+      serialLog,
+      tail,
+      ...(kernelPanic === undefined ? {} : { kernelPanic }),
+    },
   });
 }
 
-/** Boots the base once to provision it; see the module comment. */
+/** The panic reason of a warm boot that failed because its guest kernel panicked; undefined otherwise. */
+export function warmBootKernelPanic(error: unknown): string | undefined {
+  if (!HexclaveError.is(error) || error.code !== "WARM_BOOT_FAILED") return undefined;
+  const reason = error.details.kernelPanic;
+  return typeof reason === "string" ? reason : undefined;
+}
+
+/** Boots the base once to provision it (again, from a new overlay, after a guest kernel panic); see the module comment. */
 export async function warmBoot(options: WarmBootOptions): Promise<WarmBootResult> {
+  const retries = options.panicRetries ?? 1;
+  if (!Number.isInteger(retries) || retries < 0)
+    throw imageBuilderErrors.create(
+      "BUILD_INPUT_INVALID",
+      `panicRetries must be a whole number >= 0, got ${String(options.panicRetries)}`,
+    );
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await warmBootOnce(options);
+    } catch (error) {
+      const panic = warmBootKernelPanic(error);
+      if (panic === undefined || attempt > retries || options.signal?.aborted === true) throw error;
+      const kept = join(options.workDir, `serial.attempt-${attempt}.log`);
+      await rename(join(options.workDir, "serial.log"), kept).catch(() => {});
+      await rm(join(options.workDir, "disk.qcow2"), { force: true });
+      options.onEvent?.({ type: "warm-boot-retry", attempt: attempt + 1, reason: panic, serialLog: kept });
+    }
+  }
+}
+
+async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
   const { arch, signal, workDir } = options;
   const emit = options.onEvent ?? (() => {});
   signal?.throwIfAborted();
@@ -221,8 +272,10 @@ export async function warmBoot(options: WarmBootOptions): Promise<WarmBootResult
   let wake: () => void = () => {};
   const changed = () => wake();
 
+  let kernelPanic: string | undefined;
   const follower = new SerialFollower(serialLog, (line) => {
     emit({ type: "warm-boot-serial", line });
+    kernelPanic ??= kernelPanicReason(line);
     const marker = parseMarker(line);
     if (marker === undefined) return;
     const elapsedMs = Date.now() - started;
@@ -315,6 +368,16 @@ export async function warmBoot(options: WarmBootOptions): Promise<WarmBootResult
       }
       if (exited !== undefined) {
         await follower.stop();
+        if (outcome === undefined && kernelPanic !== undefined) {
+          throw stageError(
+            "WARM_BOOT_FAILED",
+            `The guest kernel panicked (${kernelPanic}) before provisioning finished`,
+            { lastReached: stage },
+            follower.tail(),
+            serialLog,
+            kernelPanic,
+          );
+        }
         if (outcome === undefined) {
           const output = exited.output.trim();
           throw stageError(

@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { splitLines } from "./serial-follower.js";
 import { warmBootVmSpec } from "./warm-boot.js";
 
-describe("splitLines", () => {
-  it("returns complete lines and carries the rest", () => {
-    expect(splitLines("", "a\r\nb\nc")).toEqual({ lines: ["a", "b"], carry: "c" });
-    expect(splitLines("c", "d\n")).toEqual({ lines: ["cd"], carry: "" });
-    expect(splitLines("", "")).toEqual({ lines: [], carry: "" });
-  });
-});
-
 describe("warmBootVmSpec", () => {
-  it("attaches the disk with discard, the seed and payload read-only, and boots the kernel with panic=-1", () => {
+  it("attaches the disk with discard, the seed and payload read-only, and boots the kernel with panic=-1 oops=panic", () => {
     const spec = warmBootVmSpec({
       arch: "amd64",
       accel: "tcg",
@@ -36,7 +27,7 @@ describe("warmBootVmSpec", () => {
     expect(spec.kernelBoot).toEqual({
       kernel: "/c/vmlinuz",
       initrd: "/c/initrd",
-      append: "root=/dev/vda rw console=ttyS0 quiet panic=-1",
+      append: "root=/dev/vda rw console=ttyS0 quiet panic=-1 oops=panic",
     });
     expect(spec.noReboot).toBe(true);
     expect(spec.network).toEqual({ kind: "user", forwards: [] });

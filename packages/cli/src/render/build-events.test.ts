@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { buildEventToProgress } from "./build-events.js";
+
+describe("buildEventToProgress", () => {
+  it("turns a warm-boot retry after a guest kernel panic into a warning naming the reason and the kept console", () => {
+    const progress = buildEventToProgress({
+      type: "warm-boot-retry",
+      arch: "amd64",
+      attempt: 2,
+      reason: "Fatal exception in interrupt",
+      serialLog: "/w/serial.attempt-1.log",
+    });
+    expect(progress).toEqual({
+      type: "message",
+      level: "warn",
+      text: expect.stringContaining("(Fatal exception in interrupt); starting it again (attempt 2"),
+    });
+    expect(progress?.type === "message" && progress.text).toContain("/w/serial.attempt-1.log");
+  });
+
+  it("turns a warm-boot stage marker into a marker and stage ends into stage ends", () => {
+    expect(
+      buildEventToProgress({ type: "warm-boot-stage", arch: "amd64", stage: "payload-loaded", elapsedMs: 5 }),
+    ).toEqual({ type: "marker", name: "payload-loaded", elapsedMs: 5 });
+    expect(
+      buildEventToProgress({ type: "build-stage-done", arch: "arm64", stage: "compaction", durationMs: 7 }),
+    ).toEqual({
+      type: "stage-end",
+      stage: "arm64 compaction",
+      durationMs: 7,
+    });
+  });
+});

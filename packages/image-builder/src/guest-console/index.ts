@@ -1,0 +1,2 @@
+export * from "./kernel-panic.js";
+export * from "./serial-follower.js";

@@ -1,0 +1,90 @@
+/**
+ * The warm boot's handling of a guest kernel that panics, against the real
+ * QEMU here: the "kernel" is a tiny multiboot binary that prints Linux's
+ * panic line on the serial console and resets the machine, which
+ * `-no-reboot` turns into QEMU exiting (test-support/tiny-kernels.ts). The
+ * overlay, seed ISO and payload drive are real files.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createQemuImg } from "@hexclave/qemu-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consoleMultibootKernel } from "../../test-support/tiny-kernels.js";
+import { type WarmBootEvent, type WarmBootOptions, warmBoot } from "./warm-boot.js";
+
+let dir: string;
+let options: (workDir: string, onEvent: (e: WarmBootEvent) => void) => WarmBootOptions;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "hx-warm-boot-"));
+  const base = join(dir, "base.qcow2");
+  await createQemuImg().create({ file: base, format: "qcow2", size: "64M" });
+  const kernel = join(dir, "panic.bin");
+  await writeFile(kernel, consoleMultibootKernel("Kernel panic - not syncing: tiny kernel test\n", "reset"));
+  const initrd = join(dir, "initrd");
+  await writeFile(initrd, Buffer.alloc(512));
+  const payload = join(dir, "payload.tar");
+  await writeFile(payload, Buffer.alloc(10240));
+  options = (workDir, onEvent) => ({
+    arch: "amd64",
+    base: { image: base, boot: { kind: "kernel", kernel, initrd, append: "console=ttyS0" } },
+    payload: { tarball: payload, imageId: "sha256:none", tag: "hexclave/none:test" },
+    services: [],
+    workDir,
+    accel: "tcg",
+    cpus: 1,
+    memoryMb: 128,
+    diskSizeGb: 2,
+    deadlineMs: 120_000,
+    onEvent,
+  });
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("warmBoot and a guest kernel panic", () => {
+  it("starts the boot again once from a new overlay, keeps the failed console, then fails naming the panic", async () => {
+    const workDir = join(dir, "retry");
+    const events: WarmBootEvent[] = [];
+    const error = await warmBoot(options(workDir, (e) => events.push(e))).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: "WARM_BOOT_FAILED",
+      message: expect.stringContaining("The guest kernel panicked (tiny kernel test) before provisioning finished"),
+      details: { kernelPanic: "tiny kernel test", stage: "kernel-boot", lastReached: true },
+    });
+    expect(events.filter((e) => e.type === "warm-boot-started")).toHaveLength(2);
+    const retries = events.filter((e) => e.type === "warm-boot-retry");
+    expect(retries).toEqual([
+      {
+        type: "warm-boot-retry",
+        attempt: 2,
+        reason: "tiny kernel test",
+        serialLog: join(workDir, "serial.attempt-1.log"),
+      },
+    ]);
+    expect(await readFile(join(workDir, "serial.attempt-1.log"), "utf8")).toContain("Kernel panic - not syncing");
+    expect(await readFile(join(workDir, "serial.log"), "utf8")).toContain("Kernel panic - not syncing");
+  });
+
+  it("with panicRetries 0 fails at the first panic; a bad panicRetries is refused before anything starts", async () => {
+    const workDir = join(dir, "no-retry");
+    const events: WarmBootEvent[] = [];
+    await expect(warmBoot({ ...options(workDir, (e) => events.push(e)), panicRetries: 0 })).rejects.toMatchObject({
+      code: "WARM_BOOT_FAILED",
+      details: { kernelPanic: "tiny kernel test" },
+    });
+    expect(events.some((e) => e.type === "warm-boot-retry")).toBe(false);
+    expect(events.filter((e) => e.type === "warm-boot-started")).toHaveLength(1);
+
+    const badDir = join(dir, "bad");
+    await expect(warmBoot({ ...options(badDir, () => {}), panicRetries: -1 })).rejects.toMatchObject({
+      code: "BUILD_INPUT_INVALID",
+      message: expect.stringContaining("panicRetries"),
+    });
+    expect(existsSync(badDir)).toBe(false);
+  });
+});
