@@ -60,6 +60,14 @@ export const qemuErrors = defineErrorCatalogue({
     title: "Snapshot operation failed",
     hint: "Read QEMU's error; every writable drive must be qcow2.",
   },
+  STATE_SAVE_FAILED: {
+    title: "Saving the VM state failed",
+    hint: "Read QEMU's error in the message; the VM is left paused with its state unsaved (cont resumes it).",
+  },
+  STATE_LOAD_FAILED: {
+    title: "Loading the saved VM state failed",
+    hint: "The state file does not fit this QEMU or machine, or is damaged: boot cold instead (it is not reusable).",
+  },
   SNAPSHOT_NOT_FOUND: {
     title: "Snapshot not found",
     hint: "List the snapshots (listSnapshots) and use one of them, or boot cold.",

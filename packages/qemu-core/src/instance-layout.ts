@@ -14,6 +14,7 @@
  * <home>/run/<instance>/qemu.pid              QEMU pid (advisory; identity is checked)
  * <home>/run/<instance>/lock                  held while a command changes the instance
  * <home>/run/<instance>/instance.json         exact QEMU arguments, accelerator, fingerprint
+ * <home>/run/<instance>/suspend.vmstate       RAM and device state saved by stop (QEMU migration stream)
  * <home>/run/<instance>/bridge.fwcfg          file bridge port and token for the guest (fw_cfg, 0600)
  * <home>/run/<instance>/bridge.json           the detached file bridge process: pid + identity, port, config file
  * <home>/run/<instance>/bridge-config.guest   the guest's latest `--config-file` version (0600), written back at stop
@@ -39,6 +40,8 @@ export const PID_FILE = "qemu.pid";
 export const LOCK_FILE = "lock";
 export const INSTANCE_RECORD_FILE = "instance.json";
 export const UEFI_VARS_FILE = "efivars.qcow2";
+/** The VM's RAM and device state saved at stop (`VmInstance.saveStateFile`), resumed with `-incoming`, then deleted. */
+export const SUSPEND_STATE_FILE = "suspend.vmstate";
 /** The emulator runtime's snapshot record (image-builder): fingerprints of `suspend`/`fresh`, last start kind and why. */
 export const SNAPSHOT_RECORD_FILE = "snapshots.json";
 /** The file bridge (image-builder, issue 10): the fw_cfg payload QEMU reads (`-fw_cfg name=opt/hexclave/bridge,file=...`). */
@@ -72,6 +75,7 @@ export interface InstancePaths {
   readonly lock: string;
   readonly record: string;
   readonly uefiVars: string;
+  readonly suspendState: string;
 }
 
 export function instancePaths(home: string, instance: string = DEFAULT_INSTANCE): InstancePaths {
@@ -86,6 +90,7 @@ export function instancePaths(home: string, instance: string = DEFAULT_INSTANCE)
     lock: join(dir, LOCK_FILE),
     record: join(dir, INSTANCE_RECORD_FILE),
     uefiVars: join(dir, UEFI_VARS_FILE),
+    suspendState: join(dir, SUSPEND_STATE_FILE),
   };
 }
 

@@ -117,6 +117,33 @@ describe("waitForReady", () => {
     expect(failing[1]!.detail).toBe("ECONNREFUSED");
   });
 
+  it("retries a request that hangs with a short first bound, doubling it, instead of waiting out the full bound", async () => {
+    // The first connection is accepted and never answered (a resumed guest's network coming back); later ones are.
+    const port = await freePort();
+    let connections = 0;
+    const server = tracked(
+      createServer((socket) => {
+        connections++;
+        if (connections === 1) return; // accepted, never answered
+        socket.once("data", () => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
+      }),
+    );
+    await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+    const changes: ProbeChange[] = [];
+    const [result] = await waitForReady([httpProbe({ url: `http://127.0.0.1:${port}/`, name: "resumed" })], {
+      deadlineMs: 20_000,
+      intervalMs: 10,
+      attemptTimeoutMs: 15_000,
+      firstAttemptTimeoutMs: 100,
+      onChange: (c) => changes.push(c),
+    });
+    expect(result).toMatchObject({ name: "resumed", state: "up", attempts: 2 });
+    expect(changes.find((c) => c.state === "down")?.detail).toMatch(/no answer within 100 ms/);
+    await expect(waitForReady([tcpProbe({ port })], { firstAttemptTimeoutMs: 0 })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+  });
+
   it("stops when aborted, and rejects bad input with a hint", async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 200);

@@ -45,6 +45,14 @@ export interface WaitForReadyOptions {
   readonly intervalMs?: number;
   /** Bound of one attempt. Default min(5000, deadline). */
   readonly attemptTimeoutMs?: number;
+  /**
+   * Bound of a probe's first attempt; each next attempt doubles it, up to
+   * `attemptTimeoutMs`. A short first bound retries a request that hangs on
+   * a connection that can never answer (for example one opened while a
+   * resumed guest's network comes back) instead of waiting out the full
+   * bound. Default `attemptTimeoutMs`.
+   */
+  readonly firstAttemptTimeoutMs?: number;
   readonly signal?: AbortSignal;
   readonly onChange?: (change: ProbeChange) => void;
 }
@@ -126,6 +134,10 @@ export async function waitForReady(
   const deadlineMs = options.deadlineMs ?? 60_000;
   const intervalMs = options.intervalMs ?? 500;
   const attemptTimeoutMs = options.attemptTimeoutMs ?? Math.min(5_000, deadlineMs);
+  const firstAttemptTimeoutMs = Math.min(options.firstAttemptTimeoutMs ?? attemptTimeoutMs, attemptTimeoutMs);
+  if (!(firstAttemptTimeoutMs > 0)) {
+    throw qemuErrors.create("INVALID_ARGUMENT", `firstAttemptTimeoutMs must be > 0, got ${firstAttemptTimeoutMs}`);
+  }
   const names = new Set<string>();
   for (const p of probes) {
     if (names.has(p.name)) {
@@ -167,6 +179,8 @@ export async function waitForReady(
       inner.signal.addEventListener("abort", done, { once: true });
     });
 
+  const attemptBound = (attempt: number) =>
+    Math.min(attemptTimeoutMs, firstAttemptTimeoutMs * 2 ** Math.min(30, attempt - 1));
   const allUp = () => [...results.values()].every((r) => r.state === "up");
   const loop = async (probe: ReadinessProbe) => {
     while (!inner.signal.aborted) {
@@ -176,7 +190,7 @@ export async function waitForReady(
       try {
         const detail = await probe.check({
           signal: inner.signal,
-          timeoutMs: Math.max(1, Math.min(attemptTimeoutMs, remaining)),
+          timeoutMs: Math.max(1, Math.min(attemptBound(r.attempts), remaining)),
         });
         report(probe.name, "up", detail);
         if (allUp()) {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -227,6 +227,51 @@ describe("VmInstance", () => {
     expect(await vm.deleteSnapshot("suspend")).toBe(true);
     expect(await vm.deleteSnapshot("suspend")).toBe(false);
     expect(await vm.listSnapshots()).toEqual([]);
+  });
+
+  it("saves the state to a file and resumes it with -incoming; a mismatched, damaged or missing file is refused", async () => {
+    const vm = instance("statefile");
+    const base = join(home, "base-state.qcow2");
+    await qemuImg.create({ file: base, format: "qcow2", size: "16M" });
+    const withDisk = { spec, backingImage: { file: base, format: "qcow2" as const } };
+    await vm.start(withDisk);
+    // A directory whose name needs quoting for the shell QEMU runs the stream through.
+    const dir = join(home, "it's a $dir");
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, "suspend.vmstate");
+    const saved = await vm.saveStateFile(file);
+    expect(saved.bytes).toBeGreaterThan(100_000);
+    expect((await stat(file)).size).toBe(saved.bytes);
+    expect(await readdir(dir)).toEqual(["suspend.vmstate"]); // the temp file was renamed
+    expect((await vm.status()).state).toBe("paused");
+    await vm.stop({ ...FAST_STOP, graceMs: 0 });
+
+    const resumed = await vm.start({ ...withDisk, incomingStateFile: file });
+    expect(resumed.args).toEqual(
+      expect.arrayContaining(["-incoming", `exec:cat '${home}/it'\\''s a $dir/suspend.vmstate'`]),
+    );
+    expect(resumed.qmpStatus.status).toBe("running");
+    expect((await vm.status()).state).toBe("running");
+    await vm.stop({ ...FAST_STOP, graceMs: 0 });
+
+    // Another machine (more memory) cannot take the state: QEMU refuses it, and nothing is left running.
+    const mismatch = await vm
+      .start({ ...withDisk, spec: { ...spec, memoryMb: 256 }, incomingStateFile: file })
+      .catch((e: unknown) => e);
+    expect(mismatch).toMatchObject({ code: "STATE_LOAD_FAILED" });
+    expect((mismatch as Error).message).toContain(file);
+    expect((await vm.status()).state).toBe("stopped");
+
+    const damaged = join(dir, "damaged.vmstate");
+    await writeFile(damaged, (await readFile(file)).subarray(0, 64 * 1024));
+    const broken = await vm.start({ ...withDisk, incomingStateFile: damaged }).catch((e: unknown) => e);
+    expect(qemuErrors.is(broken, "STATE_LOAD_FAILED")).toBe(true);
+    expect((await vm.status()).state).toBe("stopped");
+
+    const missing = await vm.start({ ...withDisk, incomingStateFile: join(dir, "none") }).catch((e: unknown) => e);
+    expect(qemuErrors.is(missing, "SNAPSHOT_NOT_FOUND")).toBe(true);
+    const notRunning = await vm.saveStateFile(join(dir, "x.vmstate")).catch((e: unknown) => e);
+    expect(qemuErrors.is(notRunning, "INSTANCE_NOT_RUNNING")).toBe(true);
   });
 
   it("refuses to snapshot a VM with a writable raw drive, naming it", async () => {

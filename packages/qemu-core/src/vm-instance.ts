@@ -22,6 +22,7 @@
  *   running, `qemu-img` on the drives when stopped) and `start({ loadvm })`.
  */
 import { mkdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { type CommandRunner, execaRunner } from "./command-runner.js";
 import { qemuErrors } from "./errors-data.js";
 import { GuestAgentClient } from "./guest-agent-client.js";
@@ -35,6 +36,13 @@ import { findQemuBinary } from "./qemu-binary.js";
 import { createQemuImg, type QemuImg } from "./qemu-img.js";
 import { parseQemuImgInfo, type QemuImgSnapshot } from "./qemu-img-info.js";
 import { abortedError, QmpClient, type QmpStatus, throwIfAborted } from "./qmp-client.js";
+import {
+  type MigrationProgress,
+  readMigrationProgress,
+  STATE_FILE_MAX_BANDWIDTH_BYTES_PER_S,
+  stateFileLoadUri,
+  stateFileSaveUri,
+} from "./state-file-migration.js";
 import type { Accelerator, DriveSpec, VmSpec } from "./vm-spec.js";
 
 /** The VM spec a caller gives: the instance fills QMP socket, pidfile, serial log, guest agent socket, daemonize and loadvm. */
@@ -120,6 +128,13 @@ export interface StartOptions {
   readonly ports?: readonly PortRequest[];
   /** Resume from this internal snapshot (`-loadvm`). `SNAPSHOT_NOT_FOUND` if the overlay lacks it. */
   readonly loadvm?: string;
+  /**
+   * Resume from a state file written by {@link VmInstance.saveStateFile}
+   * (`-incoming`): start returns once the state is loaded and the VM runs.
+   * `SNAPSHOT_NOT_FOUND` if the file is missing, `STATE_LOAD_FAILED` if QEMU
+   * cannot load it. The disk must be exactly as it was when it was saved.
+   */
+  readonly incomingStateFile?: string;
   /** Stored in instance.json (QEMU version, image digest, ...) for resume decisions. */
   readonly fingerprint?: Readonly<Record<string, unknown>>;
   /** Deadline for QEMU to daemonize and QMP to answer. Default 60000 ms. */
@@ -171,6 +186,8 @@ export const STOP_DEFAULTS = { graceMs: 30_000, quitMs: 5_000, termMs: 5_000, ki
 
 const QMP_PROBE_TIMEOUT_MS = 2_000;
 const POLL_MS = 100;
+/** How often a state save or load polls `query-migrate`. */
+const INCOMING_POLL_MS = 25;
 
 export class VmInstance {
   readonly name: string;
@@ -365,6 +382,7 @@ export class VmInstance {
       pidFile: this.paths.pidFile,
       daemonize: true,
       ...(options.loadvm !== undefined ? { loadvm: options.loadvm } : {}),
+      ...(options.incomingStateFile !== undefined ? { incoming: stateFileLoadUri(options.incomingStateFile) } : {}),
     };
     const args = buildQemuArgs(spec, { hostArch: hostArchOrUndefined() });
     await mkdir(this.paths.dir, { recursive: true });
@@ -414,6 +432,11 @@ export class VmInstance {
         emit({ type: "overlay-created", file: this.paths.overlay, backingFile: options.backingImage.file });
       }
       if (options.loadvm !== undefined) await this.assertSnapshotExists(drives, options.loadvm);
+      if (options.incomingStateFile !== undefined && !(await exists(options.incomingStateFile))) {
+        throw qemuErrors.create("SNAPSHOT_NOT_FOUND", `The saved state ${options.incomingStateFile} does not exist`, {
+          details: { file: options.incomingStateFile },
+        });
+      }
 
       const binary = this.qemuBinary ?? (await findQemuBinary(spec.arch)).path;
       let rec: InstanceRecord = {
@@ -470,7 +493,10 @@ export class VmInstance {
         await this.writeRecord(rec);
         emit({ type: "qemu-spawned", pid, binary, args });
 
-        const qmpStatus = await this.waitForQmp(identity, started + timeoutMs, signal);
+        let qmpStatus = await this.waitForQmp(identity, started + timeoutMs, signal);
+        if (options.incomingStateFile !== undefined) {
+          qmpStatus = await this.finishIncoming(options.incomingStateFile, identity, started + timeoutMs, signal);
+        }
         emit({ type: "qmp-ready", status: qmpStatus.status, elapsedMs: Date.now() - started });
         return { pid, accel: spec.accel, args, qmpStatus, record: rec, recoveredFromCrash };
       } catch (error) {
@@ -485,6 +511,14 @@ export class VmInstance {
           stopReason: aborted ? "start-aborted" : "start-failed",
         });
         if (aborted) throw abortedError(signal);
+        if (options.incomingStateFile !== undefined && qemuErrors.is(error, "VM_START_FAILED")) {
+          // QEMU loads the state after it daemonizes: a state it refuses shows as QEMU exiting early.
+          throw qemuErrors.create(
+            "STATE_LOAD_FAILED",
+            `QEMU for instance "${this.name}" could not load ${options.incomingStateFile}: it exited while loading it`,
+            { cause: error, details: { file: options.incomingStateFile } },
+          );
+        }
         throw error;
       }
     } finally {
@@ -535,6 +569,43 @@ export class VmInstance {
         return;
       }
       await sleep(POLL_MS);
+    }
+  }
+
+  /** Waits for the `-incoming` state to load, then runs the VM (a state saved paused stays paused until `cont`). */
+  private async finishIncoming(
+    file: string,
+    identity: ProcessIdentity,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<QmpStatus> {
+    const failed = (why: string, cause?: unknown) =>
+      qemuErrors.create("STATE_LOAD_FAILED", `QEMU for instance "${this.name}" could not load ${file}: ${why}`, {
+        ...(cause === undefined ? {} : { cause }),
+        details: { file },
+      });
+    for (;;) {
+      throwIfAborted(signal);
+      let progress: MigrationProgress | undefined;
+      try {
+        const client = await this.qmp({ timeoutMs: QMP_PROBE_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+        progress = readMigrationProgress(
+          await client.execute("query-migrate", undefined, { timeoutMs: QMP_PROBE_TIMEOUT_MS }),
+        );
+      } catch (error) {
+        if (qemuErrors.is(error, "ABORTED")) throw error;
+        if (!(await readProcessIdentity(identity.pid))) throw failed("QEMU exited while loading it", error);
+      }
+      if (progress?.kind === "failed") throw failed(progress.error);
+      if (progress?.kind === "completed") {
+        const client = await this.qmp({ timeoutMs: QMP_PROBE_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+        const status = await client.queryStatus({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
+        if (status.status === "running") return status;
+        await client.cont({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
+        return client.queryStatus({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
+      }
+      if (Date.now() > deadline) throw failed("it did not finish loading in time");
+      await sleep(INCOMING_POLL_MS);
     }
   }
 
@@ -712,6 +783,61 @@ export class VmInstance {
       }
       options.onEvent?.({ type: "snapshot-deleted", name });
       return true;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Saves the VM's RAM and device state to `file` through QEMU's migration
+   * stream (see state-file-migration.ts): pauses the VM, streams to a temp
+   * file beside `file`, then renames it. The disk is not copied: the file
+   * fits the disk only as it is now, so the caller quits QEMU (or keeps the
+   * disk unchanged) before the file is resumed. The VM is left paused
+   * (`cont` runs it again). A failure removes the temp file and throws
+   * `STATE_SAVE_FAILED`.
+   */
+  async saveStateFile(file: string, options: SnapshotOptions = {}): Promise<{ bytes: number; elapsedMs: number }> {
+    const lock = await acquireInstanceLock(this.paths.lock, { purpose: "snapshot" });
+    const tmp = `${file}.${process.pid}.tmp`;
+    const started = Date.now();
+    const timeoutMs = options.timeoutMs ?? 10 * 60_000;
+    try {
+      const client = await this.runningClient();
+      await client.stop({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
+      try {
+        await client.execute("migrate-set-parameters", { "max-bandwidth": STATE_FILE_MAX_BANDWIDTH_BYTES_PER_S });
+        await client.execute("migrate", { uri: stateFileSaveUri(tmp) });
+        for (;;) {
+          if (options.signal?.aborted) {
+            await client.execute("migrate_cancel").catch(() => {});
+            throw abortedError(options.signal);
+          }
+          const progress = readMigrationProgress(await client.execute("query-migrate"));
+          if (progress.kind === "completed") break;
+          if (progress.kind === "failed") throw new Error(progress.error);
+          if (Date.now() - started > timeoutMs) {
+            await client.execute("migrate_cancel").catch(() => {});
+            throw new Error(`not finished within ${timeoutMs} ms`);
+          }
+          await sleep(INCOMING_POLL_MS);
+        }
+        const { size } = await stat(tmp);
+        await rename(tmp, file);
+        options.onEvent?.({ type: "snapshot-saved", name: basename(file), elapsedMs: Date.now() - started });
+        return { bytes: size, elapsedMs: Date.now() - started };
+      } catch (error) {
+        await rm(tmp, { force: true });
+        if (qemuErrors.is(error, "ABORTED")) throw error;
+        throw qemuErrors.create(
+          "STATE_SAVE_FAILED",
+          `Saving the state of instance "${this.name}" to ${file} failed: ${error instanceof Error ? error.message : String(error)}`,
+          {
+            cause: error,
+            details: { file },
+          },
+        );
+      }
     } finally {
       await lock.release();
     }

@@ -10,7 +10,8 @@
  * (emulator.e2e.test.ts).
  */
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -121,11 +122,13 @@ describe("emulator runtime on a guest-less VM", () => {
     expect(status.lastStart).toMatchObject({ kind: "cold" });
   });
 
-  it("stop suspends into the overlay; start resumes it with the identical machine", async () => {
+  it("stop suspends into a state file; start resumes it with the identical machine and consumes it", async () => {
     const stop = await emulator.stop();
     expect(stop).toMatchObject({ wasRunning: true, suspended: true, method: "suspend" });
+    // The state is a file beside the overlay (the VM's 256 MB of RAM, mostly zero pages); the overlay holds no suspend.
+    expect((await stat(emulator.paths.suspendState)).size).toBeGreaterThan(100_000);
     const snaps = await createQemuImg().snapshotList(emulator.paths.overlay, { forceShare: true });
-    expect(snaps.map((s) => s.name)).toContain("suspend");
+    expect(snaps.map((s) => s.name)).not.toContain("suspend");
     expect((await emulator.status({ arch: "amd64" })).health).toBe("stopped");
 
     const { events, onEvent } = collect();
@@ -135,8 +138,11 @@ describe("emulator runtime on a guest-less VM", () => {
     expect(r.snapshot).toBe("suspend");
     expect(r.reason).toMatch(/resuming the state saved at stop/);
     const record = JSON.parse(await readFile(emulator.paths.record, "utf8")) as { args: string[]; loadvm?: string };
-    expect(record.loadvm).toBe("suspend");
-    expect(record.args).toContain("-loadvm");
+    expect(record.loadvm).toBeUndefined();
+    expect(record.args).toEqual(expect.arrayContaining(["-incoming", `exec:cat '${emulator.paths.suspendState}'`]));
+    // Consumed: the disk moves on from here, so the state is never resumed twice.
+    expect(existsSync(emulator.paths.suspendState)).toBe(false);
+    expect(events).toContainEqual({ type: "snapshot-deleted", name: "suspend" });
     expect(
       events.some((e) => e.type === "stage-end" && e.stage === "guest-fixup" && /link bounced/.test(e.detail ?? "")),
     ).toBe(true);
@@ -156,9 +162,8 @@ describe("emulator runtime on a guest-less VM", () => {
     expect(r.bootKind).toBe("cold");
     expect(r.reason).toMatch(/memory \(MB\) 256 -> 320/);
     expect(events.find((e) => e.type === "boot-mode")).toMatchObject({ mode: "cold", reason: r.reason });
-    expect(
-      (await createQemuImg().snapshotList(emulator.paths.overlay, { forceShare: true })).map((s) => s.name),
-    ).not.toContain("suspend");
+    // The state that did not fit was dropped: it can never be resumed later.
+    expect(existsSync(emulator.paths.suspendState)).toBe(false);
     await emulator.stop();
     const again = await emulator.start({ ...common, memoryMb: 320 });
     expect(again.bootKind).toBe("resume");
