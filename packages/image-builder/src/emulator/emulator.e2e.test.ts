@@ -6,6 +6,7 @@
  * size gives a visible cold boot and a new snapshot; reset --hard then a cold
  * boot. Prints cold and resume times (phases since QEMU spawned).
  */
+import { existsSync } from "node:fs";
 import { copyFile, link, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -90,7 +91,8 @@ describe("emulator instant restart on the self-test image", () => {
     expect(await getRow("kept")).toEqual({ status: 200, body: "survives suspend" });
     const status = await emulator.status({ arch: "amd64" });
     expect(status.lastStart).toMatchObject({ kind: "resume", reason: expect.stringMatching(/saved at stop/) });
-    // Pruned: the consumed suspend is gone from the overlay, fresh stays.
+    // Consumed: the suspend state file is gone; the overlay holds only fresh.
+    expect(existsSync(emulator.paths.suspendState)).toBe(false);
     const names = (await createQemuImg().snapshotList(emulator.paths.overlay, { forceShare: true })).map((s) => s.name);
     expect(names).toEqual(["fresh"]);
   });
