@@ -42,12 +42,12 @@ const input = {
 };
 
 describe("buildEmulatorVmSpec", () => {
-  it("boots the manifest's kernel (rebooting on a panic) on a discard-enabled overlay with four loopback forwards", () => {
+  it("boots the manifest's kernel (rebooting on a panic, zeroing freed pages) on a discard-enabled overlay with four loopback forwards", () => {
     const spec = buildEmulatorVmSpec(input);
     expect(spec.kernelBoot).toEqual({
       kernel: "/h/images/stack-emulator-amd64.vmlinuz",
       initrd: "/h/images/stack-emulator-amd64.initrd",
-      append: "root=LABEL=root console=ttyS0 panic=-1 oops=panic",
+      append: "root=LABEL=root console=ttyS0 panic=-1 oops=panic init_on_free=1",
     });
     expect(spec.drives).toEqual([{ id: "disk", file: "/h/run/vm/disk.qcow2", format: "qcow2", discard: true }]);
     expect(spec.network?.forwards).toEqual([

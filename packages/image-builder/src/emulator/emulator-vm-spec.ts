@@ -14,6 +14,16 @@ import type {
 } from "@hexclave/qemu-core";
 import { bridgeFwCfgEntry } from "../file-bridge/runtime-hooks.js";
 import { withRebootOnPanic } from "../guest-console/kernel-panic.js";
+import { withKernelOptions } from "../kernel-command-line.js";
+
+/**
+ * Kernel options of the emulator's guest. `init_on_free=1`: the kernel zeroes
+ * pages as it frees them, so a saved state (stop) skips them as zero pages
+ * instead of carrying their stale contents, and a resume loads less. Together
+ * with dropping the guest's clean page cache before the save (stop does), the
+ * state shrinks to what the guest really holds.
+ */
+export const EMULATOR_KERNEL_OPTIONS = ["init_on_free=1"] as const;
 
 /** One endpoint forwarded to the host (docker/services.json `exposed`, recorded in the manifest). */
 export interface ExposedEndpoint {
@@ -83,7 +93,7 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
             kernel: input.image.kernel,
             initrd: input.image.initrd,
             // A guest kernel that panics (rare under TCG, early in boot) reboots instead of hanging the start.
-            append: withRebootOnPanic(manifest.boot.append),
+            append: withKernelOptions(withRebootOnPanic(manifest.boot.append), EMULATOR_KERNEL_OPTIONS),
           },
         }
       : {

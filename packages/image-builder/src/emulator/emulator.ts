@@ -112,6 +112,9 @@ const QEMU_WATCH_MS = 1000;
 
 const SERIAL_TAIL_LINES = 40;
 /** Errors of a start that a cold boot would meet too: raised, not turned into a fallback. */
+/** How long the NIC's link stays down when a resume bounces it (the guest sees carrier loss, then renews DHCP). */
+const LINK_BOUNCE_MS = 100;
+
 const NOT_RESUME_FAILURES = new Set([
   "PORT_IN_USE",
   "INSTANCE_LOCKED",
@@ -937,28 +940,34 @@ export class Emulator {
     const began = Date.now();
     emit({ type: "stage-start", stage: "guest-fixup", label: "guest clock and network" });
     const done: string[] = [];
-    let agent: GuestAgentClient | undefined;
-    try {
-      agent = await this.vm.guestAgent({ timeoutMs: 15_000, ...(signal ? { signal } : {}) });
-      const thawed = await agent.fsThaw({ timeoutMs: 15_000 }).catch(() => 0);
-      if (thawed > 0) done.push(`thawed ${thawed} file systems`);
-      const clock = await agent.setTime(new Date(), { timeoutMs: 10_000 });
-      done.push(clock.hardwareClock ? "clock set" : "clock set (the guest has no hardware clock tool)");
-    } catch (error) {
-      if (aborted(signal)) throw abortError(signal);
-      emit({
-        type: "message",
-        level: "warn",
-        text: `The guest agent did not answer after the resume: ${errorText(error)}`,
-      });
-    } finally {
-      agent?.close();
-    }
-    const qmp = await this.vm.qmp(signal ? { signal } : {});
-    await qmp.setLink(NIC_ID, false);
-    await sleep(200, signal);
-    await qmp.setLink(NIC_ID, true);
-    this.vm.close();
+    // The guest agent (thaw, clock) and QMP (link bounce) are independent channels: run them together.
+    const guestSide = (async () => {
+      let agent: GuestAgentClient | undefined;
+      try {
+        agent = await this.vm.guestAgent({ timeoutMs: 15_000, ...(signal ? { signal } : {}) });
+        const thawed = await agent.fsThaw({ timeoutMs: 15_000 }).catch(() => 0);
+        if (thawed > 0) done.push(`thawed ${thawed} file systems`);
+        const clock = await agent.setTime(new Date(), { timeoutMs: 10_000 });
+        done.push(clock.hardwareClock ? "clock set" : "clock set (the guest has no hardware clock tool)");
+      } catch (error) {
+        if (aborted(signal)) throw abortError(signal);
+        emit({
+          type: "message",
+          level: "warn",
+          text: `The guest agent did not answer after the resume: ${errorText(error)}`,
+        });
+      } finally {
+        agent?.close();
+      }
+    })();
+    const linkSide = (async () => {
+      const qmp = await this.vm.qmp(signal ? { signal } : {});
+      await qmp.setLink(NIC_ID, false);
+      await sleep(LINK_BOUNCE_MS, signal);
+      await qmp.setLink(NIC_ID, true);
+      this.vm.close();
+    })();
+    await Promise.all([guestSide, linkSide]);
     done.push("link bounced");
     emit({ type: "stage-end", stage: "guest-fixup", durationMs: Date.now() - began, detail: done.join(", ") });
   }
@@ -1145,7 +1154,7 @@ export class Emulator {
   ): Promise<void> {
     const began = Date.now();
     emit({ type: "stage-start", stage: "snapshot", label: "saving suspend" });
-    const agent = await this.flushGuest(signal, emit);
+    const agent = await this.flushGuest(signal, emit, { dropCaches: true });
     try {
       const saved = await this.vm.saveStateFile(this.paths.suspendState, signal ? { signal } : {});
       emit({
@@ -1174,10 +1183,15 @@ export class Emulator {
     emit({ type: "snapshot-saved", name: "suspend", durationMs: Date.now() - began });
   }
 
-  /** Freezes the guest's file systems (or runs `sync` when freezing fails); undefined without a guest agent. */
+  /**
+   * Freezes the guest's file systems (or runs `sync` when freezing fails); undefined without a guest agent.
+   * `dropCaches` first drops the guest's clean page cache: with `init_on_free=1` its pages become zero pages,
+   * which a saved state does not carry (best effort: a failure only costs size).
+   */
   private async flushGuest(
     signal: AbortSignal | undefined,
     emit: (e: EmulatorEvent) => void,
+    options: { dropCaches?: boolean } = {},
   ): Promise<{ client: GuestAgentClient; frozen: boolean } | undefined> {
     let client: GuestAgentClient;
     try {
@@ -1189,6 +1203,11 @@ export class Emulator {
         text: `Guest agent unavailable, saving without a flush: ${errorText(error)}`,
       });
       return undefined;
+    }
+    if (options.dropCaches === true) {
+      await client
+        .exec("/bin/sh", ["-c", "sync && echo 3 > /proc/sys/vm/drop_caches"], { timeoutMs: 30_000 })
+        .catch(() => undefined);
     }
     try {
       await client.fsFreeze({ timeoutMs: 60_000 });

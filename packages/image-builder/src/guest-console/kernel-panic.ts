@@ -8,18 +8,14 @@
  * that reboots at once on a panic (`panic=-1`), and that treats an Oops as a
  * panic (`oops=panic`), turns it into a short delay or a quick failure.
  */
+import { withKernelOptions } from "../kernel-command-line.js";
 
 /** `panic=-1`: reboot at once on a panic; `oops=panic`: an Oops is a panic (its task would otherwise die half-way). */
 export const REBOOT_ON_PANIC_OPTIONS = ["panic=-1", "oops=panic"] as const;
 
 /** The kernel command line with {@link REBOOT_ON_PANIC_OPTIONS} added, keeping any `panic=`/`oops=` already set. */
 export function withRebootOnPanic(append: string): string {
-  const words = append.split(/\s+/).filter((w) => w !== "");
-  for (const option of REBOOT_ON_PANIC_OPTIONS) {
-    const key = option.slice(0, option.indexOf("=") + 1);
-    if (!words.some((w) => w.startsWith(key))) words.push(option);
-  }
-  return words.join(" ");
+  return withKernelOptions(append, REBOOT_ON_PANIC_OPTIONS);
 }
 
 const PANIC_LINE = /^(?:\[\s*\d+\.\d+\]\s*)?Kernel panic - not syncing:?\s*(.*)$/;
