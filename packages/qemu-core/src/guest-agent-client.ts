@@ -213,6 +213,30 @@ export class GuestAgentClient {
     return p;
   }
 
+  /**
+   * Asks the guest's OS to power off, reboot or halt (`guest-shutdown`; the
+   * agent runs the guest's own shutdown, so services stop cleanly). The agent
+   * sends no reply when the command succeeds: this resolves when the
+   * connection closes (the guest went away) or `waitMs` (default 1000) passed
+   * without an error reply, and throws `GUEST_AGENT_FAILED` only when the
+   * agent answers with an error. Keep the connection open meanwhile: closing
+   * it at once was seen to leave the guest running. Watch the VM (QEMU exits
+   * on power-off) to know it happened.
+   */
+  async shutdown(
+    mode: "powerdown" | "reboot" | "halt" = "powerdown",
+    options: GuestAgentCommandOptions & { waitMs?: number } = {},
+  ): Promise<void> {
+    const waitMs = options.waitMs ?? 1000;
+    try {
+      await this.execute("guest-shutdown", { mode }, { ...options, timeoutMs: waitMs });
+    } catch (error) {
+      // No answer within waitMs is the success case; so is the agent going away as the guest shuts down.
+      if (qemuErrors.is(error, "GUEST_AGENT_FAILED") && error.details.errorClass === undefined) return;
+      throw error;
+    }
+  }
+
   /** `guest-ping`: resolves when the agent answers. */
   async ping(options?: GuestAgentCommandOptions): Promise<void> {
     await this.execute("guest-ping", undefined, options);

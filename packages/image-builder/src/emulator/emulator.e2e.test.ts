@@ -3,8 +3,8 @@
  * self-test image under TCG. One VM, in order: first cold boot (saves
  * `fresh`); a row survives stop -> resume; reset reverts to `fresh`; kill -9
  * then a crash-consistent cold boot keeps a committed row; a changed memory
- * size gives a visible cold boot and a new snapshot; reset --hard then a cold
- * boot. Prints cold and resume times (phases since QEMU spawned).
+ * size gives a visible cold boot and a new snapshot; stop --no-snapshot shuts
+ * the guest down cleanly; reset --hard then a cold boot. Prints cold and resume times (phases since QEMU spawned).
  */
 import { existsSync } from "node:fs";
 import { copyFile, link, mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -129,6 +129,13 @@ describe("emulator instant restart on the self-test image", () => {
     expect((await emulator.stop()).suspended).toBe(true);
     const again = await start("resume with the new machine", { memoryMb: 2304 });
     expect(again.bootKind).toBe("resume");
+  });
+
+  it("stop --no-snapshot shuts the guest down cleanly through its agent, not by cutting the power", async () => {
+    // The minimal guest ignores the ACPI power button; without the agent's shutdown QEMU would be quit after 30 s.
+    const stop = await emulator.stop({ noSnapshot: true });
+    expect(stop).toMatchObject({ wasRunning: true, suspended: false, method: "powerdown" });
+    expect((await emulator.status({ arch: "amd64" })).health).toBe("stopped");
   });
 
   it("reset --hard, then start is a cold boot of a new overlay", async () => {

@@ -47,6 +47,7 @@ import {
   readLockHolder,
   readProcessIdentity,
   SNAPSHOT_RECORD_FILE,
+  STOP_DEFAULTS,
   VmInstance,
   waitForReady,
 } from "@hexclave/qemu-core";
@@ -114,6 +115,9 @@ const SERIAL_TAIL_LINES = 40;
 /** Errors of a start that a cold boot would meet too: raised, not turned into a fallback. */
 /** How long the NIC's link stays down when a resume bounces it (the guest sees carrier loss, then renews DHCP). */
 const LINK_BOUNCE_MS = 100;
+
+/** How long `stop` without a snapshot gives the guest to power off before QEMU is quit (qemu-core's default). */
+const STOP_GRACE_MS = STOP_DEFAULTS.graceMs;
 
 const NOT_RESUME_FAILURES = new Set([
   "PORT_IN_USE",
@@ -1184,6 +1188,22 @@ export class Emulator {
   }
 
   /**
+   * Asks the guest agent to power the guest off and keeps its connection open until the guest is gone (or the
+   * agent answers with an error); best effort: `stop` meanwhile waits for QEMU to exit, or forces it.
+   */
+  private async askGuestToPowerOff(signal: AbortSignal | undefined): Promise<void> {
+    let agent: GuestAgentClient | undefined;
+    try {
+      agent = await this.vm.guestAgent({ timeoutMs: 3000, ...(signal ? { signal } : {}) });
+      await agent.shutdown("powerdown", { waitMs: STOP_GRACE_MS + 5_000 });
+    } catch {
+      // No agent (or it refused): the power button, then quit, as before.
+    } finally {
+      agent?.close();
+    }
+  }
+
+  /**
    * Freezes the guest's file systems (or runs `sync` when freezing fails); undefined without a guest agent.
    * `dropCaches` first drops the guest's clean page cache: with `init_on_free=1` its pages become zero pages,
    * which a saved state does not carry (best effort: a failure only costs size).
@@ -1360,7 +1380,13 @@ export class Emulator {
       }
     }
     emit({ type: "stage-start", stage: "stop", label: "powering off" });
+    // The guest's own shutdown through the agent: a minimal guest may ignore the ACPI power button, and QEMU's
+    // `quit` after the grace period would cut the power under its services.
+    // The request runs beside stop: its connection must stay open while the guest shuts down (closing it early was
+    // seen to leave the guest running), and stop sees QEMU exit as a power-off.
+    const guestShutdown = this.askGuestToPowerOff(signal);
     const stopped = await this.vm.stop(signal ? { signal } : {});
+    await guestShutdown;
     emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
     await updateSnapshotRecord(this.recordFile, (r) => ({
       ...withoutSnapshot(r, "suspend"),
