@@ -186,6 +186,8 @@ export const STOP_DEFAULTS = { graceMs: 30_000, quitMs: 5_000, termMs: 5_000, ki
 
 const QMP_PROBE_TIMEOUT_MS = 2_000;
 const POLL_MS = 100;
+/** How long `stop` waits for a guest agent to answer before it relies on the power button alone. */
+const GUEST_AGENT_PROBE_TIMEOUT_MS = 3_000;
 /** How often a state save or load polls `query-migrate`. */
 const INCOMING_POLL_MS = 25;
 
@@ -665,9 +667,12 @@ export class VmInstance {
         return { wasRunning: false, how: "not-running", elapsedMs: Date.now() - started };
       }
       let how = "";
+      let guestShutdown: Promise<void> = Promise.resolve();
       const client = await this.qmp({ timeoutMs: QMP_PROBE_TIMEOUT_MS }).catch(() => undefined);
       const status = await client?.queryStatus({ timeoutMs: QMP_PROBE_TIMEOUT_MS }).catch(() => undefined);
       if (client && status?.running && o.graceMs > 0) {
+        // Beside the power button: a minimal guest may ignore it, and its agent runs the guest's own shutdown.
+        guestShutdown = this.requestGuestShutdown(o.graceMs);
         try {
           await client.systemPowerdown({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
           emit({ type: "powerdown-requested", graceMs: o.graceMs });
@@ -707,6 +712,7 @@ export class VmInstance {
         });
       }
       this.dropClient();
+      await guestShutdown; // QEMU is gone: its agent connection has closed
       await this.cleanStaleFiles();
       if (record) {
         await this.writeRecord({ ...record, state: "stopped", stoppedAt: new Date().toISOString(), stopReason: how });
@@ -715,6 +721,24 @@ export class VmInstance {
       return { wasRunning: true, how, elapsedMs: Date.now() - started };
     } finally {
       await lock.release();
+    }
+  }
+
+  /**
+   * Asks the guest agent, if the guest runs one, to shut the guest down
+   * (`guest-shutdown`), and keeps the connection open until the guest is gone,
+   * the agent answers with an error, or `waitMs` passes: closing it at once
+   * was seen to leave the guest running. Best effort; never throws.
+   */
+  private async requestGuestShutdown(waitMs: number): Promise<void> {
+    let agent: GuestAgentClient | undefined;
+    try {
+      agent = await this.guestAgent({ timeoutMs: GUEST_AGENT_PROBE_TIMEOUT_MS });
+      await agent.shutdown("powerdown", { waitMs });
+    } catch {
+      // No agent, or it refused: the power button and the rest of the ladder still apply.
+    } finally {
+      agent?.close();
     }
   }
 

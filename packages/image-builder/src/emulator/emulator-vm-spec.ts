@@ -13,7 +13,7 @@ import type {
   VmSpec,
 } from "@hexclave/qemu-core";
 import { bridgeFwCfgEntry } from "../file-bridge/runtime-hooks.js";
-import { withRebootOnPanic } from "../guest-console/kernel-panic.js";
+import { REBOOT_ON_PANIC_OPTIONS } from "../guest-console/kernel-panic.js";
 import { withKernelOptions } from "../kernel-command-line.js";
 
 /**
@@ -93,7 +93,7 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
             kernel: input.image.kernel,
             initrd: input.image.initrd,
             // A guest kernel that panics (rare under TCG, early in boot) reboots instead of hanging the start.
-            append: withKernelOptions(withRebootOnPanic(manifest.boot.append), EMULATOR_KERNEL_OPTIONS),
+            append: withKernelOptions(manifest.boot.append, [...REBOOT_ON_PANIC_OPTIONS, ...EMULATOR_KERNEL_OPTIONS]),
           },
         }
       : {

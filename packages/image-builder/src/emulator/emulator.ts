@@ -47,7 +47,6 @@ import {
   readLockHolder,
   readProcessIdentity,
   SNAPSHOT_RECORD_FILE,
-  STOP_DEFAULTS,
   VmInstance,
   waitForReady,
 } from "@hexclave/qemu-core";
@@ -115,9 +114,6 @@ const SERIAL_TAIL_LINES = 40;
 /** Errors of a start that a cold boot would meet too: raised, not turned into a fallback. */
 /** How long the NIC's link stays down when a resume bounces it (the guest sees carrier loss, then renews DHCP). */
 const LINK_BOUNCE_MS = 100;
-
-/** How long `stop` without a snapshot gives the guest to power off before QEMU is quit (qemu-core's default). */
-const STOP_GRACE_MS = STOP_DEFAULTS.graceMs;
 
 const NOT_RESUME_FAILURES = new Set([
   "PORT_IN_USE",
@@ -1176,31 +1172,25 @@ export class Emulator {
     } finally {
       agent?.client.close();
     }
+    await this.recordSaved("suspend", machine, began, emit);
+  }
+
+  /** Records a saved snapshot with the machine it fits, and reports it. */
+  private async recordSaved(
+    name: SnapshotName,
+    machine: { spec: InstanceVmSpec; fingerprint: VmFingerprint },
+    began: number,
+    emit: (e: EmulatorEvent) => void,
+  ): Promise<void> {
     await updateSnapshotRecord(this.recordFile, (r) =>
       withSnapshot(r, {
-        name: "suspend",
+        name,
         spec: machine.spec,
         fingerprint: machine.fingerprint,
         savedAt: new Date().toISOString(),
       }),
     );
-    emit({ type: "snapshot-saved", name: "suspend", durationMs: Date.now() - began });
-  }
-
-  /**
-   * Asks the guest agent to power the guest off and keeps its connection open until the guest is gone (or the
-   * agent answers with an error); best effort: `stop` meanwhile waits for QEMU to exit, or forces it.
-   */
-  private async askGuestToPowerOff(signal: AbortSignal | undefined): Promise<void> {
-    let agent: GuestAgentClient | undefined;
-    try {
-      agent = await this.vm.guestAgent({ timeoutMs: 3000, ...(signal ? { signal } : {}) });
-      await agent.shutdown("powerdown", { waitMs: STOP_GRACE_MS + 5_000 });
-    } catch {
-      // No agent (or it refused): the power button, then quit, as before.
-    } finally {
-      agent?.close();
-    }
+    emit({ type: "snapshot-saved", name, durationMs: Date.now() - began });
   }
 
   /**
@@ -1271,17 +1261,8 @@ export class Emulator {
       }
       agent?.client.close();
     }
-    await updateSnapshotRecord(this.recordFile, (r) =>
-      withSnapshot(r, {
-        name,
-        spec: machine.spec,
-        fingerprint: machine.fingerprint,
-        savedAt: new Date().toISOString(),
-      }),
-    );
-    const durationMs = Date.now() - began;
-    emit({ type: "stage-end", stage: "snapshot", durationMs, detail: name });
-    emit({ type: "snapshot-saved", name, durationMs });
+    emit({ type: "stage-end", stage: "snapshot", durationMs: Date.now() - began, detail: name });
+    await this.recordSaved(name, machine, began, emit);
   }
 
   private async attachToRunning(
@@ -1380,13 +1361,9 @@ export class Emulator {
       }
     }
     emit({ type: "stage-start", stage: "stop", label: "powering off" });
-    // The guest's own shutdown through the agent: a minimal guest may ignore the ACPI power button, and QEMU's
-    // `quit` after the grace period would cut the power under its services.
-    // The request runs beside stop: its connection must stay open while the guest shuts down (closing it early was
-    // seen to leave the guest running), and stop sees QEMU exit as a power-off.
-    const guestShutdown = this.askGuestToPowerOff(signal);
+    // VmInstance.stop asks the guest agent to shut the guest down beside the power button (which a minimal guest
+    // ignores), so the services stop cleanly instead of QEMU being quit after the grace period.
     const stopped = await this.vm.stop(signal ? { signal } : {});
-    await guestShutdown;
     emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
     await updateSnapshotRecord(this.recordFile, (r) => ({
       ...withoutSnapshot(r, "suspend"),
