@@ -218,6 +218,15 @@ export const imageBuilderErrors = defineErrorCatalogue({
     title: "The file bridge process did not start",
     hint: "Read run/<instance>/bridge.log in the emulator home; start without the bridge with --no-file-bridge meanwhile.",
   },
+  // Runtime environment of the Hexclave image (src/provisioning/runtime-env*.ts)
+  RUNTIME_ENV_INVALID: {
+    title: "The runtime environment cannot be rendered",
+    hint: "Fix the setting named in the message (host ports are 1-65535: check EMULATOR_*_PORT).",
+  },
+  RUNTIME_SECRETS_INVALID: {
+    title: "The emulator's per-install secrets file is unreadable",
+    hint: "Delete the file named in the message: the next start makes new secrets (the emulator's own keys change; nothing else is lost).",
+  },
   // Cancellation
   ABORTED: { title: "Aborted", hint: "The operation was cancelled; nothing was left half-done." },
 });

@@ -1,2 +1,3 @@
 export * from "./markers.js";
 export * from "./user-data.js";
+export * from "./runtime-env.js";
