@@ -13,7 +13,14 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import Dockerode from "dockerode";
 import { execa } from "execa";
+import { ensureForeignArch } from "./bootstrap/foreign-arch.js";
+import {
+  followMmdebstrapProgress,
+  type MmdebstrapProgressEvent,
+  mmdebstrapFailureHint,
+} from "./bootstrap/mmdebstrap-output.js";
 import { imageBuilderErrors } from "./errors-data.js";
+import { loadWithPlatform } from "./payload/image-platform.js";
 
 /** Docker repository of the base image; the tag is the recipe hash. */
 export const SELFTEST_BASE_REPOSITORY = "hexclave-selftest-base";
@@ -103,10 +110,10 @@ export function selftestBaseRecipe(options: { mirror?: string; arch?: DebianArch
 }
 
 /** `hexclave-selftest-base:<16 hex digits of sha256(recipe)>`; the package order does not matter. */
-export function selftestBaseTag(recipe: SelftestBaseRecipe): string {
+export function selftestBaseTag(recipe: SelftestBaseRecipe, repository: string = SELFTEST_BASE_REPOSITORY): string {
   const canonical = JSON.stringify({ ...recipe, packages: [...recipe.packages].sort() });
   const hash = createHash("sha256").update(canonical).digest("hex").slice(0, 16);
-  return `${SELFTEST_BASE_REPOSITORY}:${hash}`;
+  return `${repository}:${hash}`;
 }
 
 /** The mmdebstrap argument list that writes the root filesystem as a tarball to stdout. */
@@ -117,6 +124,8 @@ export function mmdebstrapArgs(recipe: SelftestBaseRecipe): string[] {
     `--include=${recipe.packages.join(",")}`,
     ...recipe.dpkgOptions.map((o) => `--dpkgopt=${o}`),
     ...recipe.customizeHooks.map((h) => `--customize-hook=${h}`),
+    // apt's and dpkg's lines (package counts) for the progress events.
+    "--verbose",
     "--aptopt=Acquire::Retries 3",
     "--format=tar",
     recipe.suite,
@@ -129,6 +138,9 @@ export type SelftestBaseEvent =
   | { readonly type: "selftest-base-cached"; readonly tag: string }
   | { readonly type: "selftest-base-build-started"; readonly tag: string; readonly command: readonly string[] }
   | { readonly type: "selftest-base-log"; readonly line: string }
+  | MmdebstrapProgressEvent
+  /** The imported image was marked with the platform it holds (a foreign-arch base, see image-platform.ts). */
+  | { readonly type: "selftest-base-platform"; readonly tag: string; readonly arch: DebianArch }
   | { readonly type: "selftest-base-created"; readonly tag: string; readonly durationMs: number };
 
 export interface EnsureSelftestBaseOptions {
@@ -142,6 +154,14 @@ export interface EnsureSelftestBaseOptions {
   readonly mmdebstrap?: string;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: SelftestBaseEvent) => void;
+  /**
+   * Another root filesystem made the same way (docker/test-support's stand-in
+   * images use a bare trixie minbase); default {@link selftestBaseRecipe}.
+   * `mirror` and `arch` are ignored when it is given.
+   */
+  readonly recipe?: SelftestBaseRecipe;
+  /** Docker repository of that image; default {@link SELFTEST_BASE_REPOSITORY}. */
+  readonly repository?: string;
 }
 
 export interface SelftestBaseResult {
@@ -151,13 +171,34 @@ export interface SelftestBaseResult {
   readonly created: boolean;
 }
 
-async function imageExists(docker: Dockerode, ref: string): Promise<boolean> {
+/** The image's ID and recorded architecture, or undefined when the engine does not have it. */
+async function inspectImage(docker: Dockerode, ref: string): Promise<{ id: string; arch: string } | undefined> {
   try {
-    await docker.getImage(ref).inspect();
-    return true;
+    const info = await docker.getImage(ref).inspect();
+    return { id: info.Id, arch: info.Architecture };
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return false;
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
     throw error;
+  }
+}
+
+/** Loads `sourceRef` back as `tag` marked with `arch` (Docker 20.10's import records the engine's arch). */
+async function markPlatform(
+  docker: Dockerode,
+  sourceRef: string,
+  tag: string,
+  arch: DebianArch,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  try {
+    await loadWithPlatform({ docker, sourceRef, targetRef: tag, arch, signal });
+  } catch (cause) {
+    if (signal?.aborted) throw abortedError(signal.reason);
+    throw imageBuilderErrors.create(
+      "DOCKER_IMPORT_FAILED",
+      `Could not mark the imported base ${tag} as linux/${arch}: ${String(cause)}`,
+      { cause },
+    );
   }
 }
 
@@ -187,12 +228,15 @@ export async function ensureSelftestBaseImage(options: EnsureSelftestBaseOptions
   const docker = options.docker ?? new Dockerode();
   const emit = options.onEvent ?? (() => {});
   const signal = options.signal;
-  const recipe = selftestBaseRecipe({
-    ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
-    ...(options.arch === undefined ? {} : { arch: options.arch }),
-  });
-  const tag = selftestBaseTag(recipe);
-  const hash = tag.slice(SELFTEST_BASE_REPOSITORY.length + 1);
+  const recipe =
+    options.recipe ??
+    selftestBaseRecipe({
+      ...(options.mirror === undefined ? {} : { mirror: options.mirror }),
+      ...(options.arch === undefined ? {} : { arch: options.arch }),
+    });
+  const repository = options.repository ?? SELFTEST_BASE_REPOSITORY;
+  const tag = selftestBaseTag(recipe, repository);
+  const hash = tag.slice(repository.length + 1);
   signal?.throwIfAborted();
 
   try {
@@ -202,10 +246,21 @@ export async function ensureSelftestBaseImage(options: EnsureSelftestBaseOptions
       cause,
     });
   }
-  if (await imageExists(docker, tag)) {
+  const existing = await inspectImage(docker, tag);
+  if (existing !== undefined) {
+    if (existing.arch !== recipe.arch) {
+      // Imported before bases carried their platform: mark it, keep the tree.
+      await markPlatform(docker, tag, tag, recipe.arch, signal);
+      await docker
+        .getImage(existing.id)
+        .remove()
+        .catch(() => {});
+      emit({ type: "selftest-base-platform", tag, arch: recipe.arch });
+    }
     emit({ type: "selftest-base-cached", tag });
     return { tag, created: false };
   }
+  await ensureForeignArch(recipe.arch);
 
   const started = Date.now();
   const binary = options.mmdebstrap ?? "mmdebstrap";
@@ -213,7 +268,7 @@ export async function ensureSelftestBaseImage(options: EnsureSelftestBaseOptions
   emit({ type: "selftest-base-build-started", tag, command: [binary, ...args] });
 
   const partialTag = `partial-${hash}-${randomBytes(4).toString("hex")}`;
-  const partialRef = `${SELFTEST_BASE_REPOSITORY}:${partialTag}`;
+  const partialRef = `${repository}:${partialTag}`;
   // Its own process group, so an abort or a failed import stops mmdebstrap and
   // everything it runs (apt, dpkg, tar), and nothing holds its stdout open.
   const child = execa(binary, args, {
@@ -239,8 +294,10 @@ export async function ensureSelftestBaseImage(options: EnsureSelftestBaseOptions
   };
   signal?.addEventListener("abort", stopChild, { once: true });
   const stderrTail: string[] = [];
+  const progress = followMmdebstrapProgress(emit, started);
   if (child.stderr) {
     createInterface({ input: child.stderr }).on("line", (line) => {
+      progress(line);
       stderrTail.push(line);
       if (stderrTail.length > 40) stderrTail.shift();
       emit({ type: "selftest-base-log", line });
@@ -259,7 +316,7 @@ export async function ensureSelftestBaseImage(options: EnsureSelftestBaseOptions
     });
     if (!hasData) throw new Error("mmdebstrap wrote no tarball");
     const response = await docker.importImage(stdout, {
-      repo: SELFTEST_BASE_REPOSITORY,
+      repo: repository,
       tag: partialTag,
       ...(signal === undefined ? {} : { abortSignal: signal }),
     });
@@ -311,7 +368,11 @@ export async function ensureSelftestBaseImage(options: EnsureSelftestBaseOptions
     throw imageBuilderErrors.create(
       "MMDEBSTRAP_FAILED",
       `mmdebstrap exited with ${result.exitCode ?? result.signal ?? "an error"} while building ${tag}:\n${stderrTail.slice(-15).join("\n")}`,
-      { cause: result.cause, details: { command: [binary, ...args], stderrTail: [...stderrTail] } },
+      {
+        cause: result.cause,
+        hint: mmdebstrapFailureHint(stderrTail, recipe.arch),
+        details: { command: [binary, ...args], stderrTail: [...stderrTail] },
+      },
     );
   }
   if (!imported.ok) {
@@ -326,8 +387,18 @@ export async function ensureSelftestBaseImage(options: EnsureSelftestBaseOptions
   }
 
   try {
-    await docker.getImage(partialRef).tag({ repo: SELFTEST_BASE_REPOSITORY, tag: hash });
+    const imported = await inspectImage(docker, partialRef);
+    if (imported !== undefined && imported.arch !== recipe.arch) {
+      await markPlatform(docker, partialRef, tag, recipe.arch, signal);
+      emit({ type: "selftest-base-platform", tag, arch: recipe.arch });
+    } else {
+      await docker.getImage(partialRef).tag({ repo: repository, tag: hash });
+    }
   } catch (cause) {
+    if (imageBuilderErrors.is(cause, "DOCKER_IMPORT_FAILED") || imageBuilderErrors.is(cause, "ABORTED")) {
+      await removePartial();
+      throw cause;
+    }
     await removePartial();
     throw imageBuilderErrors.create("DOCKER_IMPORT_FAILED", `Could not tag the imported base as ${tag}`, { cause });
   }
