@@ -273,6 +273,8 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
         memoryMb: options.memoryMb ?? DEFAULT_BUILD_MEMORY_MB,
         deadlineMs: options.deadlineMs,
         healthTimeoutSeconds: Math.max(profile.startTimeoutSeconds * 5, 600),
+        // Migrations and seed run once here, in the image build, never at a user's start (issue 13).
+        runBuildMigrations: profile.name === "hexclave",
         signal,
         onEvent: (e) => emit({ ...e, arch }),
       }),

@@ -19,6 +19,8 @@
  * <home>/run/<instance>/bridge.json           the detached file bridge process: pid + identity, port, config file
  * <home>/run/<instance>/bridge-config.guest   the guest's latest `--config-file` version (0600), written back at stop
  * <home>/run/<instance>/bridge.log            the file bridge process's own log (one JSON event a line, no token)
+ * <home>/run/<instance>/runtime-env.fwcfg     the Hexclave image's runtime environment for the guest (fw_cfg, 0600)
+ * <home>/runtime-secrets.json                 per-install secrets of the runtime environment (0600), made once
  * ```
  */
 import { homedir } from "node:os";
@@ -52,6 +54,10 @@ export const BRIDGE_RECORD_FILE = "bridge.json";
 export const BRIDGE_CONFIG_GUEST_FILE = "bridge-config.guest";
 /** The bridge process's log (request events, never the token). */
 export const BRIDGE_LOG_FILE = "bridge.log";
+/** The Hexclave image's runtime environment (image-builder, issue 13): `-fw_cfg name=opt/hexclave/env,file=...`, rendered every start. */
+export const RUNTIME_ENV_FW_CFG_FILE = "runtime-env.fwcfg";
+/** Per-install secrets of the runtime environment, in the emulator home (not per instance): made once, reused every start. */
+export const RUNTIME_SECRETS_FILE = "runtime-secrets.json";
 
 export const imageFileName = (arch: Arch): string => `stack-emulator-${arch}.qcow2`;
 export const manifestFileName = (arch: Arch): string => `stack-emulator-${arch}.json`;

@@ -15,6 +15,7 @@ import type {
 import { bridgeFwCfgEntry } from "../file-bridge/runtime-hooks.js";
 import { REBOOT_ON_PANIC_OPTIONS } from "../guest-console/kernel-panic.js";
 import { withKernelOptions } from "../kernel-command-line.js";
+import { runtimeEnvFwCfgEntry } from "../provisioning/runtime-env-fwcfg.js";
 
 /**
  * Kernel options of the emulator's guest. `init_on_free=1`: the kernel zeroes
@@ -113,8 +114,9 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
     ...boot,
     network: { kind: "user", forwards, mac: EMULATOR_MAC },
     rng: true,
-    // The file bridge's port and token (issue 10): always present, read by QEMU from the file at each start.
-    fwCfg: [bridgeFwCfgEntry(instance.dir)],
+    // The file bridge's port and token (issue 10) and the runtime environment (issue 13): always present,
+    // read by QEMU from their files at each start.
+    fwCfg: [bridgeFwCfgEntry(instance.dir), runtimeEnvFwCfgEntry(instance.dir)],
   };
 }
 

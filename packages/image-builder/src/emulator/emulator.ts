@@ -72,6 +72,7 @@ import {
   withHostPorts,
 } from "./emulator-vm-spec.js";
 import { computeFingerprint, type VmFingerprint } from "./fingerprint.js";
+import { prepareRuntimeEnv, refreshGuestRuntimeEnv } from "./runtime-env-start.js";
 import { type InstalledImage, readInstalledImage } from "./runtime-manifest.js";
 import {
   checkServicesOnce,
@@ -577,6 +578,11 @@ export class Emulator {
       fingerprint,
     });
 
+    // The runtime environment for this start's host ports and the install's secrets (issue 13), cold or resume.
+    const runtimeEnv = await prepareRuntimeEnv({ home: this.home, instanceDir: this.paths.dir, ports: hostPorts });
+    if (runtimeEnv.secretsCreated) {
+      emit({ type: "message", level: "info", text: `Made this install's secrets in ${runtimeEnv.secretsFile}` });
+    }
     // The file bridge runs before QEMU reads its fw_cfg file, cold or resume (a new port and token every start).
     const bridge = await this.startFileBridge(options.fileBridge, signal, emit);
     let bridgeInUse = false;
@@ -949,6 +955,20 @@ export class Emulator {
         if (thawed > 0) done.push(`thawed ${thawed} file systems`);
         const clock = await agent.setTime(new Date(), { timeoutMs: 10_000 });
         done.push(clock.hardwareClock ? "clock set" : "clock set (the guest has no hardware clock tool)");
+        // The running container has the saved start's environment: a moved host port restarts it (issue 13).
+        const env = await refreshGuestRuntimeEnv(agent, signal ? { signal } : {}).catch((error: unknown) => {
+          if (aborted(signal)) throw abortError(signal);
+          emit({
+            type: "message",
+            level: "warn",
+            text: `The runtime environment was not refreshed: ${errorText(error)}`,
+          });
+          return undefined;
+        });
+        if (env !== undefined)
+          done.push(
+            env === "changed" ? "new runtime environment: container restarted" : "runtime environment unchanged",
+          );
       } catch (error) {
         if (aborted(signal)) throw abortError(signal);
         emit({

@@ -10,7 +10,9 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { cloudInitSchemaCheck } from "../../../cloud-init-gen/test-support/cloud-init-schema.js";
 import { loadProfile } from "../profiles.js";
-import { PROVISION_SCRIPT_PATH, provisioningScript, provisioningSeed } from "./user-data.js";
+import { parseEnvFile } from "./runtime-env.js";
+import { BUILD_ENV_GUEST_PATH, RUNTIME_ENV_SCRIPT_PATH, runtimeEnvGuestScript } from "./runtime-env-fwcfg.js";
+import { PROVISION_SCRIPT_PATH, provisioningScript, provisioningSeed, SERVICE_UNIT } from "./user-data.js";
 
 const input = async () => ({
   imageTag: "hexclave-emulator-payload:selftest-amd64",
@@ -56,5 +58,33 @@ describe("provisioning documents", () => {
     }
     const userData = parse(provisioningSeed(data)["user-data"]) as { write_files: { path: string; content: string }[] };
     expect(userData.write_files.find((f) => f.path === PROVISION_SCRIPT_PATH)?.content).toBe(script);
+  });
+
+  it("the runtime environment script passes shellcheck; user-data carries it and the build's environment", async () => {
+    const script = runtimeEnvGuestScript(SERVICE_UNIT);
+    const dir = await mkdtemp(join(tmpdir(), "hexclave-runtime-env-"));
+    try {
+      await writeFile(join(dir, "runtime-env.sh"), script);
+      const r = await execa("shellcheck", ["--shell=bash", join(dir, "runtime-env.sh")], { reject: false });
+      expect(r.stdout).toBe("");
+      expect(r.exitCode).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    for (const [runBuildMigrations, skip] of [
+      [true, "false"],
+      [false, "true"],
+    ] as const) {
+      const userData = parse(provisioningSeed({ ...(await input()), runBuildMigrations })["user-data"]) as {
+        write_files: { path: string; content: string; permissions?: string }[];
+      };
+      expect(userData.write_files.find((f) => f.path === RUNTIME_ENV_SCRIPT_PATH)?.content).toBe(script);
+      const env = userData.write_files.find((f) => f.path === BUILD_ENV_GUEST_PATH);
+      expect(env?.permissions).toBe("0600");
+      expect(parseEnvFile(env?.content ?? "").get("STACK_SKIP_MIGRATIONS")).toBe(skip);
+      const unit = userData.write_files.find((f) => f.path.endsWith(`/${SERVICE_UNIT}`))?.content ?? "";
+      expect(unit).toContain(`ExecStartPre=${RUNTIME_ENV_SCRIPT_PATH} install`);
+      expect(unit).toContain("--env-file /run/hexclave-runtime/runtime.env");
+    }
   });
 });

@@ -22,6 +22,18 @@ import {
 } from "@hexclave/cloud-init-gen";
 import type { ProfileService } from "../profiles.js";
 import { DONE_MARKER, FAILED_MARKER, HEALTHY_MARKER, STAGE_MARKER } from "./markers.js";
+import {
+  BUILD_PLACEHOLDER_SECRETS,
+  DEFAULT_RUNTIME_HOST_PORTS,
+  formatEnvFile,
+  renderRuntimeEnv,
+} from "./runtime-env.js";
+import {
+  BUILD_ENV_GUEST_PATH,
+  RUNTIME_ENV_GUEST_PATH,
+  RUNTIME_ENV_SCRIPT_PATH,
+  runtimeEnvGuestScript,
+} from "./runtime-env-fwcfg.js";
 
 /** The systemd unit that runs the payload container on every boot. */
 export const SERVICE_UNIT = "hexclave.service";
@@ -61,9 +73,30 @@ export interface ProvisioningInput {
   readonly installPackages?: readonly string[];
   /** Trim free space before powering off (default true; false only to measure what trimming saves). */
   readonly trim?: boolean;
+  /**
+   * The warm boot's container runs migrations and seed once (the hexclave
+   * profile, as upstream's run-build-migrations): its environment is rendered
+   * in `build` mode (runtime-env.ts), otherwise in `run` mode. Default false.
+   */
+  readonly runBuildMigrations?: boolean;
 }
 
-/** The unit: fresh container on every boot, clean stop with a grace period. */
+/** The warm boot's environment file: default host ports, public placeholder secrets (runtime-env.ts). */
+export function buildEnvFile(runBuildMigrations: boolean): string {
+  return formatEnvFile(
+    renderRuntimeEnv({
+      ports: DEFAULT_RUNTIME_HOST_PORTS,
+      secrets: BUILD_PLACEHOLDER_SECRETS,
+      mode: runBuildMigrations ? "build" : "run",
+    }),
+  );
+}
+
+/**
+ * The unit: fresh container on every boot, clean stop with a grace period.
+ * Its environment comes from the emulator's fw_cfg entry on every start
+ * (runtime-env-fwcfg.ts), written to a 0600 file on tmpfs for `--env-file`.
+ */
 export function serviceUnit(imageTag: string): SystemdUnit {
   return {
     name: SERVICE_UNIT,
@@ -76,8 +109,13 @@ export function serviceUnit(imageTag: string): SystemdUnit {
     service: {
       Type: "simple",
       // qemu_fw_cfg: the file bridge's port and token reach the container through fw_cfg (issue 10).
-      ExecStartPre: [`-/usr/bin/docker rm -f ${CONTAINER_NAME}`, "-/sbin/modprobe qemu_fw_cfg"],
-      ExecStart: `/usr/bin/docker run --rm --name ${CONTAINER_NAME} --network host -v ${DATA_VOLUME}:/data -v ${FW_CFG_SYSFS_DIR}:${FW_CFG_CONTAINER_DIR}:ro -e HEXCLAVE_FILE_BRIDGE_FWCFG=${FW_CFG_BRIDGE_FILE} ${imageTag}`,
+      // The runtime environment (issue 13): no env file, no container.
+      ExecStartPre: [
+        `-/usr/bin/docker rm -f ${CONTAINER_NAME}`,
+        "-/sbin/modprobe qemu_fw_cfg",
+        `${RUNTIME_ENV_SCRIPT_PATH} install`,
+      ],
+      ExecStart: `/usr/bin/docker run --rm --name ${CONTAINER_NAME} --network host --env-file ${RUNTIME_ENV_GUEST_PATH} -v ${DATA_VOLUME}:/data -v ${FW_CFG_SYSFS_DIR}:${FW_CFG_CONTAINER_DIR}:ro -e HEXCLAVE_FILE_BRIDGE_FWCFG=${FW_CFG_BRIDGE_FILE} ${imageTag}`,
       ExecStop: `/usr/bin/docker stop -t ${STOP_GRACE_SECONDS} ${CONTAINER_NAME}`,
       TimeoutStopSec: STOP_GRACE_SECONDS + 30,
       Restart: "always",
@@ -189,6 +227,19 @@ export function provisioningCloudConfig(input: ProvisioningInput): CloudConfig {
     growpart: { mode: "off" },
     write_files: [
       { path: PROVISION_SCRIPT_PATH, content: provisioningScript(input), permissions: "0755", owner: "root:root" },
+      {
+        path: RUNTIME_ENV_SCRIPT_PATH,
+        content: runtimeEnvGuestScript(SERVICE_UNIT),
+        permissions: "0755",
+        owner: "root:root",
+      },
+      // On tmpfs: gone at the next boot, where the emulator's fw_cfg entry takes over.
+      {
+        path: BUILD_ENV_GUEST_PATH,
+        content: buildEnvFile(input.runBuildMigrations === true),
+        permissions: "0600",
+        owner: "root:root",
+      },
       ...systemdUnitFiles([serviceUnit(input.imageTag)]),
     ],
     ...(input.installPackages !== undefined && input.installPackages.length > 0

@@ -96,6 +96,8 @@ export interface WarmBootOptions {
   readonly trim?: boolean | undefined;
   /** How long the guest waits for its health checks; default 900 s. */
   readonly healthTimeoutSeconds?: number | undefined;
+  /** The container runs migrations and seed once in this boot (the hexclave profile; provisioning/runtime-env.ts). */
+  readonly runBuildMigrations?: boolean | undefined;
   /** QEMU binary; default `qemu-system-x86_64` / `qemu-system-aarch64` from PATH. */
   readonly qemuBinary?: string | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -240,6 +242,7 @@ async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
     healthTimeoutSeconds: options.healthTimeoutSeconds ?? 900,
     instanceId: `hexclave-build-${randomBytes(6).toString("hex")}`,
     ...(options.trim === false ? { trim: false } : {}),
+    ...(options.runBuildMigrations === true ? { runBuildMigrations: true } : {}),
     ...(options.base.rootPartition === undefined ? {} : { rootPartition: options.base.rootPartition }),
     ...(options.base.installPackages === undefined ? {} : { installPackages: options.base.installPackages }),
   });
