@@ -27,6 +27,7 @@ import {
   probeAccelerator,
 } from "@hexclave/qemu-core";
 import { DEFAULT_CLOUD_MIRROR, fetchCloudBaseImage, probeCloudHost } from "./base-image/cloud.js";
+import { CLOUD_ROOT_PARTITION } from "./base-image/genericcloud-layout.js";
 import { type BootstrapBase, type BootstrapEvent, bootstrapBaseImage } from "./bootstrap/bootstrap-base.js";
 import { removeTree } from "./bootstrap/tree-cleanup.js";
 import { defaultCacheDir } from "./cache-dir.js";
@@ -86,7 +87,11 @@ export interface BuildImageOptions {
   readonly deadlineMs?: number | undefined;
   /** Debian mirror for bootstrap. */
   readonly mirror?: string | undefined;
-  /** Cloud image mirror. */
+  /**
+   * The cloud image host's directory holding SHA512SUMS and the images
+   * (default {@link DEFAULT_CLOUD_MIRROR}); the CLI takes it from `--cloud-url`
+   * or HEXCLAVE_CLOUD_IMAGE_URL.
+   */
   readonly cloudMirror?: string | undefined;
   /** The repository's docker/ directory; found from this module by default. */
   readonly dockerDir?: string | undefined;
@@ -178,12 +183,13 @@ async function resolveBase(
     ...(options.signal ? { signal: options.signal } : {}),
     onEvent: (event) => emit({ type: "base-download", arch, event }),
   });
-  const firmware = arch === "arm64" ? await findFirmware(arch) : undefined;
+  // The cloud disk boots its own GRUB from the ESP under UEFI (OVMF, AAVMF), as it does on a cloud.
+  const firmware = await findFirmware(arch);
   return {
     warm: {
       image: cloud.path,
-      boot: { kind: "firmware", code: firmware?.code },
-      rootPartition: 1,
+      boot: { kind: "firmware", code: firmware.code },
+      rootPartition: CLOUD_ROOT_PARTITION,
       installPackages: ["docker.io", "docker-cli", "containerd", "qemu-guest-agent"],
     },
     manifestBase: { kind: "cloud", file: cloud.url.split("/").at(-1) ?? "", sha512: cloud.sha512, url: cloud.url },
@@ -208,11 +214,18 @@ export async function buildProfilePayload(
     });
     buildArgs.SELFTEST_BASE = base.tag;
   }
+  const platform = arch === "amd64" ? "linux/amd64" : "linux/arm64";
+  // The self-test profile pulls nothing: a missing base means the local one went away meanwhile.
+  const missingBaseHint =
+    profile.name === "selftest"
+      ? `The self-test profile needs no registry: its base (${buildArgs.SELFTEST_BASE}) is made from the Debian mirror and imported for ${platform}. Check that it is listed by docker images, and run the build again to remake it.`
+      : undefined;
   const tag = `hexclave-emulator-payload:${profile.name}-${arch}`;
   const result = await buildPayload({
     profile: { context: profile.context, dockerfile: profile.dockerfile, buildArgs },
-    platform: arch === "amd64" ? "linux/amd64" : "linux/arm64",
+    platform,
     tag,
+    missingBaseHint,
     outDir: join(cacheDir, "payload", profile.name),
     signal: options.signal,
     onEvent: (e) => emit({ ...e, arch }),

@@ -44,6 +44,14 @@ export const qemuErrors = defineErrorCatalogue({
   QEMU_IMG_FAILED: { title: "qemu-img failed", hint: "Read qemu-img's error in the message." },
   IMAGE_NOT_FOUND: { title: "Disk image not found", hint: "Check the path; pull or build the image first." },
   // Instances
+  LOCK_HELD: {
+    title: "Lock held",
+    hint: "Another process holds the lock named in the message; wait for it to finish, or stop it.",
+  },
+  LOCK_LOST: {
+    title: "Lock lost",
+    hint: "The lock file was removed or replaced while this process held it; nothing was installed. Run the command again.",
+  },
   INSTANCE_LOCKED: {
     title: "Instance busy",
     hint: "Another command is changing this instance; wait for it or stop it.",

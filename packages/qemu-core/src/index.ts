@@ -2,6 +2,7 @@ export * from "./accelerator.js";
 export * from "./command-runner.js";
 export * from "./errors.js";
 export * from "./errors-data.js";
+export * from "./file-lock.js";
 export * from "./firmware.js";
 export * from "./guest-agent-client.js";
 export * from "./host.js";

@@ -6,7 +6,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, rename, stat, truncate } from "node:fs/promises";
+import { mkdir, stat, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
 import { PassThrough, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -18,7 +18,8 @@ import { imageBuilderErrors } from "../errors-data.js";
 import type { DownloadEvent, ExpectedDigest } from "./events.js";
 import { freeBytes } from "./free-space.js";
 import { digestFile, hashFileInto } from "./hash-file.js";
-import { acquireFileLock } from "./lock.js";
+import { installVerified } from "./install-verified.js";
+import { acquireFileLock, type FileLock } from "./lock.js";
 import { partPaths, partStateMatches, readPartState, removePart, writePartState } from "./part-state.js";
 import { type TransportOptions, transportFor } from "./proxy.js";
 import { decideResponse, type ResourceValidator, rangeRequest } from "./resume.js";
@@ -138,7 +139,7 @@ export async function downloadVerified(options: DownloadVerifiedOptions): Promis
       onEvent?.({ type: "download-done", path: dest, size, reused: true });
       return { path: dest, size, digest: expected, reused: true, attempts: 0 };
     }
-    return await transfer(options, expected, paths);
+    return await transfer(options, expected, paths, lock);
   } catch (error) {
     if (signal?.aborted && !imageBuilderErrors.is(error, "ABORTED")) throw abortedError(url, signal);
     throw error;
@@ -151,6 +152,7 @@ async function transfer(
   options: DownloadVerifiedOptions,
   expected: ExpectedDigest,
   paths: ReturnType<typeof partPaths>,
+  lock: FileLock,
 ): Promise<DownloadResult> {
   const { url, dest, signal, onEvent } = options;
   const transport = await transportFor(url, options);
@@ -377,18 +379,22 @@ async function transfer(
     );
   }
 
-  const actual = hashState?.hash.digest("hex") ?? (await digestFile(paths.part, expected.algorithm, signal));
-  if (actual !== expected.hex) {
+  // The streamed bytes' digest fails fast; the file renamed into place is hashed again (installVerified).
+  const streamed = hashState?.hash.digest("hex");
+  if (streamed !== undefined && streamed !== expected.hex) {
     await removePart(dest);
     throw imageBuilderErrors.create(
       "DOWNLOAD_DIGEST_MISMATCH",
-      `${url} has ${expected.algorithm} ${actual}, but ${expected.hex} was expected`,
-      { details: { url, algorithm: expected.algorithm, expected: expected.hex, actual } },
+      `${url} has ${expected.algorithm} ${streamed}, but ${expected.hex} was expected`,
+      { details: { url, algorithm: expected.algorithm, expected: expected.hex, actual: streamed } },
     );
   }
-  await rename(paths.part, dest);
-  await removePart(dest);
-  const size = await sizeOf(dest);
+  let size: number;
+  try {
+    size = await installVerified({ part: paths.part, dest, expected, source: url, lock, signal });
+  } finally {
+    await removePart(dest);
+  }
   onEvent?.({ type: "download-done", path: dest, size, reused: false });
   return { path: dest, size, digest: expected, reused: false, attempts };
 }

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { staleReason } from "./lock.js";
 import { isNoProxy, proxyForUrl } from "./proxy.js";
 
 describe("proxyForUrl", () => {
@@ -29,17 +28,5 @@ describe("proxyForUrl", () => {
     expect(isNoProxy(new URL("https://sub.example.org/"), "example.org")).toBe(true);
     expect(isNoProxy(new URL("https://badexample.org/"), "example.org")).toBe(false);
     expect(isNoProxy(new URL("http://[::1]:8080/"), "::1")).toBe(true);
-  });
-});
-
-describe("lock staleness", () => {
-  const here = { hostname: "h1", alive: (pid: number) => pid === 10 };
-  it("is stale when the holder is a dead process on this host", () => {
-    expect(staleReason({ pid: 11, hostname: "h1", createdAt: "", token: "" }, 0, 60_000, here)).toMatch(/gone/);
-  });
-  it("is held by a live process, or by a process on another host until untouched for staleMs", () => {
-    expect(staleReason({ pid: 10, hostname: "h1", createdAt: "", token: "" }, 0, 60_000, here)).toBeUndefined();
-    expect(staleReason({ pid: 11, hostname: "h2", createdAt: "", token: "" }, 1000, 60_000, here)).toBeUndefined();
-    expect(staleReason({ pid: 11, hostname: "h2", createdAt: "", token: "" }, 61_000, 60_000, here)).toMatch(/61 s/);
   });
 });

@@ -3,6 +3,7 @@ import { sampleManifest, sha256Of } from "../../test-support/release-layout.js";
 import {
   buildChannelPointer,
   CHANNEL_POINTER_FORMAT_VERSION,
+  isReleaseFileName,
   parseChannelPointer,
   parseSha256Sums,
   type ReleaseListing,
@@ -136,6 +137,18 @@ describe("parseChannelPointer", () => {
     expect(Object.keys(parseChannelPointer(JSON.stringify(data)).arches)).toEqual(["amd64"]);
   });
 
+  it("rejects a file name that is not a plain file name (a path out of the staging directory)", () => {
+    for (const name of ["../../../victim.txt", "..", ".hidden", "a/b", "a\\b", "/etc/passwd", "x..y"]) {
+      const data = valid();
+      const amd64 = (data.arches as Record<string, { files: { name: string }[] }>).amd64;
+      if (amd64?.files[0]) amd64.files[0].name = name;
+      expect(
+        codeOf(() => parseChannelPointer(JSON.stringify(data))),
+        name,
+      ).toBe("POINTER_INVALID");
+    }
+  });
+
   it("rejects text that is not JSON", () => {
     expect(codeOf(() => parseChannelPointer("<html>rate limited</html>"))).toBe("POINTER_INVALID");
   });
@@ -154,5 +167,23 @@ describe("parseSha256Sums", () => {
 
   it("names malformed lines", () => {
     expect(() => parseSha256Sums("abc  file\n")).toThrow(/line 1/);
+  });
+
+  it("refuses names that are not plain file names", () => {
+    const a = sha256Of("a");
+    for (const name of ["../../../victim.txt", "sub/file", "./file", ".."]) {
+      expect(() => parseSha256Sums(`${a}  ${name}\n`), name).toThrow(/not a plain file name/);
+    }
+  });
+});
+
+describe("isReleaseFileName", () => {
+  it("accepts the names releases use and nothing that leaves a directory", () => {
+    for (const name of ["stack-emulator-amd64.qcow2", "stack-emulator-arm64.vmlinuz", "SHA256SUMS", "a+b_c.json"]) {
+      expect(isReleaseFileName(name), name).toBe(true);
+    }
+    for (const name of ["", ".", "..", "../x", "x/../y", "a/b", "a\\b", ".part", "x\0y", "a b", "é"]) {
+      expect(isReleaseFileName(name), name).toBe(false);
+    }
   });
 });

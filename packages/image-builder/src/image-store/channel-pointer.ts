@@ -81,6 +81,18 @@ export function isReleaseVersion(value: string): boolean {
   return VERSION_PATTERN.test(value) && !value.includes("..");
 }
 
+/** A release file name: one plain path segment of safe characters (no `/`, `\\`, `..`, leading dot). */
+const FILE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
+
+/**
+ * True for a name a release may give a file (`stack-emulator-amd64.qcow2`):
+ * a plain file name that stays in the directory it is joined to. Every name
+ * read from a pointer, a manifest or SHA256SUMS must pass. Pure.
+ */
+export function isReleaseFileName(value: string): boolean {
+  return FILE_NAME_PATTERN.test(value) && !value.includes("..");
+}
+
 // ------------------------------------------------------------------ SHA256SUMS
 
 const GNU_LINE = /^([0-9a-fA-F]{64}) [ *](.+)$/;
@@ -99,6 +111,10 @@ export function parseSha256Sums(text: string, source = SHA256SUMS_FILE): Map<str
       problems.push(`line ${index + 1}: expected "<64 hex digits>  <file name>"`);
       return;
     }
+    if (!isReleaseFileName(name)) {
+      problems.push(`line ${index + 1}: ${JSON.stringify(name)} is not a plain file name`);
+      return;
+    }
     const previous = sums.get(name);
     if (previous !== undefined && previous !== hex) problems.push(`line ${index + 1}: ${name} is listed twice`);
     sums.set(name, hex);
@@ -115,6 +131,29 @@ export function parseSha256Sums(text: string, source = SHA256SUMS_FILE): Map<str
 
 /** The files a manifest names (image, then kernel and initrd for a kernel boot), with their digests. Pure. */
 export function manifestFiles(manifest: Manifest): { role: ReleaseFileRole; name: string; sha256: string }[] {
+  return manifestFileEntries(manifest);
+}
+
+/**
+ * {@link manifestFiles}, refusing (RELEASE_INVALID) a name that is not a plain
+ * file name: a release's manifest names the files `pull` writes. Pure.
+ */
+export function releaseManifestFiles(
+  manifest: Manifest,
+  manifestName: string,
+): { role: ReleaseFileRole; name: string; sha256: string }[] {
+  const files = manifestFileEntries(manifest);
+  const bad = files.filter((f) => !isReleaseFileName(f.name));
+  if (bad.length > 0) {
+    releaseInvalid(
+      `${manifestName} names files that are not plain file names: ${bad.map((f) => `${f.role} ${JSON.stringify(f.name)}`).join(", ")}`,
+      { files: bad },
+    );
+  }
+  return files;
+}
+
+function manifestFileEntries(manifest: Manifest): { role: ReleaseFileRole; name: string; sha256: string }[] {
   const files: { role: ReleaseFileRole; name: string; sha256: string }[] = [
     { role: "image", name: manifest.image.file, sha256: manifest.image.sha256 },
   ];
@@ -135,7 +174,7 @@ export function checkManifestAgainstSums(
   sums: ReadonlyMap<string, string>,
   manifestName: string,
 ): { role: ReleaseFileRole; name: string; sha256: string }[] {
-  const files = manifestFiles(manifest);
+  const files = releaseManifestFiles(manifest, manifestName);
   for (const f of files) {
     const listed = sums.get(f.name);
     if (listed === undefined) releaseInvalid(`${SHA256SUMS_FILE} does not list ${f.name} (named by ${manifestName})`);
@@ -272,7 +311,10 @@ export function parseChannelPointer(text: string, source = "channel pointer", ba
   };
   const file = (value: unknown, where: string): ReleaseFile => {
     const f = isObject(value) ? value : {};
-    need(typeof f.name === "string" && f.name !== "" && !/[/\\]/.test(f.name), `${where}.name: must be a file name`);
+    need(
+      typeof f.name === "string" && isReleaseFileName(f.name),
+      `${where}.name: must be a plain file name (letters, digits, ._+-), got ${JSON.stringify(f.name)}`,
+    );
     need(isCount(f.size), `${where}.size: must be a byte count`);
     need(isSha256(f.sha256), `${where}.sha256: must be 64 lowercase hex digits`);
     return { name: String(f.name), url: resolve(f.url, where), size: Number(f.size), sha256: String(f.sha256) };

@@ -5,11 +5,12 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { rename, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { DownloadEvent } from "../download/events.js";
 import { digestFile } from "../download/hash-file.js";
+import { installVerified } from "../download/install-verified.js";
 import { partPaths } from "../download/part-state.js";
 import { imageBuilderErrors } from "../errors-data.js";
 
@@ -95,7 +96,8 @@ export async function copyVerified(options: CopyVerifiedOptions): Promise<{ size
       },
     );
   }
-  await rename(part, dest);
+  // The copied file itself is hashed and flushed again as it is renamed into place.
+  await installVerified({ part, dest, expected: { algorithm: "sha256", hex: expected }, source: src, signal });
   onEvent?.({ type: "download-done", path: dest, size: copied, reused: false });
   return { size: copied, reused: false };
 }

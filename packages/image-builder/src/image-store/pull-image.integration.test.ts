@@ -69,6 +69,7 @@ async function fixture(): Promise<Fixture> {
         arch: "amd64",
         channel: "main",
         from: server.url,
+        allowInsecureHttp: true,
         home,
         env: {},
         onEvent: (e) => events.push(e),

@@ -29,6 +29,7 @@ import { formatBytes } from "../byte-size.js";
 import { type DownloadTimeouts, downloadVerified, type RetryBackoff } from "../download/download-verified.js";
 import type { DownloadEvent } from "../download/events.js";
 import { freeBytes } from "../download/free-space.js";
+import { digestFile } from "../download/hash-file.js";
 import { acquireFileLock } from "../download/lock.js";
 import { partPaths } from "../download/part-state.js";
 import { imageBuilderErrors } from "../errors-data.js";
@@ -42,12 +43,14 @@ import {
   parseChannelPointer,
   parseSha256Sums,
   type ReleaseFileRole,
+  releaseManifestFiles,
 } from "./channel-pointer.js";
 import { copyVerified } from "./copy-verified.js";
 import { instancesUsingImage } from "./emulator-in-use.js";
 import { fetchSmallText } from "./fetch-small.js";
 import type { PullEvent, PullFileRole } from "./pull-events.js";
 import {
+  assertSecureLocation,
   authHeadersFor,
   CA_BUNDLE_ENV,
   GITHUB_TOKEN_ENV,
@@ -57,6 +60,7 @@ import {
   resolvePullSource,
   sumsLocation,
 } from "./pull-source.js";
+import { stagingPath } from "./staging-path.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -84,6 +88,8 @@ export interface PullImageOptions {
   readonly retries?: number | undefined;
   readonly backoff?: RetryBackoff | undefined;
   readonly timeouts?: DownloadTimeouts | undefined;
+  /** Accept a plain http:// mirror (`--allow-insecure-http`); refused by default. */
+  readonly allowInsecureHttp?: boolean | undefined;
   /** Free bytes of a directory (default statfs); tests and quotas pass a limit. */
   readonly freeSpace?: ((dir: string) => Promise<number>) | undefined;
 }
@@ -146,10 +152,15 @@ function installPath(paths: ImagePaths, role: PullFileRole): string {
         : paths.manifest;
 }
 
-/** True when the installed manifest names exactly these digests and its files are in place. */
+/**
+ * The installed manifest when it names exactly these digests and every
+ * installed file has that digest (hashed now: a file of the right size with
+ * other bytes is not current).
+ */
 async function installedIsCurrent(
   paths: ImagePaths,
   wanted: readonly { role: PullFileRole; sha256: string; size: number | undefined }[],
+  signal: AbortSignal | undefined,
 ): Promise<Manifest | undefined> {
   let installed: Manifest;
   try {
@@ -162,8 +173,10 @@ async function installedIsCurrent(
   if (roles.length !== have.length) return undefined;
   for (const w of roles) {
     if (have.find((h) => h.role === w.role)?.sha256 !== w.sha256) return undefined;
-    const size = await sizeOf(installPath(paths, w.role));
+    const path = installPath(paths, w.role);
+    const size = await sizeOf(path);
     if (size === undefined || (w.size !== undefined && size !== w.size)) return undefined;
+    if ((await digestFile(path, "sha256", signal)) !== w.sha256) return undefined;
   }
   return installed;
 }
@@ -192,6 +205,7 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
   const source = resolvePullSource({
     from: options.from,
     env,
+    allowInsecureHttp: options.allowInsecureHttp,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   if (source.kind === "directory" && !(await exists(source.root))) {
@@ -215,6 +229,7 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
   await mkdir(paths.dir, { recursive: true });
   const pullLock = await acquireFileLock(join(paths.dir, `.pull-${arch}.lock`), {
     signal,
+    purpose: "pull",
     onWait: (holder) =>
       emit({ type: "message", level: "info", text: `waiting for another pull of ${arch} (${holder})` }),
   });
@@ -222,7 +237,13 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
     // 1. Resolve the release.
     let t = Date.now();
     emit({ type: "stage-start", stage: "resolve", label: `Reading the release from ${source.display}` });
-    const release = await resolveRelease(source, { arch, channel, version: options.version, small });
+    const release = await resolveRelease(source, {
+      arch,
+      channel,
+      version: options.version,
+      small,
+      allowInsecureHttp: options.allowInsecureHttp,
+    });
     const recorded: ImageSource = {
       kind: source.kind,
       url: source.display,
@@ -253,7 +274,7 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
     });
     // 2. Nothing to do when the pointer names what is installed.
     if (release.files !== undefined) {
-      const installed = await installedIsCurrent(paths, release.files);
+      const installed = await installedIsCurrent(paths, release.files, signal);
       if (installed !== undefined) {
         emit({
           type: "stage-end",
@@ -272,7 +293,7 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
     let downloaded = 0;
     let downloadStarted: number | undefined;
     const fetchFile = async (file: PlannedFile, done: number, total: number | undefined): Promise<string> => {
-      const dest = join(staging, file.name);
+      const dest = await stagingPath(staging, file.name);
       emit({ type: "pull-file", state: "start", role: file.role, name: file.name, size: file.size });
       let lastTransferred = 0;
       let resumedFrom = 0;
@@ -365,7 +386,7 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
     const files = planFiles(source, release, manifest);
     emit({ type: "stage-end", stage: "resolve", durationMs: Date.now() - t, detail: release.version });
     if (release.files === undefined) {
-      const installed = await installedIsCurrent(paths, files);
+      const installed = await installedIsCurrent(paths, files, signal);
       if (installed !== undefined) {
         await rm(staging, { recursive: true, force: true });
         return currentResult(installed);
@@ -424,8 +445,10 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
       await refuseIfRunning(home, arch);
       for (const file of files) {
         const from = staged.get(file.role);
+        await pullLock.assertHeld();
         if (from !== undefined) await rename(from, installPath(paths, file.role));
       }
+      await pullLock.assertHeld();
       const installedManifest: Manifest = {
         ...manifest,
         image: { ...manifest.image, file: basename(paths.image) },
@@ -515,6 +538,7 @@ interface ResolveContext {
   readonly channel: Channel;
   readonly version: string | undefined;
   readonly small: (location: string, what: string) => Promise<string>;
+  readonly allowInsecureHttp: boolean | undefined;
 }
 
 async function resolveRelease(source: PullSource, ctx: ResolveContext): Promise<ResolvedRelease> {
@@ -595,8 +619,11 @@ async function resolveRelease(source: PullSource, ctx: ResolveContext): Promise<
     );
   }
   // GitHub: the pointer's URLs. A mirror: the same names under <from>/<version>/.
-  const where = (name: string, url: string) =>
-    source.kind === "github" ? url : releaseFileLocation(source, pointer.version, name);
+  const where = (name: string, url: string) => {
+    if (source.kind !== "github") return releaseFileLocation(source, pointer.version, name);
+    assertSecureLocation(url, `The pointer's URL for ${name}`, ctx.allowInsecureHttp);
+    return url;
+  };
   return {
     version: pointer.version,
     channel: pointer.channel,
@@ -621,7 +648,7 @@ function planFiles(source: PullSource, release: ResolvedRelease, manifest: Manif
     }));
   }
   const fromPointer = release.files;
-  const wanted = manifestFiles(manifest);
+  const wanted = releaseManifestFiles(manifest, label);
   if (wanted.length !== fromPointer.length) {
     throw imageBuilderErrors.create(
       "RELEASE_INVALID",

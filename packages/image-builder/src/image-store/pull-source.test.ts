@@ -35,10 +35,36 @@ describe("resolvePullSource", () => {
   });
 
   it("lays a mirror out as <from>/emulator-<channel>.json and <from>/<version>/<file>", () => {
-    const source = resolvePullSource({ from: "http://127.0.0.1:8080/emu", env: { [RELEASES_ENV]: "acme/fork" } });
+    const source = resolvePullSource({
+      from: "http://127.0.0.1:8080/emu",
+      env: { [RELEASES_ENV]: "acme/fork" },
+      allowInsecureHttp: true,
+    });
     expect(pointerLocation(source, "main")).toBe("http://127.0.0.1:8080/emu/emulator-main.json");
     expect(sumsLocation(source, "v1")).toBe("http://127.0.0.1:8080/emu/v1/SHA256SUMS");
     expect(sumsLocation(source, undefined)).toBe("http://127.0.0.1:8080/emu/SHA256SUMS");
+  });
+
+  it("refuses a plain http:// mirror unless --allow-insecure-http", () => {
+    for (const options of [
+      { from: "http://127.0.0.1:8080/emu" },
+      { env: { [RELEASES_ENV]: "HTTP://mirror.example/emu" } },
+    ]) {
+      expect(() => resolvePullSource(options)).toThrow(/plain http:\/\//);
+      const error = (() => {
+        try {
+          resolvePullSource(options);
+        } catch (e) {
+          return e as { code: string; hint: string };
+        }
+        return undefined;
+      })();
+      expect(error).toMatchObject({
+        code: "PULL_SOURCE_INVALID",
+        hint: expect.stringContaining("--allow-insecure-http"),
+      });
+      expect(resolvePullSource({ ...options, allowInsecureHttp: true }).kind).toBe("url");
+    }
   });
 
   it("takes a local directory, relative to cwd, or a file: URL", () => {

@@ -38,23 +38,49 @@ function sourceInvalid(message: string): never {
   throw imageBuilderErrors.create("PULL_SOURCE_INVALID", message, { details: { message } });
 }
 
-function httpSource(value: string, what: string): PullSource {
+/** The flag that lets `pull` read a plain http:// mirror. */
+export const ALLOW_INSECURE_HTTP_FLAG = "--allow-insecure-http";
+
+/**
+ * Refuses a plain http:// location unless `allowInsecureHttp`: anyone on the
+ * path could change what it serves (pointers, manifests and checksums alike).
+ */
+export function assertSecureLocation(location: string, what: string, allowInsecureHttp: boolean | undefined): void {
+  if (allowInsecureHttp === true || !/^http:\/\//i.test(location)) return;
+  throw imageBuilderErrors.create(
+    "PULL_SOURCE_INVALID",
+    `${what} ${location} is plain http://: anyone on the network path could change the release it serves`,
+    {
+      hint: `Use an https:// mirror or a local directory, or pass ${ALLOW_INSECURE_HTTP_FLAG} to accept plain http on purpose (for example a mirror on this machine).`,
+      details: { location },
+    },
+  );
+}
+
+function httpSource(value: string, what: string, allowInsecureHttp: boolean | undefined): PullSource {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     return sourceInvalid(`${what} ${JSON.stringify(value)} is not a valid URL`);
   }
+  assertSecureLocation(url.href, what, allowInsecureHttp);
   const root = url.href.replace(/\/+$/, "");
   return { kind: "url", root, display: root };
 }
 
 /** The source for `--from` (URL or directory), else `HEXCLAVE_EMULATOR_RELEASES`, else GitHub's default repo. Pure. */
-export function resolvePullSource(options: { from?: string | undefined; env?: Env; cwd?: string }): PullSource {
-  const { from } = options;
+export function resolvePullSource(options: {
+  from?: string | undefined;
+  env?: Env;
+  cwd?: string;
+  /** Accept a plain http:// mirror ({@link ALLOW_INSECURE_HTTP_FLAG}). */
+  allowInsecureHttp?: boolean | undefined;
+}): PullSource {
+  const { from, allowInsecureHttp } = options;
   if (from !== undefined) {
     if (from.trim() === "") sourceInvalid("--from is empty");
-    if (/^https?:\/\//i.test(from)) return httpSource(from, "--from");
+    if (/^https?:\/\//i.test(from)) return httpSource(from, "--from", allowInsecureHttp);
     if (/^file:\/\//i.test(from)) {
       const dir = fileURLToPath(from);
       return { kind: "directory", root: dir, display: dir };
@@ -66,7 +92,7 @@ export function resolvePullSource(options: { from?: string | undefined; env?: En
   }
   const configured = options.env?.[RELEASES_ENV]?.trim();
   if (configured !== undefined && configured !== "") {
-    if (/^https?:\/\//i.test(configured)) return httpSource(configured, RELEASES_ENV);
+    if (/^https?:\/\//i.test(configured)) return httpSource(configured, RELEASES_ENV, allowInsecureHttp);
     if (!REPO.test(configured))
       sourceInvalid(`${RELEASES_ENV}=${configured} is neither owner/name nor an http(s):// URL`);
     return githubSource(configured);

@@ -80,7 +80,16 @@ afterAll(async () => {
 
 describe("stack emulator pull, then start", () => {
   it("pulls the served release into a fresh home, boots it, and all four health paths answer", async () => {
-    const pulled = await stack(["emulator", "pull", "--arch", "amd64", "--from", server.url, "--json"]);
+    const pulled = await stack([
+      "emulator",
+      "pull",
+      "--arch",
+      "amd64",
+      "--from",
+      server.url,
+      "--allow-insecure-http",
+      "--json",
+    ]);
     expect(pulled.stderr).not.toMatch(/error/i);
     expect(pulled.exit).toBe(0);
     expect(JSON.parse(pulled.stdout)).toMatchObject({ status: "installed", version: VERSION });
@@ -88,7 +97,7 @@ describe("stack emulator pull, then start", () => {
     expect(manifest.image.sha256).toBe((await readManifest(selftestImage().manifest)).image.sha256);
     expect(manifest.source).toMatchObject({ kind: "url", url: server.url, channel: "main", version: VERSION });
 
-    const again = await stack(["emulator", "pull", "--arch", "amd64", "--from", server.url]);
+    const again = await stack(["emulator", "pull", "--arch", "amd64", "--from", server.url, "--allow-insecure-http"]);
     expect(again.exit).toBe(0);
     expect(again.stdout).toContain("is current");
 

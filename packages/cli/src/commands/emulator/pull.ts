@@ -54,6 +54,10 @@ export function pullCommand(deps: CliDeps) {
         description: "A mirror: HTTP(S) base URL or a local directory laid out like a release",
         valueHint: "URL|DIR",
       },
+      "allow-insecure-http": {
+        type: "boolean",
+        description: "Accept a plain http:// mirror (anyone on the path could change what it serves)",
+      },
       json: jsonArg,
     },
     examples: [
@@ -63,7 +67,7 @@ export function pullCommand(deps: CliDeps) {
       "stack emulator pull --from /mnt/mirror/emulator   # air-gapped install",
     ],
     notes: `A mirror (--from) holds emulator-<channel>.json and <version>/ with a release's files and SHA256SUMS,
-or one release's files flat. Does nothing when the installed image is current; refuses while the emulator runs.
+or one release's files flat; a plain http:// mirror needs --allow-insecure-http. Does nothing when the installed image is current; refuses while the emulator runs.
 
 ENVIRONMENT
 
@@ -88,6 +92,7 @@ EXIT CODES  0 installed or current, 1 failure, 2 usage error`,
           channel,
           version,
           from,
+          allowInsecureHttp: args["allow-insecure-http"] === true,
           cwd: io.cwd,
           home: settings.home,
           env: io.env,
