@@ -32,6 +32,7 @@ install_system_packages_apt() {
   local packages=(
     qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64
     xorriso mmdebstrap e2fsprogs fdisk dosfstools mtools zerofree
+    qemu-user-static binfmt-support arch-test
     docker.io shellcheck iproute2 curl ca-certificates git
   )
   local missing=()

@@ -30,4 +30,31 @@ describe("buildEventToProgress", () => {
       durationMs: 7,
     });
   });
+
+  it("shows mmdebstrap's phase with its package count and elapsed time", () => {
+    expect(
+      buildEventToProgress({
+        type: "mmdebstrap-progress",
+        arch: "arm64",
+        phase: "installing remaining packages inside the chroot",
+        done: 40,
+        total: 212,
+        elapsedMs: 185_000,
+      }),
+    ).toEqual({
+      type: "message",
+      level: "info",
+      text: "mmdebstrap arm64: installing remaining packages inside the chroot 40/212 packages (3 min 5 s)",
+    });
+    expect(
+      buildEventToProgress({
+        type: "mmdebstrap-progress",
+        arch: "amd64",
+        phase: "running apt-get update",
+        done: 0,
+        total: undefined,
+        elapsedMs: 2_000,
+      }),
+    ).toEqual({ type: "message", level: "info", text: "mmdebstrap amd64: running apt-get update (2.0 s)" });
+  });
 });

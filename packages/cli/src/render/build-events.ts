@@ -43,6 +43,17 @@ export function buildEventToProgress(event: BuildEvent): ProgressEvent | undefin
       };
     case "bootstrap-cached":
       return { type: "message", level: "info", text: `Debian base unchanged: reusing ${event.dir}` };
+    case "mmdebstrap-progress": {
+      const count =
+        event.done === 0 && event.total === undefined ? "" : ` ${event.done}/${event.total ?? "?"} packages`;
+      return {
+        type: "message",
+        level: "info",
+        text: `mmdebstrap ${event.arch}: ${event.phase}${count} (${formatDuration(event.elapsedMs)})`,
+      };
+    }
+    case "selftest-base-platform":
+      return { type: "message", level: "info", text: `self-test base ${event.tag} marked as linux/${event.arch}` };
     case "bootstrap-step":
       return {
         type: "message",

@@ -18,6 +18,7 @@ import { execa } from "execa";
 import { defaultCacheDir } from "../cache-dir.js";
 import { imageBuilderErrors } from "../errors-data.js";
 import { ensureForeignArch } from "./foreign-arch.js";
+import { followMmdebstrapProgress, type MmdebstrapProgressEvent, mmdebstrapFailureHint } from "./mmdebstrap-output.js";
 import {
   type BootstrapRecipe,
   baseDiskBytes,
@@ -33,6 +34,7 @@ export type BootstrapEvent =
   | { readonly type: "bootstrap-cached"; readonly dir: string; readonly recipeHash: string }
   | { readonly type: "bootstrap-started"; readonly arch: Arch; readonly recipeHash: string; readonly mirror: string }
   | { readonly type: "bootstrap-log"; readonly line: string }
+  | MmdebstrapProgressEvent
   | {
       readonly type: "bootstrap-step";
       readonly step: "mmdebstrap" | "configure" | "kernel" | "mkfs" | "convert";
@@ -96,9 +98,16 @@ async function readBase(dir: string): Promise<BootstrapBase | undefined> {
   }
 }
 
-function failed(step: string, message: string, cause?: unknown, details: Record<string, unknown> = {}): HexclaveError {
+function failed(
+  step: string,
+  message: string,
+  cause?: unknown,
+  details: Record<string, unknown> = {},
+  hint?: string,
+): HexclaveError {
   return imageBuilderErrors.create("BOOTSTRAP_FAILED", `Bootstrap step ${step} failed: ${message}`, {
     cause,
+    hint,
     details: { step, ...details },
   });
 }
@@ -110,6 +119,7 @@ async function runStreaming(
   args: readonly string[],
   onLine: (line: string) => void,
   signal: AbortSignal | undefined,
+  hintFor: (tail: readonly string[]) => string | undefined = () => undefined,
 ): Promise<void> {
   const child = execa(file, args, {
     reject: false,
@@ -134,7 +144,13 @@ async function runStreaming(
     throw imageBuilderErrors.create("ABORTED", `Bootstrap aborted during ${step}`, { cause: signal.reason });
   if (result.exitCode !== 0) {
     const what = result.failed && result.exitCode === undefined ? result.shortMessage : `exit code ${result.exitCode}`;
-    throw failed(step, `${what}; last lines:\n${tail.join("\n")}`, undefined, { exitCode: result.exitCode });
+    throw failed(
+      step,
+      `${what}; last lines:\n${tail.join("\n")}`,
+      undefined,
+      { exitCode: result.exitCode },
+      hintFor(tail),
+    );
   }
 }
 
@@ -237,12 +253,17 @@ export async function bootstrapBaseImage(options: BootstrapOptions): Promise<Boo
       emit({ type: "bootstrap-step", step: s, durationMs: Date.now() - t });
       t = Date.now();
     };
+    const progress = followMmdebstrapProgress(emit);
     await runStreaming(
       "mmdebstrap",
       "mmdebstrap",
       bootstrapMmdebstrapArgs(recipe, root),
-      (line) => emit({ type: "bootstrap-log", line }),
+      (line) => {
+        progress(line);
+        emit({ type: "bootstrap-log", line });
+      },
       signal,
+      (tail) => mmdebstrapFailureHint(tail, arch),
     );
     step("mmdebstrap");
 

@@ -172,6 +172,8 @@ export function bootstrapMmdebstrapArgs(recipe: BootstrapRecipe, target: string)
     `--architectures=${recipe.arch}`,
     `--include=${recipe.packages.join(",")}`,
     ...recipe.dpkgOptions.map((o) => `--dpkgopt=${o}`),
+    // apt's and dpkg's lines (package counts) for the progress events.
+    "--verbose",
     "--aptopt=Acquire::Retries 3",
     '--aptopt=Acquire::Languages "none"',
     // Before the kernel is installed: its postinst then builds the small initrd once.

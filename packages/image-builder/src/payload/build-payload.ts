@@ -19,6 +19,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Arch, HexclaveError } from "@hexclave/qemu-core";
 import Dockerode from "dockerode";
+import { ensureForeignArch } from "../bootstrap/foreign-arch.js";
 import { imageBuilderErrors } from "../errors-data.js";
 import {
   type BuildStreamMessage,
@@ -63,6 +64,11 @@ export interface BuildPayloadOptions {
   readonly onEvent?: ((event: PayloadEvent) => void) | undefined;
   /** Deadline for pulling a missing base image (default 60 s). */
   readonly pullTimeoutMs?: number | undefined;
+  /**
+   * The hint when a base image is neither local nor pullable; default: build
+   * with `--profile selftest`. A caller already building offline passes one that is true for it.
+   */
+  readonly missingBaseHint?: string | undefined;
 }
 
 export interface PayloadResult {
@@ -144,6 +150,8 @@ async function ensureBaseImages(
       .inspect()
       .catch(() => undefined);
     if (local !== undefined && (local.Architecture === undefined || local.Architecture === arch)) continue;
+    const otherArch =
+      local === undefined ? "" : ` (the local copy is linux/${local.Architecture}, not ${options.platform})`;
     options.onEvent?.({ type: "payload-pull", image });
     const timeout = AbortSignal.timeout(options.pullTimeoutMs ?? 60_000);
     const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
@@ -170,8 +178,11 @@ async function ensureBaseImages(
     if (failure !== undefined) {
       throw imageBuilderErrors.create(
         "REGISTRY_UNREACHABLE",
-        `The base image ${image} (FROM in ${dockerfilePath}) is not in the local Docker engine for ${options.platform}, and pulling it failed: ${failure.trim()}`,
-        { hint: SELFTEST_HINT, details: { image, platform: options.platform, reason: failure.trim() } },
+        `The base image ${image} (FROM in ${dockerfilePath}) is not in the local Docker engine for ${options.platform}${otherArch}, and pulling it failed: ${failure.trim()}`,
+        {
+          hint: options.missingBaseHint ?? SELFTEST_HINT,
+          details: { image, platform: options.platform, reason: failure.trim() },
+        },
       );
     }
   }
@@ -208,6 +219,8 @@ export async function buildPayload(options: BuildPayloadOptions): Promise<Payloa
     );
   }
 
+  // RUN steps of a foreign platform run through the host's binfmt_misc handler, as in the bootstrap stage.
+  await ensureForeignArch(platformArch(platform));
   // Preflight: base images present or pullable, before anything is built.
   const buildArgs = profile.buildArgs ?? {};
   const baseImages = externalBaseImages(parseFromInstructions(dockerfileText, buildArgs));

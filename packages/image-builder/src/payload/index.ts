@@ -13,3 +13,5 @@ export type { PackedContext } from "./context.js";
 export { dockerignoreFilter, packBuildContext } from "./context.js";
 export type { FromInstruction } from "./dockerfile-from.js";
 export { externalBaseImages, parseFromInstructions } from "./dockerfile-from.js";
+export type { SaveManifestEntry } from "./image-platform.js";
+export { imagePlatformOf, loadWithPlatform, rewriteSaveManifest, withImagePlatform } from "./image-platform.js";
