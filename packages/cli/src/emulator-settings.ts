@@ -81,6 +81,8 @@ export interface SettingsContext {
   readonly hostArch: Arch;
   /** The user's home directory (`os.homedir()`). */
   readonly userHome: string;
+  /** Resolves a relative `HEXCLAVE_EMULATOR_HOME` once, to an absolute path (default `process.cwd()`). */
+  readonly cwd?: string | undefined;
   /** For the `stack <cmd> --help` pointer of usage errors. */
   readonly commandPath?: readonly string[];
 }
@@ -123,7 +125,10 @@ export function resolveEmulatorSettings(flags: EmulatorFlags, context: SettingsC
   const snapshot = flags.snapshot === false ? false : !parseEnvBoolean(env[NO_SNAPSHOT_ENV], NO_SNAPSHOT_ENV, path);
 
   const homeEnv = env[HOME_ENV];
-  const home = present(homeEnv) ? homeEnv : join(context.userHome, ...DEFAULT_HOME_SEGMENTS);
+  // Absolute once and for all: QEMU changes directory when it daemonizes, and the suspend save runs there.
+  const home = present(homeEnv)
+    ? resolve(context.cwd ?? process.cwd(), homeEnv)
+    : join(context.userHome, ...DEFAULT_HOME_SEGMENTS);
 
   const source = (flag: unknown, envValue: string | undefined): SettingSource =>
     flag !== undefined ? "flag" : present(envValue) ? "env" : "default";

@@ -85,3 +85,24 @@ export function parseEnvBoolean(raw: string | undefined, name: string, commandPa
   if (text === "1" || text === "true" || text === "yes") return true;
   throw new UsageError(`environment variable ${name} must be 1 or 0 (true or false), got "${raw}".`, commandPath);
 }
+
+/** An http:// or https:// URL (a mirror, a download host): anything else is a usage error naming the origin. */
+export function parseHttpUrl(
+  raw: string | undefined,
+  origin: ValueOrigin,
+  commandPath: readonly string[] = [],
+): string {
+  const text = parseNonEmpty(raw, origin, commandPath);
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:"))
+    throw new UsageError(
+      `${describeOrigin(origin)} must be an http:// or https:// URL (for example https://cloud.debian.org/images/cloud/trixie/latest/), got "${raw}".`,
+      commandPath,
+    );
+  return url.href;
+}

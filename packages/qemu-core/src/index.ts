@@ -10,6 +10,7 @@ export * from "./host-ports.js";
 export * from "./instance-layout.js";
 export * from "./instance-lock.js";
 export * from "./iso9660.js";
+export * from "./private-files.js";
 export * from "./probe-guests.js";
 export * from "./process-identity.js";
 export * from "./qemu-args.js";

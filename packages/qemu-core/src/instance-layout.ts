@@ -24,7 +24,7 @@
  * ```
  */
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Arch } from "./vm-spec.js";
 
 export const HOME_ENV = "HEXCLAVE_EMULATOR_HOME";
@@ -65,10 +65,14 @@ export const manifestFileName = (arch: Arch): string => `stack-emulator-${arch}.
 export const kernelFileName = (arch: Arch): string => `stack-emulator-${arch}.vmlinuz`;
 export const initrdFileName = (arch: Arch): string => `stack-emulator-${arch}.initrd`;
 
-/** The emulator home: `HEXCLAVE_EMULATOR_HOME`, else `~/.hexclave/emulator`. */
+/**
+ * The emulator home: `HEXCLAVE_EMULATOR_HOME` (a relative value resolved
+ * against the current directory, once: QEMU changes directory when it
+ * daemonizes), else `~/.hexclave/emulator`. Always absolute.
+ */
 export function emulatorHome(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env[HOME_ENV];
-  return fromEnv !== undefined && fromEnv !== "" ? fromEnv : join(homedir(), ...DEFAULT_HOME_SEGMENTS);
+  return fromEnv !== undefined && fromEnv !== "" ? resolve(fromEnv) : join(homedir(), ...DEFAULT_HOME_SEGMENTS);
 }
 
 export interface InstancePaths {

@@ -22,7 +22,7 @@
  *   running, `qemu-img` on the drives when stopped) and `start({ loadvm })`.
  */
 import { mkdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { type CommandRunner, execaRunner } from "./command-runner.js";
 import { qemuErrors } from "./errors-data.js";
 import { GuestAgentClient } from "./guest-agent-client.js";
@@ -30,6 +30,7 @@ import { detectHost } from "./host.js";
 import { checkPortsFree, type PortRequest } from "./host-ports.js";
 import { DEFAULT_INSTANCE, type InstancePaths, instancePaths } from "./instance-layout.js";
 import { acquireInstanceLock, readLockHolder } from "./instance-lock.js";
+import { ensurePrivateDir, ensurePrivateFile, makeFilePrivate } from "./private-files.js";
 import { type ProcessIdentity, readProcessIdentity } from "./process-identity.js";
 import { buildQemuArgs } from "./qemu-args.js";
 import { findQemuBinary } from "./qemu-binary.js";
@@ -214,8 +215,9 @@ export class VmInstance {
       });
     }
     this.name = name;
-    this.home = options.home;
-    this.paths = instancePaths(options.home, name);
+    // Absolute once: QEMU changes directory when it daemonizes, and the suspend save runs after that.
+    this.home = resolve(options.home);
+    this.paths = instancePaths(this.home, name);
     this.runner = options.runner ?? execaRunner;
     this.img = options.qemuImg ?? createQemuImg({ runner: this.runner });
     this.qemuBinary = options.qemuBinary;
@@ -387,7 +389,8 @@ export class VmInstance {
       ...(options.incomingStateFile !== undefined ? { incoming: stateFileLoadUri(options.incomingStateFile) } : {}),
     };
     const args = buildQemuArgs(spec, { hostArch: hostArchOrUndefined() });
-    await mkdir(this.paths.dir, { recursive: true });
+    await ensurePrivateDir(this.home);
+    await ensurePrivateDir(this.paths.dir);
     const lock = await acquireInstanceLock(this.paths.lock, { purpose: "start" });
     emit({ type: "lock-acquired", purpose: "start" });
     try {
@@ -433,6 +436,9 @@ export class VmInstance {
         });
         emit({ type: "overlay-created", file: this.paths.overlay, backingFile: options.backingImage.file });
       }
+      // Guest data is the user's alone: the disk, and the console log QEMU is about to (re)open.
+      await makeFilePrivate(this.paths.overlay);
+      await ensurePrivateFile(this.paths.serialLog);
       if (options.loadvm !== undefined) await this.assertSnapshotExists(drives, options.loadvm);
       if (options.incomingStateFile !== undefined && !(await exists(options.incomingStateFile))) {
         throw qemuErrors.create("SNAPSHOT_NOT_FOUND", `The saved state ${options.incomingStateFile} does not exist`, {
@@ -831,6 +837,7 @@ export class VmInstance {
       await client.stop({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
       try {
         await client.execute("migrate-set-parameters", { "max-bandwidth": STATE_FILE_MAX_BANDWIDTH_BYTES_PER_S });
+        await ensurePrivateFile(tmp); // `cat >` keeps the mode: the RAM dump is never readable by others
         await client.execute("migrate", { uri: stateFileSaveUri(tmp) });
         for (;;) {
           if (options.signal?.aborted) {

@@ -4,11 +4,14 @@ import type { CliDeps } from "../cli-deps.js";
 import { defineStackCommand } from "../command-runner.js";
 import { CPUS_ENV, MEMORY_ENV, MIN_MEMORY_MB } from "../emulator-settings.js";
 import { ExitCode } from "../exit-codes.js";
-import { parseChoice, parseInteger } from "../flag-values.js";
+import { parseChoice, parseHttpUrl, parseInteger } from "../flag-values.js";
 import { buildEventToProgress } from "../render/build-events.js";
 import { type BuildSummary, renderBuildSummary, summariseBuiltImage } from "../render/build-summary.js";
 import { writeJson } from "../render/json-output.js";
 import { jsonArg, settingsFor, withProgress } from "./shared.js";
+
+/** The cloud image host's directory (holding SHA512SUMS) for `--base cloud`, when `--cloud-url` is not given. */
+export const CLOUD_IMAGE_URL_ENV = "HEXCLAVE_CLOUD_IMAGE_URL";
 
 export function buildImageCommand(deps: CliDeps) {
   return defineStackCommand({
@@ -32,6 +35,11 @@ export function buildImageCommand(deps: CliDeps) {
         type: "string",
         description: "Debian base: auto, cloud (download) or bootstrap (mmdebstrap)",
         valueHint: "auto|cloud|bootstrap",
+      },
+      "cloud-url": {
+        type: "string",
+        description: `The cloud image host's directory holding SHA512SUMS (default Debian's; or ${CLOUD_IMAGE_URL_ENV})`,
+        valueHint: "URL",
       },
       out: { type: "string", description: "Output directory (default: the emulator home's images/)", valueHint: "DIR" },
       compression: { type: "string", description: "qcow2 compression: zstd (default) or zlib", valueHint: "zstd|zlib" },
@@ -75,6 +83,15 @@ EXIT CODES  0 built, 1 failure, 2 usage error, 130 interrupted`,
         memoryEnv === undefined || memoryEnv === ""
           ? undefined
           : parseInteger(memoryEnv, { env: MEMORY_ENV }, { min: MIN_MEMORY_MB, unit: "MB" }, path);
+      const cloudUrlRaw = args["cloud-url"] ?? io.env[CLOUD_IMAGE_URL_ENV];
+      const cloudMirror =
+        cloudUrlRaw === undefined || cloudUrlRaw === ""
+          ? undefined
+          : parseHttpUrl(
+              cloudUrlRaw,
+              args["cloud-url"] === undefined ? { env: CLOUD_IMAGE_URL_ENV } : { flag: "--cloud-url" },
+              path,
+            );
       const json = args.json === true;
       const buildImage = await deps.loadBuildImage();
       // One image store per arch would differ only by file name: both land in the same directory.
@@ -90,6 +107,7 @@ EXIT CODES  0 built, 1 failure, 2 usage error, 130 interrupted`,
           base,
           outDir,
           compression,
+          cloudMirror,
           cpus,
           memoryMb,
           signal: io.signal,

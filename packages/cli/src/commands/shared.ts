@@ -40,6 +40,7 @@ export function settingsFor(flags: EmulatorFlags, io: CliIo, deps: CliDeps, path
     env: io.env,
     hostArch: deps.hostArch,
     userHome: deps.userHome,
+    cwd: io.cwd,
     commandPath: path,
   });
 }
