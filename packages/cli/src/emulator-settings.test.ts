@@ -49,6 +49,11 @@ describe("resolveEmulatorSettings", () => {
     expect(fromFlags.sources).toMatchObject({ arch: "flag", cpus: "flag", memoryMb: "flag" });
   });
 
+  it("resolves a relative HEXCLAVE_EMULATOR_HOME once, against the command's directory", () => {
+    const s = resolveEmulatorSettings({}, { ...context({ HEXCLAVE_EMULATOR_HOME: "emu/home" }), cwd: "/work/app" });
+    expect(s.home).toBe("/work/app/emu/home");
+  });
+
   it("treats an empty variable as unset", () => {
     expect(resolveEmulatorSettings({}, context({ EMULATOR_CPUS: "" })).cpus).toBe(4);
   });

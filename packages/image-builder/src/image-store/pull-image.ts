@@ -20,6 +20,7 @@ import {
   acquireInstanceLock,
   DEFAULT_INSTANCE,
   emulatorHome,
+  ensurePrivateDir,
   type ImagePaths,
   imagePaths,
   instancePaths,
@@ -226,6 +227,7 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
       backoff: options.backoff,
     });
 
+  await ensurePrivateDir(home);
   await mkdir(paths.dir, { recursive: true });
   const pullLock = await acquireFileLock(join(paths.dir, `.pull-${arch}.lock`), {
     signal,
