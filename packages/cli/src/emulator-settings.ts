@@ -196,6 +196,8 @@ export interface FileBridgeFlags {
   readonly configFile?: string | undefined;
   /** false when `--no-file-bridge` was given. */
   readonly fileBridge?: boolean | undefined;
+  /** `--bridge-writable PATH`, repeatable (citty gives an array for a repeated flag). */
+  readonly bridgeWritable?: string | readonly string[] | undefined;
 }
 
 /** What `start` hands the runtime as `fileBridge`: absolute paths. */
@@ -205,6 +207,8 @@ export interface FileBridgeSettings {
   readonly projectDir: string;
   /** Copied in at start, written back by `stop`. */
   readonly configFile?: string;
+  /** Paths under the project directory the guest may write (absolute); none by default. */
+  readonly writable: readonly string[];
 }
 
 export function resolveFileBridgeSettings(
@@ -222,8 +226,17 @@ export function resolveFileBridgeSettings(
   if (flags.projectDir === "" || flags.configFile === "") {
     throw new UsageError("--project-dir and --config-file take a path.", commandPath);
   }
+  const writable = flags.bridgeWritable === undefined ? [] : [flags.bridgeWritable].flat();
+  if (writable.some((w) => w === "")) throw new UsageError("--bridge-writable takes a path.", commandPath);
+  if (!enabled && writable.length > 0) {
+    throw new UsageError(
+      "--bridge-writable needs the file bridge: it cannot be used with --no-file-bridge.",
+      commandPath,
+    );
+  }
   return {
     enabled,
+    writable: writable.map((w) => resolve(cwd, w)),
     projectDir: resolve(cwd, flags.projectDir ?? "."),
     ...(present(flags.configFile) ? { configFile: resolve(cwd, flags.configFile) } : {}),
   };

@@ -6,13 +6,28 @@ import { UsageError } from "./usage-error.js";
 
 describe("resolveFileBridgeSettings", () => {
   it("defaults to the current directory, resolves relative paths against it", () => {
-    expect(resolveFileBridgeSettings({}, "/work/app")).toEqual({ enabled: true, projectDir: "/work/app" });
+    expect(resolveFileBridgeSettings({}, "/work/app")).toEqual({
+      enabled: true,
+      projectDir: "/work/app",
+      writable: [],
+    });
     expect(resolveFileBridgeSettings({ projectDir: "../other", configFile: "stack.config.ts" }, "/work/app")).toEqual({
       enabled: true,
       projectDir: "/work/other",
       configFile: "/work/app/stack.config.ts",
+      writable: [],
     });
     expect(resolveFileBridgeSettings({ fileBridge: false }, "/w").enabled).toBe(false);
+  });
+
+  it("--bridge-writable: once or repeated, resolved against the current directory", () => {
+    expect(resolveFileBridgeSettings({ bridgeWritable: "data" }, "/work/app").writable).toEqual(["/work/app/data"]);
+    expect(resolveFileBridgeSettings({ bridgeWritable: [".", "/work/app/x"] }, "/work/app").writable).toEqual([
+      "/work/app",
+      "/work/app/x",
+    ]);
+    expect(() => resolveFileBridgeSettings({ bridgeWritable: "" }, "/w")).toThrow(/--bridge-writable takes a path/);
+    expect(() => resolveFileBridgeSettings({ fileBridge: false, bridgeWritable: "d" }, "/w")).toThrow(UsageError);
   });
 
   it("--config-file with --no-file-bridge, or an empty path, is a usage error", () => {

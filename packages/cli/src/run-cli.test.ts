@@ -284,9 +284,10 @@ describe("the runtime's results as the commands show them", () => {
         ports: { dashboard: 26700, backend: 36701, minio: 26702, inbucket: 26703 },
         timeoutMs: 600_000,
         noSnapshot: true,
+        accel: "auto",
         stopOnFailure: false,
         // The file bridge (issue 10): on by default, serving the current directory.
-        fileBridge: { enabled: true, projectDir: "/tmp" },
+        fileBridge: { enabled: true, projectDir: "/tmp", writable: [] },
         signal: undefined,
         onEvent: undefined,
       });

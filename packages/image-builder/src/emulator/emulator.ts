@@ -166,6 +166,8 @@ export interface EmulatorStartFileBridgeOptions {
   readonly projectDir?: string;
   /** `--config-file`: served at `/v1/config` during the run, written back to the host by `stop`. */
   readonly configFile?: string;
+  /** `--bridge-writable`: paths under the project directory the guest may write; default none. */
+  readonly writable?: readonly string[];
   /** Host port on 127.0.0.1; default a free one. */
   readonly port?: number;
   readonly maxBodyBytes?: number;
@@ -179,6 +181,8 @@ export interface EmulatorFileBridgeInfo {
   readonly guestUrl: string | null;
   readonly projectDir: string | null;
   readonly configFile: string | null;
+  /** What the guest may write under `projectDir`, relative (`.` for all of it); empty: read-only. */
+  readonly writable: readonly string[];
 }
 
 /** The `--config-file` write-back at stop, as plain data (also in `--json` output). */
@@ -639,6 +643,7 @@ export class Emulator {
             guestUrl: bridge.guestUrl,
             projectDir: bridge.projectDir,
             configFile: bridge.configFile,
+            writable: bridge.writable,
           },
           ...(bridge.previous?.configFile
             ? { previousConfigFile: describeConfigWriteBack(bridge.previous.configFile) }
@@ -677,6 +682,7 @@ export class Emulator {
       ...(o?.enabled === undefined ? {} : { enabled: o.enabled }),
       ...(o?.projectDir === undefined ? {} : { projectDir: o.projectDir }),
       ...(o?.configFile === undefined ? {} : { configFile: o.configFile }),
+      ...(o?.writable === undefined ? {} : { writable: o.writable }),
       ...(o?.port === undefined ? {} : { port: o.port }),
       ...(o?.maxBodyBytes === undefined ? {} : { maxBodyBytes: o.maxBodyBytes }),
       ...(signal ? { signal } : {}),

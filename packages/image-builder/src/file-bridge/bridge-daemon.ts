@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     token: request.token,
     ...(request.port === undefined ? {} : { port: request.port }),
     ...(request.maxBodyBytes === undefined ? {} : { maxBodyBytes: request.maxBodyBytes }),
+    ...(request.writable === undefined ? {} : { writable: request.writable }),
     ...(persisted === undefined ? {} : { configFile: persisted }),
     onEvent: (e) => log(e),
   });
@@ -122,7 +123,9 @@ async function main(): Promise<void> {
         : { hostPath: session.hostPath, startDigest: session.initial.digest, mode: session.mode },
   };
   await writeBridgeRecord(instanceDir, record);
-  process.stdout.write(`${JSON.stringify({ type: "ready", port: bridge.port, pid: process.pid })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ type: "ready", port: bridge.port, pid: process.pid, writable: bridge.writable })}\n`,
+  );
   log({ type: "bridge-process-ready", port: bridge.port, root: bridge.root, config: record.configFile?.hostPath });
 
   // Watch the instance's QEMU: once one was seen running, its end (with no successor) ends this process.

@@ -82,6 +82,8 @@ export interface BridgeProcessOptions {
   readonly projectDir?: string;
   /** `--config-file`: served at `/v1/config`, written back by {@link stopBridgeProcess}. */
   readonly configFile?: string;
+  /** `--bridge-writable`: what the guest may write under the project directory (write-scope.ts); default nothing. */
+  readonly writable?: readonly string[];
   /** false: no process; `bridge.fwcfg` says "no bridge" (port 00000). Default true. */
   readonly enabled?: boolean;
   /** Host port on 127.0.0.1; default 0 (a free one). */
@@ -104,6 +106,8 @@ export interface BridgeProcessInfo {
   readonly projectDir: string | null;
   /** The real path of the `--config-file`; null without one. */
   readonly configFile: string | null;
+  /** What the guest may write under `projectDir`, relative (`.` for all of it); empty when read-only or disabled. */
+  readonly writable: readonly string[];
   /** A bridge of an earlier run that was still recorded: stopped and its config file written back first. */
   readonly previous: BridgeStopResult | null;
 }
@@ -149,6 +153,7 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       guestUrl: null,
       projectDir: null,
       configFile: null,
+      writable: [],
       previous: hadPrevious ? previous : null,
     };
   }
@@ -173,6 +178,7 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
     instanceDir,
     projectDir,
     ...(configFile === undefined ? {} : { configFile }),
+    ...(options.writable === undefined ? {} : { writable: options.writable }),
     ...(options.port === undefined ? {} : { port: options.port }),
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     token: generateBridgeToken(),
@@ -199,7 +205,9 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const timeout = AbortSignal.timeout(READY_TIMEOUT_MS);
   const until = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  let answer: { type: string; port?: number; pid?: number; code?: string; message?: string } | undefined;
+  let answer:
+    | { type: string; port?: number; pid?: number; writable?: string[]; code?: string; message?: string }
+    | undefined;
   try {
     const first = once(lines, "line", { signal: until }).then(([line]) => JSON.parse(String(line)));
     const exited = once(child, "exit", { signal: until }).then(([code]) => ({
@@ -241,6 +249,7 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
     guestUrl: `http://${GUEST_HOST_ADDRESS}:${answer.port}`,
     projectDir,
     configFile: configFile ?? null,
+    writable: answer.writable ?? [],
     previous: hadPrevious ? previous : null,
   };
 }

@@ -16,6 +16,8 @@ export interface BridgeDaemonRequest {
   readonly projectDir: string;
   /** `--config-file`, absolute. */
   readonly configFile?: string;
+  /** `--bridge-writable` grants (absolute, or relative to `projectDir`). */
+  readonly writable?: readonly string[];
   readonly port?: number;
   readonly maxBodyBytes?: number;
   /** 64 lower-case hex characters. */

@@ -20,6 +20,12 @@ export type FileBridgeRefusal =
   | "not-a-directory"
   | "not-regular-file"
   | "no-space"
+  /** A write outside what `--bridge-writable` grants (the default: nothing but `/v1/config`). */
+  | "read-only"
+  /** A write to version-control metadata, hooks or tool directories: never allowed. */
+  | "protected-path"
+  /** More requests in flight than the bridge serves at once. */
+  | "busy"
   | "internal-error";
 
 export type FileBridgeEvent =

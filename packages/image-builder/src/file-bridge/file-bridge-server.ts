@@ -8,29 +8,42 @@
  *   HEAD   /v1/files/<path>   its headers (Content-Length, Last-Modified)
  *   PUT    /v1/files/<path>   replace or create it atomically (parents created); 201 created, 200 replaced
  *   DELETE /v1/files/<path>   remove it (204); files and symlinks only
+ *                             (PUT and DELETE only where `writable` grants it, never on a protected path:
+ *                             see write-scope.ts; a written file is 0644, or the old mode without x/s bits)
  *   GET    /v1/list/[<dir>]   JSON `{ path, entries: [{ name, type, size, mtimeMs }] }`
- *   GET|HEAD|PUT /v1/config   the `--config-file` session's current bytes (404 without a session)
+ *   GET|HEAD|PUT /v1/config   the `--config-file` session's current bytes (404 without a session);
+ *                             GET and HEAD name the host file in `X-Hexclave-Config-Path` (its real path)
  *
  * Refusals: 400 malformed path (bad percent-encoding, NUL or control
  * characters, backslash, empty segment); 403 outside the root (`..`, absolute
  * path, symlink escaping the root, dangling symlink); 405 other methods (with
  * `Allow`); 409 a directory where a file is expected or the reverse; 413 body
- * over `maxBodyBytes` (nothing written). Error bodies are JSON
+ * over `maxBodyBytes` (nothing written); 403 `read-only` / `protected-path`
+ * for a write outside the grants; 503 `busy` past {@link MAX_REQUESTS_IN_FLIGHT}.
+ *
+ * Memory: bodies are streamed to a temp file, never held whole (only
+ * `/v1/config` bodies, up to the config limit, 1 MiB, are buffered), and at
+ * most {@link MAX_REQUESTS_IN_FLIGHT} requests are served at once, so the
+ * bridge's memory does not grow with the size or number of uploads.
+ * Paths are opened through held directory descriptors (held-directory.ts). Error bodies are JSON
  * `{ error: <refusal>, message }`.
  */
+import { randomBytes } from "node:crypto";
 import { constants, type Stats } from "node:fs";
-import { lstat, mkdir, open, readdir, realpath, stat, unlink } from "node:fs/promises";
+import { type FileHandle, lstat, open, readdir, realpath, rename, rm, stat, unlink } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { imageBuilderErrors } from "../errors-data.js";
-import { TEMP_FILE_SUFFIX, writeFileAtomic } from "./atomic-file.js";
+import { TEMP_FILE_SUFFIX } from "./atomic-file.js";
 import { parseBridgePath } from "./bridge-path.js";
 import { bearerMatches, generateBridgeToken, isValidBridgeToken } from "./bridge-token.js";
 import type { ConfigFileSession } from "./config-file-session.js";
-import { isInsideRoot, resolveConfined } from "./confined-path.js";
+import { resolveConfined } from "./confined-path.js";
 import type { FileBridgeEventListener, FileBridgeRefusal } from "./file-bridge-events.js";
+import { type HeldDirectory, holdRoot, openDirectoryUnder, verifyInsideRoot } from "./held-directory.js";
+import { decideWrite, describeGrants, grantSegments, guestWriteMode, type WritableGrants } from "./write-scope.js";
 
 /** The only address the bridge listens on. */
 export const FILE_BRIDGE_HOST = "127.0.0.1";
@@ -38,6 +51,12 @@ export const FILE_BRIDGE_HOST = "127.0.0.1";
 const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 /** Default bound on a request body: 10 MiB. */
 export const DEFAULT_FILE_BRIDGE_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Requests served at once; more get 503 `busy` (with their connection closed) and are not read. */
+export const MAX_REQUESTS_IN_FLIGHT = 16;
+/** Open connections at once; Node drops more as they arrive. */
+export const MAX_CONNECTIONS = 64;
+/** The `/v1/config` header naming the host file's real path (the guest mirrors the file there). */
+export const CONFIG_PATH_HEADER = "x-hexclave-config-path";
 
 export interface FileBridgeOptions {
   /** The one directory served (the user's project, `--project-dir`). Must exist. */
@@ -49,6 +68,12 @@ export interface FileBridgeOptions {
   readonly maxBodyBytes?: number;
   /** Default: 32 random bytes, hex, new on every start. */
   readonly token?: string;
+  /**
+   * What the guest may write under `root` (`--bridge-writable`): paths relative to `root` (or absolute inside it),
+   * `.` for all of it. Default none: the project is read-only and only `/v1/config` takes writes. Protected paths
+   * (write-scope.ts) stay read-only whatever is granted.
+   */
+  readonly writable?: readonly string[];
   /** Serve `/v1/config` from this `--config-file` session. */
   readonly configFile?: ConfigFileSession;
   /** Aborting closes the bridge. */
@@ -64,6 +89,8 @@ export interface FileBridge {
   /** The real path of the root. */
   readonly root: string;
   readonly maxBodyBytes: number;
+  /** The writable grants, relative to `root` (`.` for all of it); empty when the project is read-only. */
+  readonly writable: readonly string[];
   /** Stops listening, drops connections and waits for requests in flight: no write happens after it resolves. Idempotent. */
   close(): Promise<void>;
 }
@@ -128,6 +155,37 @@ async function realRootOf(root: string): Promise<string> {
   return real;
 }
 
+/** Resolves `--bridge-writable` values against the real root (a symlinked grant counts where it leads). */
+async function resolveGrants(root: string, given: readonly string[]): Promise<WritableGrants> {
+  const grants: (readonly string[])[] = [];
+  for (const value of given) {
+    const absolute = resolve(root, value);
+    // The real path of its deepest existing part, the rest appended (a grant may name a file not yet made).
+    let existing = absolute;
+    const rest: string[] = [];
+    let real = absolute;
+    for (;;) {
+      const resolved = await realpath(existing).catch(() => undefined);
+      if (resolved !== undefined) {
+        real = join(resolved, ...rest);
+        break;
+      }
+      const parent = dirname(existing);
+      if (parent === existing) break;
+      rest.unshift(basename(existing));
+      existing = parent;
+    }
+    const parsed = grantSegments(root, real, value);
+    if (!parsed.ok) {
+      throw imageBuilderErrors.create("FILE_BRIDGE_OPTION_INVALID", parsed.message, {
+        details: { writable: value, root },
+      });
+    }
+    grants.push(parsed.segments);
+  }
+  return grants;
+}
+
 /** Maps a file system error to a refusal, or returns undefined for a real failure (500). */
 function refusalForErrno(error: unknown): Refusal | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
@@ -154,20 +212,36 @@ function refusalForErrno(error: unknown): Refusal | undefined {
   }
 }
 
-/** Reads the whole body, or throws a 413 refusal as soon as it passes `max` bytes (nothing is written). */
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+function refuseDeclaredTooLarge(req: IncomingMessage, max: number): void {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > max) {
     throw new Refusal(413, "too-large", `The body (${declared} bytes) is over the limit of ${max} bytes`);
   }
+}
+
+/** Reads the whole body, or throws a 413 refusal as soon as it passes `max` bytes (nothing is written). */
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  refuseDeclaredTooLarge(req, max);
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of req) {
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     total += (chunk as Buffer).length;
     if (total > max) throw new Refusal(413, "too-large", `The body is over the limit of ${max} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, total);
+}
+
+/** Streams the body into an open file, or throws a 413 refusal as soon as it passes `max` bytes. */
+async function streamBody(req: IncomingMessage, file: FileHandle, max: number): Promise<number> {
+  refuseDeclaredTooLarge(req, max);
+  let total = 0;
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+    total += (chunk as Buffer).length;
+    if (total > max) throw new Refusal(413, "too-large", `The body is over the limit of ${max} bytes`);
+    await file.write(chunk as Buffer);
+  }
+  return total;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
@@ -190,6 +264,8 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
   const { signal, onEvent, configFile } = options;
   if (signal?.aborted) throw imageBuilderErrors.create("ABORTED", "Starting the file bridge was aborted");
   const root = await realRootOf(options.root);
+  const grants = await resolveGrants(root, options.writable ?? []);
+  const rootDir = await holdRoot(root);
   const inflight = new Set<Promise<void>>();
 
   const confine = async (segments: readonly string[]) => {
@@ -198,6 +274,12 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
       throw new Refusal(403, resolved.reason, "The path leads outside the project directory through a symlink");
     }
     return resolved;
+  };
+
+  /** The canonical path's segments below the root (no symlink in them when they were resolved). */
+  const below = (canonical: string): string[] => {
+    const rel = relative(root, canonical);
+    return rel === "" ? [] : rel.split(sep);
   };
 
   const parse = (encoded: string, allowRoot = false) => {
@@ -209,14 +291,44 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
     return parsed.segments;
   };
 
+  const mayWrite = (segments: readonly string[]) => {
+    const decision = decideWrite(grants, segments);
+    if (decision.allowed) return;
+    throw decision.reason === "protected-path"
+      ? new Refusal(403, "protected-path", "Version-control metadata, hooks and tool directories are never writable")
+      : new Refusal(
+          403,
+          "read-only",
+          "The path is read-only for the emulator; grant it on the host with `stack emulator start --bridge-writable PATH`",
+        );
+  };
+
+  /** Runs `use` on the held directory of the canonical parent of `segments` (the last segment is the entry's name). */
+  const inParent = async <T>(
+    canonicalSegments: readonly string[],
+    create: boolean,
+    use: (dir: HeldDirectory, name: string) => Promise<T>,
+  ): Promise<T> => {
+    const name = canonicalSegments[canonicalSegments.length - 1];
+    if (name === undefined) throw new Refusal(409, "is-directory", "The path is the project directory itself");
+    const dir = await openDirectoryUnder(rootDir, canonicalSegments.slice(0, -1), { create });
+    try {
+      return await use(dir, name);
+    } finally {
+      await dir.close();
+    }
+  };
+
   const sendFile = async (req: IncomingMessage, res: ServerResponse, segments: readonly string[]) => {
     const target = await confine(segments);
     if (!target.exists) throw new Refusal(404, "not-found", "No such file");
-    const handle = await open(
-      target.canonical,
-      constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | constants.O_NONBLOCK,
+    const handle = await inParent(below(target.canonical), false, (dir, name) =>
+      open(join(dir.path, name), constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | constants.O_NONBLOCK),
     );
     try {
+      if (!(await verifyInsideRoot(root, handle, target.canonical))) {
+        throw new Refusal(403, "symlink-escape", "The path leads outside the project directory through a symlink");
+      }
       const info = await handle.stat();
       if (info.isDirectory()) throw new Refusal(409, "is-directory", "The path is a directory; list it with /v1/list/");
       if (!info.isFile()) throw new Refusal(409, "not-regular-file", "The path is not a regular file");
@@ -238,36 +350,61 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
   };
 
   const writeFile = async (req: IncomingMessage, res: ServerResponse, segments: readonly string[]) => {
-    const body = await readBody(req, maxBodyBytes);
+    mayWrite(segments);
+    refuseDeclaredTooLarge(req, maxBodyBytes);
     const target = await confine(segments);
-    let mode: number | undefined;
-    if (target.exists) {
-      const info = await stat(target.canonical);
-      if (info.isDirectory()) throw new Refusal(409, "is-directory", "The path is a directory");
-      if (!info.isFile()) throw new Refusal(409, "not-regular-file", "The path is not a regular file");
-      mode = info.mode & 0o7777;
-    }
-    const parent = dirname(target.canonical);
-    await mkdir(parent, { recursive: true });
-    // Check the parent again now it exists: a symlink swapped in meanwhile is refused.
-    const realParent = await realpath(parent);
-    if (!isInsideRoot(root, realParent)) {
-      throw new Refusal(403, "symlink-escape", "The path leads outside the project directory through a symlink");
-    }
-    await writeFileAtomic(join(realParent, basename(target.canonical)), body, mode === undefined ? {} : { mode });
-    sendJson(res, target.exists ? 200 : 201, { path: segments.join("/"), bytes: body.length });
-    return body.length;
+    const canonical = below(target.canonical);
+    // Again on the canonical path: a symlink inside the project must not lead a write into a protected path.
+    mayWrite(canonical);
+    return inParent(canonical, true, async (dir, name) => {
+      const entry = join(dir.path, name);
+      const existing = await lstat(entry).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw error;
+      });
+      if (existing?.isDirectory()) throw new Refusal(409, "is-directory", "The path is a directory");
+      if (existing?.isSymbolicLink()) {
+        throw new Refusal(403, "symlink-escape", "The path became a symlink while the request ran");
+      }
+      if (existing !== undefined && !existing.isFile()) {
+        throw new Refusal(409, "not-regular-file", "The path is not a regular file");
+      }
+      const temp = join(dir.path, `.${name}.${randomBytes(6).toString("hex")}${TEMP_FILE_SUFFIX}`);
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+      const file = await open(temp, flags, 0o600);
+      let bytes: number;
+      try {
+        try {
+          bytes = await streamBody(req, file, maxBodyBytes);
+          await file.chmod(guestWriteMode(existing === undefined ? undefined : existing.mode & 0o7777));
+          await file.sync();
+        } finally {
+          await file.close();
+        }
+        await rename(temp, entry);
+      } catch (error) {
+        await rm(temp, { force: true });
+        throw error;
+      }
+      sendJson(res, existing === undefined ? 201 : 200, { path: segments.join("/"), bytes });
+      return bytes;
+    });
   };
 
   const deleteFile = async (res: ServerResponse, segments: readonly string[]) => {
+    mayWrite(segments);
     const parent = await confine(segments.slice(0, -1));
     if (!parent.exists) throw new Refusal(404, "not-found", "No such file");
-    const entry = join(parent.canonical, segments[segments.length - 1] as string);
-    const info = await lstat(entry);
-    if (info.isSymbolicLink()) await confine(segments);
-    else if (info.isDirectory())
-      throw new Refusal(409, "is-directory", "The path is a directory; only files are deleted");
-    await unlink(entry);
+    const canonical = [...below(parent.canonical), segments[segments.length - 1] as string];
+    mayWrite(canonical);
+    await inParent(canonical, false, async (dir, name) => {
+      const entry = join(dir.path, name);
+      const info = await lstat(entry);
+      if (info.isSymbolicLink()) await confine(segments);
+      else if (info.isDirectory())
+        throw new Refusal(409, "is-directory", "The path is a directory; only files are deleted");
+      await unlink(entry);
+    });
     res.writeHead(204, { "cache-control": "no-store" });
     res.end();
     return 0;
@@ -279,20 +416,25 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
     if (!(await stat(target.canonical)).isDirectory()) {
       throw new Refusal(409, "not-a-directory", "The path is a file; read it with /v1/files/");
     }
-    const dirents = await readdir(target.canonical, { withFileTypes: true });
+    const dir = await openDirectoryUnder(rootDir, below(target.canonical));
     const entries = [];
-    for (const d of dirents) {
-      if (d.name.startsWith(".") && d.name.endsWith(TEMP_FILE_SUFFIX)) continue;
-      const info = await lstat(join(target.canonical, d.name)).catch(() => undefined);
-      if (info === undefined) continue;
-      const type = info.isFile()
-        ? "file"
-        : info.isDirectory()
-          ? "directory"
-          : info.isSymbolicLink()
-            ? "symlink"
-            : "other";
-      entries.push({ name: d.name, type, size: info.size, mtimeMs: info.mtimeMs });
+    try {
+      const dirents = await readdir(dir.path, { withFileTypes: true });
+      for (const d of dirents) {
+        if (d.name.startsWith(".") && d.name.endsWith(TEMP_FILE_SUFFIX)) continue;
+        const info = await lstat(join(dir.path, d.name)).catch(() => undefined);
+        if (info === undefined) continue;
+        const type = info.isFile()
+          ? "file"
+          : info.isDirectory()
+            ? "directory"
+            : info.isSymbolicLink()
+              ? "symlink"
+              : "other";
+        entries.push({ name: d.name, type, size: info.size, mtimeMs: info.mtimeMs });
+      }
+    } finally {
+      await dir.close();
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     sendJson(res, 200, { path: segments.join("/"), entries });
@@ -314,6 +456,7 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
       "content-type": "application/octet-stream",
       "content-length": content.length,
       "cache-control": "no-store",
+      [CONFIG_PATH_HEADER]: encodeURI(configFile.hostPath),
     });
     res.end(req.method === "HEAD" ? undefined : content);
     return req.method === "HEAD" ? 0 : content.length;
@@ -345,7 +488,7 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
     throw new Refusal(404, "not-found", "Unknown endpoint; see /v1/files/, /v1/list/, /v1/config");
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, busy: boolean) => {
     const started = performance.now();
     const target = req.url ?? "";
     const query = target.search(/[?#]/);
@@ -357,6 +500,7 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
       if (!bearerMatches(req.headers.authorization, token)) {
         throw new Refusal(401, "unauthorized", "Missing or wrong bearer token");
       }
+      if (busy) throw new Refusal(503, "busy", `More than ${MAX_REQUESTS_IN_FLIGHT} requests at once; retry`);
       if (!path.startsWith("/")) throw new Refusal(400, "bad-request", "Expected a path starting with /");
       bytes = await route(req, res, path);
       status = res.statusCode;
@@ -401,10 +545,17 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
     });
   };
 
+  let served = 0;
   const server: Server = createServer((req, res) => {
-    const work = handle(req, res).finally(() => inflight.delete(work));
+    const busy = served >= MAX_REQUESTS_IN_FLIGHT;
+    if (!busy) served++;
+    const work = handle(req, res, busy).finally(() => {
+      if (!busy) served--;
+      inflight.delete(work);
+    });
     inflight.add(work);
   });
+  server.maxConnections = MAX_CONNECTIONS;
   server.headersTimeout = 10_000;
   server.requestTimeout = 120_000;
 
@@ -437,11 +588,12 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
         server.closeAllConnections();
       });
       await Promise.allSettled([...inflight]);
+      await rootDir.close().catch(() => {});
       onEvent?.({ type: "file-bridge-closed" });
     })();
     return closing;
   }
   signal?.addEventListener("abort", onAbort, { once: true });
   onEvent?.({ type: "file-bridge-listening", url, port, root });
-  return { url, port, token, root, maxBodyBytes, close };
+  return { url, port, token, root, maxBodyBytes, writable: describeGrants(grants), close };
 }

@@ -110,7 +110,14 @@ describe("startFileBridge", () => {
   let before: Record<string, string>;
 
   const start = async (extra: Partial<FileBridgeOptions> = {}) => {
-    bridge = await startFileBridge({ root, maxBodyBytes: 1024, onEvent: (e) => events.push(e), ...extra });
+    // The whole project granted writable (`--bridge-writable .`); the default scope is tested in file-bridge-security.
+    bridge = await startFileBridge({
+      root,
+      maxBodyBytes: 1024,
+      writable: ["."],
+      onEvent: (e) => events.push(e),
+      ...extra,
+    });
     return bridge;
   };
   const call = (method: string, path: string, options: Parameters<typeof send>[3] = {}) =>

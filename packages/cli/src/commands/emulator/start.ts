@@ -51,12 +51,19 @@ export function startCommand(deps: CliDeps) {
       // --- file bridge (issue 10) ---
       "project-dir": {
         type: "string",
-        description: "Directory the guest may read and write through the file bridge (default: the current directory)",
+        description:
+          "Directory the guest may read through the file bridge (default: the current directory, if it holds package.json, .git or stack.config.*, and is not / or your home); writes need --bridge-writable",
         valueHint: "DIR",
       },
       "config-file": {
         type: "string",
         description: "Config file (stack.config.ts) served to the guest; stop writes the guest's version back",
+        valueHint: "PATH",
+      },
+      "bridge-writable": {
+        type: "string",
+        description:
+          "A path under the project directory the guest may write (repeatable; `.` for all of it). Default: none, only --config-file. .git, hooks and tool directories never",
         valueHint: "PATH",
       },
       "file-bridge": {
@@ -95,7 +102,12 @@ ${ENVIRONMENT_NOTES}`,
           ? undefined
           : parseInteger(args.timeout, { flag: "--timeout" }, { min: 1, unit: "seconds" }, path);
       const fileBridge = resolveFileBridgeSettings(
-        { projectDir: args["project-dir"], configFile: args["config-file"], fileBridge: args["file-bridge"] },
+        {
+          projectDir: args["project-dir"],
+          configFile: args["config-file"],
+          fileBridge: args["file-bridge"],
+          bridgeWritable: args["bridge-writable"],
+        },
         io.cwd,
         path,
       );
@@ -163,5 +175,6 @@ export function fileBridgeLine(result: EmulatorStartResult): string {
   if (b === undefined) return "";
   if (!b.enabled) return "File bridge: off (--no-file-bridge).\n";
   const config = b.configFile === null ? "" : `; config file ${b.configFile} (written back by stop)`;
-  return `File bridge: ${b.projectDir} on 127.0.0.1:${b.port}${config}.\n`;
+  const writable = b.writable.length === 0 ? "read-only" : `guest may write ${b.writable.join(", ")}`;
+  return `File bridge: ${b.projectDir} on 127.0.0.1:${b.port} (${writable})${config}.\n`;
 }
