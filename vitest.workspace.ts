@@ -40,6 +40,7 @@ export const projects: TestProjectInlineConfiguration[] = [
         "packages/*/src/**/*.integration.test.ts",
         "docker/**/*.integration.test.ts",
         ".github/**/*.integration.test.ts",
+        "scripts/**/*.integration.test.ts",
       ],
       exclude: ["**/node_modules/**"],
       testTimeout: 120_000,

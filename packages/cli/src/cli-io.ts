@@ -31,13 +31,19 @@ export function isCi(env: CliIo["env"]): boolean {
   return (ci !== undefined && ci !== "" && ci !== "0" && ci !== "false") || env.GITHUB_ACTIONS === "true";
 }
 
-/** Fancy output (colour, spinners) only on a real terminal, outside CI, without NO_COLOR / TERM=dumb. */
+/** Fancy output (spinners, redrawn lines) only on a real terminal, outside CI, without TERM=dumb. Colour: {@link wantsColour}. */
 export function wantsFancyOutput(io: Pick<CliIo, "env" | "isTTY">): boolean {
   return io.isTTY && !isCi(io.env) && io.env.TERM !== "dumb";
 }
 
+/**
+ * Colour, by the common conventions: a non-empty `NO_COLOR` turns it off (no-color.org; empty means unset),
+ * `FORCE_COLOR` turns it on even without a terminal (`FORCE_COLOR=0` or `false` turns it off), else colour
+ * goes with fancy output.
+ */
 export function wantsColour(io: Pick<CliIo, "env" | "isTTY">): boolean {
   if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== "") return false;
-  if (io.env.FORCE_COLOR !== undefined && io.env.FORCE_COLOR !== "" && io.env.FORCE_COLOR !== "0") return true;
+  const force = io.env.FORCE_COLOR;
+  if (force !== undefined && force !== "") return force !== "0" && force !== "false";
   return wantsFancyOutput(io);
 }

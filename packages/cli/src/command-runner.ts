@@ -12,7 +12,7 @@
  */
 import { stripVTControlCharacters } from "node:util";
 import { type ArgsDef, type CommandDef, type ParsedArgs, parseArgs, renderUsage } from "citty";
-import type { CliIo } from "./cli-io.js";
+import { type CliIo, wantsColour } from "./cli-io.js";
 import { UsageError } from "./usage-error.js";
 
 export interface CommandContext<A extends ArgsDef = ArgsDef> {
@@ -30,6 +30,8 @@ export interface StackCommand<A extends ArgsDef = ArgsDef> {
   /** Extra help text (exit codes, environment variables), shown after the examples. */
   readonly notes?: string;
   readonly subCommands?: Readonly<Record<string, StackCommand>>;
+  /** The root's version: `--version` / `-v` before any subcommand prints it. */
+  readonly version?: string;
   readonly run?: (context: CommandContext<A>) => Promise<number>;
 }
 
@@ -39,6 +41,7 @@ export function defineStackCommand<const A extends ArgsDef>(command: StackComman
 }
 
 const HELP_FLAGS = new Set(["--help", "-h"]);
+const VERSION_FLAGS = new Set(["--version", "-v"]);
 
 /** Tokens before a `--` separator (the only ones that can be flags). */
 function flagRegion(tokens: readonly string[]): readonly string[] {
@@ -50,6 +53,14 @@ export async function runCommandTree(root: StackCommand, argv: readonly string[]
   let command = root;
   const path: string[] = [];
   let rest = [...argv];
+  // `--version` / `-v` among the flags before the first command name.
+  const rootRegion = flagRegion(argv);
+  const firstWord = rootRegion.findIndex((token) => !token.startsWith("-"));
+  const rootFlags = firstWord === -1 ? rootRegion : rootRegion.slice(0, firstWord);
+  if (root.version !== undefined && rootFlags.some((token) => VERSION_FLAGS.has(token))) {
+    io.stdout.write(`${root.version}\n`);
+    return 0;
+  }
   for (;;) {
     const subCommands = command.subCommands;
     if (subCommands === undefined || Object.keys(subCommands).length === 0) break;
@@ -115,8 +126,7 @@ export async function renderHelp(command: StackCommand, path: readonly string[],
 }
 
 async function printHelp(command: StackCommand, path: readonly string[], io: CliIo): Promise<void> {
-  const colour = io.isTTY && io.env.NO_COLOR === undefined;
-  io.stdout.write(await renderHelp(command, path, colour));
+  io.stdout.write(await renderHelp(command, path, wantsColour(io)));
 }
 
 interface FlagInfo {

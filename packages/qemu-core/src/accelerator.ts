@@ -49,7 +49,18 @@ export interface AcceleratorProbeResult {
   readonly arch: Arch;
   readonly qemuBinary: string;
   readonly qemuVersion: string;
+  /**
+   * `runtime`: a real guest failed under the hardware accelerator after the probe had passed it, and this answer
+   * (tcg) was recorded by {@link recordAcceleratorFailure}; `probe` (or absent): the probe's own answer.
+   */
+  readonly verdict?: "probe" | "runtime";
+  /** `forced`: the user chose the accelerator (`--accel`, `EMULATOR_ACCEL`); nothing was probed. */
+  readonly chosenBy?: "probe" | "forced";
 }
+
+/** What the user may ask for: `auto` probes; any other value forces that accelerator. */
+export type AcceleratorChoice = "auto" | Accelerator;
+export const ACCELERATOR_CHOICES: readonly AcceleratorChoice[] = ["auto", "kvm", "hvf", "whpx", "tcg"];
 
 export type AcceleratorProbeEvent =
   | { readonly type: "accel-cache-hit"; readonly file: string; readonly accel: Accelerator }
@@ -233,19 +244,7 @@ function versionText(v: QemuVersion): string {
   return v.packageVersion === undefined ? v.version : `${v.version} (${v.packageVersion})`;
 }
 
-/**
- * Finds the accelerator that really runs a guest of `arch` here. Never
- * throws for a failing hardware accelerator (that is in `tried`); throws
- * `ACCEL_PROBE_FAILED` only when even TCG cannot run the probe guest, and
- * `ABORTED` when `signal` fires (QEMU is killed first).
- *
- * @example
- * ```ts
- * const probe = await probeAccelerator({ arch: "amd64" });
- * // { accel: "tcg", reason: "kvm failed: /dev/kvm does not exist ...; using tcg ...", tried: [...] }
- * ```
- */
-export async function probeAccelerator(options: ProbeAcceleratorOptions): Promise<AcceleratorProbeResult> {
+async function probeContext(options: ProbeAcceleratorOptions) {
   const arch = normalizeArch(options.arch);
   const env = options.env ?? process.env;
   const runner = options.runner ?? execaRunner;
@@ -277,6 +276,105 @@ export async function probeAccelerator(options: ProbeAcceleratorOptions): Promis
     qemuVersion: versionText(version),
   };
   const file = cacheFile(options.cacheDir ?? join(emulatorHome(env), "cache"), key);
+  return { arch, env, runner, host, kvmDevice, signal, qemuBinary, version, candidates, useCache, key, file };
+}
+
+/**
+ * Records that `accel` passed the probe but could not run a real guest here
+ * (`reason`: QEMU's words), in the probe's cache: every later
+ * {@link probeAccelerator} for this host and QEMU answers `tcg` at once,
+ * saying why, until the cache is bypassed (`HEXCLAVE_NO_ACCEL_CACHE=1`) or
+ * the host or QEMU changes. Returns the answer now cached.
+ */
+export async function recordAcceleratorFailure(
+  options: ProbeAcceleratorOptions & { readonly accel: Accelerator; readonly reason: string },
+): Promise<AcceleratorProbeResult> {
+  const { arch, qemuBinary, key, file } = await probeContext(options);
+  const previous = await readCache(file, key);
+  const failed: AcceleratorAttempt = {
+    accel: options.accel,
+    ok: false,
+    reason: `a real guest failed under ${options.accel}: ${options.reason}`,
+    durationMs: 0,
+  };
+  const tcg = previous?.tried.find((t) => t.accel === "tcg" && t.ok);
+  const result: AcceleratorProbeResult = {
+    accel: "tcg",
+    reason: `${options.accel} cannot run this guest on this host: ${options.reason}; using tcg`,
+    tried: [failed, ...(tcg === undefined ? [] : [tcg])],
+    fromCache: false,
+    arch,
+    qemuBinary,
+    qemuVersion: key.qemuVersion,
+    verdict: "runtime",
+  };
+  await writeCache(file, key, result);
+  return result;
+}
+
+/**
+ * The accelerator to run with: `auto` probes (see {@link probeAccelerator});
+ * a forced choice is used as it is, after the checks that need no QEMU run
+ * (the accelerator exists on this OS, runs this guest arch, and for KVM the
+ * device is usable). A forced choice that cannot work throws
+ * `ACCEL_UNAVAILABLE` with the reason: it never falls back.
+ */
+export async function chooseAccelerator(
+  options: ProbeAcceleratorOptions & { readonly choice: AcceleratorChoice },
+): Promise<AcceleratorProbeResult> {
+  if (!ACCELERATOR_CHOICES.includes(options.choice)) {
+    throw qemuErrors.create("INVALID_ARGUMENT", `Unknown accelerator ${JSON.stringify(options.choice)}`, {
+      hint: `Use one of ${ACCELERATOR_CHOICES.join(", ")}.`,
+    });
+  }
+  if (options.choice === "auto") return { ...(await probeAccelerator(options)), chosenBy: "probe" };
+  const accel = options.choice;
+  const { arch, host, kvmDevice, qemuBinary, version, candidates } = await probeContext(options);
+  const unavailable = (why: string) =>
+    qemuErrors.create("ACCEL_UNAVAILABLE", `The accelerator ${accel} was asked for, but ${why}`, {
+      details: { accel, arch, os: host.os, hostArch: host.arch },
+    });
+  if (!candidates.includes(accel)) {
+    throw unavailable(
+      host.arch !== arch
+        ? `a ${arch} guest on a ${host.arch} host runs only under tcg`
+        : `${accel} does not exist on ${host.os} (here: ${candidates.join(", ")})`,
+    );
+  }
+  const why =
+    accel === "kvm"
+      ? await kvmPrecheck(kvmDevice, host)
+      : accel === "hvf"
+        ? await hvfPrecheck(options.runner ?? execaRunner, options.signal)
+        : undefined;
+  if (why !== undefined) throw unavailable(why);
+  return {
+    accel,
+    reason: `${accel} was chosen (--accel or EMULATOR_ACCEL); not probed`,
+    tried: [],
+    fromCache: false,
+    arch,
+    qemuBinary,
+    qemuVersion: versionText(version),
+    chosenBy: "forced",
+  };
+}
+
+/**
+ * Finds the accelerator that really runs a guest of `arch` here. Never
+ * throws for a failing hardware accelerator (that is in `tried`); throws
+ * `ACCEL_PROBE_FAILED` only when even TCG cannot run the probe guest, and
+ * `ABORTED` when `signal` fires (QEMU is killed first).
+ *
+ * @example
+ * ```ts
+ * const probe = await probeAccelerator({ arch: "amd64" });
+ * // { accel: "tcg", reason: "kvm failed: /dev/kvm does not exist ...; using tcg ...", tried: [...] }
+ * ```
+ */
+export async function probeAccelerator(options: ProbeAcceleratorOptions): Promise<AcceleratorProbeResult> {
+  const { arch, runner, host, kvmDevice, signal, qemuBinary, version, candidates, useCache, key, file } =
+    await probeContext(options);
   if (useCache) {
     const cached = await readCache(file, key);
     if (cached !== undefined) {

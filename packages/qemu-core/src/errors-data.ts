@@ -24,6 +24,10 @@ export const qemuErrors = defineErrorCatalogue({
     hint: "Install the firmware package for your OS, or point the environment variable named in the message at it.",
   },
   ACCEL_PROBE_FAILED: { title: "No accelerator works", hint: "Even TCG failed: check that QEMU runs at all." },
+  ACCEL_UNAVAILABLE: {
+    title: "The chosen accelerator cannot work here",
+    hint: "Choose another with --accel (auto probes; tcg always works), or unset EMULATOR_ACCEL.",
+  },
   // ISO
   ISO_INVALID_INPUT: {
     title: "Invalid ISO input",

@@ -29,6 +29,7 @@ export {
   type QmpWaitOptions,
 } from "./qmp-client.js";
 export * from "./readiness.js";
+export * from "./run-state-watch.js";
 export * from "./state-file-migration.js";
 export * from "./vm-instance.js";
 export * from "./vm-spec.js";

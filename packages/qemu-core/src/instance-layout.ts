@@ -12,6 +12,7 @@
  * <home>/run/<instance>/qga.sock              QEMU guest agent socket
  * <home>/run/<instance>/serial.log            guest console
  * <home>/run/<instance>/qemu.pid              QEMU pid (advisory; identity is checked)
+ * <home>/run/<instance>/qemu.log              QEMU's own stdout and stderr of the current run (its error reports)
  * <home>/run/<instance>/lock                  held while a command changes the instance
  * <home>/run/<instance>/instance.json         exact QEMU arguments, accelerator, fingerprint
  * <home>/run/<instance>/suspend.vmstate       RAM and device state saved by stop (QEMU migration stream)
@@ -39,6 +40,8 @@ export const QMP_SOCKET_FILE = "qmp.sock";
 export const GUEST_AGENT_SOCKET_FILE = "qga.sock";
 export const SERIAL_LOG_FILE = "serial.log";
 export const PID_FILE = "qemu.pid";
+/** QEMU's stdout and stderr of the current run: where it reports accelerator failures (`KVM internal error`). */
+export const QEMU_LOG_FILE = "qemu.log";
 export const LOCK_FILE = "lock";
 export const INSTANCE_RECORD_FILE = "instance.json";
 export const UEFI_VARS_FILE = "efivars.qcow2";
@@ -82,6 +85,7 @@ export interface InstancePaths {
   readonly guestAgentSocket: string;
   readonly serialLog: string;
   readonly pidFile: string;
+  readonly qemuLog: string;
   readonly lock: string;
   readonly record: string;
   readonly uefiVars: string;
@@ -97,6 +101,7 @@ export function instancePaths(home: string, instance: string = DEFAULT_INSTANCE)
     guestAgentSocket: join(dir, GUEST_AGENT_SOCKET_FILE),
     serialLog: join(dir, SERIAL_LOG_FILE),
     pidFile: join(dir, PID_FILE),
+    qemuLog: join(dir, QEMU_LOG_FILE),
     lock: join(dir, LOCK_FILE),
     record: join(dir, INSTANCE_RECORD_FILE),
     uefiVars: join(dir, UEFI_VARS_FILE),

@@ -50,7 +50,9 @@ describe("VmInstance", () => {
     const events: VmInstanceEvent[] = [];
     const started = await vm.start({ spec, fingerprint: { memoryMb: 128 }, onEvent: (e) => events.push(e) });
     expect(started.accel).toBe("tcg");
-    expect(started.args).toContain("-daemonize");
+    // Detached, not -daemonize: QEMU's stderr (its accelerator error reports) must land in qemu.log.
+    expect(started.args).not.toContain("-daemonize");
+    expect((await stat(vm.paths.qemuLog)).isFile()).toBe(true);
     expect(events.map((e) => e.type)).toEqual(["lock-acquired", "ports-checked", "qemu-spawned", "qmp-ready"]);
 
     const status = await vm.status();

@@ -6,8 +6,11 @@
  * - `start` takes the instance lock, refuses a running instance, binds each
  *   forwarded host port to check it is free (naming the holder), creates the
  *   overlay on the base image if missing, records the exact QEMU arguments in
- *   `instance.json` (temp + rename), spawns QEMU with `-daemonize -pidfile`,
- *   and returns once QMP answers.
+ *   `instance.json` (temp + rename), spawns QEMU detached in its own session
+ *   with `-pidfile` (stdout and stderr in `qemu.log`: not `-daemonize`, which
+ *   discards QEMU's error reports), and returns once QMP answers.
+ * - `watch` follows a running QEMU's run state, `qemu.log` and process and
+ *   reports the first failure (see run-state-watch.ts).
  * - `status` is derived every time, never stored: the pid is trusted only if
  *   the process is alive and is this instance's QEMU (start time recorded at
  *   start, command line naming the instance directory). A recorded start with
@@ -21,7 +24,8 @@
  *   `snapshot-save`/`snapshot-delete` jobs over every writable qcow2 drive when
  *   running, `qemu-img` on the drives when stopped) and `start({ loadvm })`.
  */
-import { mkdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { type CommandRunner, execaRunner } from "./command-runner.js";
 import { qemuErrors } from "./errors-data.js";
@@ -38,6 +42,13 @@ import { createQemuImg, type QemuImg } from "./qemu-img.js";
 import { parseQemuImgInfo, type QemuImgSnapshot } from "./qemu-img-info.js";
 import { abortedError, QmpClient, type QmpStatus, throwIfAborted } from "./qmp-client.js";
 import {
+  classifyVmFailure,
+  type QemuRunWatch,
+  runStateFailure,
+  type VmFailure,
+  watchQemuRun,
+} from "./run-state-watch.js";
+import {
   type MigrationProgress,
   readMigrationProgress,
   STATE_FILE_MAX_BANDWIDTH_BYTES_PER_S,
@@ -52,7 +63,8 @@ export type InstanceVmSpec = Omit<
   "qmpSocket" | "pidFile" | "serial" | "guestAgentSocket" | "daemonize" | "loadvm" | "incoming" | "name"
 > & { readonly name?: string };
 
-export type VmState = "stopped" | "starting" | "running" | "paused" | "crashed";
+/** `broken`: QEMU runs but holds the VM in an error state (`internal-error`, `guest-panicked`, `io-error`, `shutdown`). */
+export type VmState = "stopped" | "starting" | "running" | "paused" | "broken" | "crashed";
 
 /** What `instance.json` holds. Written at start (temp + rename), updated at stop. */
 export interface InstanceRecord {
@@ -87,6 +99,8 @@ export interface InstanceStatus {
   readonly qmpStatus?: QmpStatus;
   /** Why QMP did not answer, when it did not. */
   readonly qmpError?: string;
+  /** When `broken`: what the run state and QEMU's output (qemu.log) say. */
+  readonly failure?: VmFailure;
   readonly record?: InstanceRecord;
 }
 
@@ -271,6 +285,11 @@ export class VmInstance {
       try {
         const client = await this.qmp({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
         const qmpStatus = await client.queryStatus({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
+        const failure =
+          runStateFailure(qmpStatus.status) === undefined
+            ? undefined
+            : classifyVmFailure(qmpStatus.status, await tailFile(this.paths.qemuLog, 16_000));
+        if (failure !== undefined) return { state: "broken", qmpStatus, failure, ...base };
         return { state: vmStateOf(qmpStatus), qmpStatus, ...base };
       } catch (error) {
         const qmpError = error instanceof Error ? error.message : String(error);
@@ -358,6 +377,35 @@ export class VmInstance {
     this.dropClient();
   }
 
+  /**
+   * Watches this instance's running QEMU (see run-state-watch.ts): its run
+   * state over short QMP connections (QMP serves one client at a time, so
+   * other commands can still talk to it between polls), `qemu.log`, and
+   * whether the process still runs. `failure` resolves with the first
+   * failure, or undefined after `stop()`.
+   */
+  watch(options: { pollMs?: number; signal?: AbortSignal; identity?: ProcessIdentity } = {}): QemuRunWatch {
+    const identity = options.identity;
+    return watchQemuRun({
+      pollMs: options.pollMs ?? 1000,
+      ...(options.signal ? { signal: options.signal } : {}),
+      queryStatus: async () => {
+        // This object's own connection when it has one (QMP serves one client at a time), else a short one.
+        if (this.client?.connected === true) return this.client.queryStatus({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
+        const client = await QmpClient.connect(this.paths.qmpSocket, { timeoutMs: QMP_PROBE_TIMEOUT_MS });
+        try {
+          return await client.queryStatus({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
+        } finally {
+          client.close();
+        }
+      },
+      readOutput: () => tailFile(this.paths.qemuLog, 16_000),
+      ...(identity === undefined
+        ? {}
+        : { isAlive: async () => (await readProcessIdentity(identity.pid))?.startTime === identity.startTime }),
+    });
+  }
+
   private dropClient(): void {
     this.client?.close();
     this.client = undefined;
@@ -384,7 +432,6 @@ export class VmInstance {
       guestAgentSocket: this.paths.guestAgentSocket,
       serial: { file: this.paths.serialLog },
       pidFile: this.paths.pidFile,
-      daemonize: true,
       ...(options.loadvm !== undefined ? { loadvm: options.loadvm } : {}),
       ...(options.incomingStateFile !== undefined ? { incoming: stateFileLoadUri(options.incomingStateFile) } : {}),
     };
@@ -464,37 +511,54 @@ export class VmInstance {
       const timeoutMs = options.timeoutMs ?? 60_000;
 
       try {
-        const result = await this.runner(binary, args, {
-          timeoutMs,
-          ...(signal ? { signal } : {}),
-          forceKillAfterMs: 1000,
-        });
-        if (result.exitCode !== 0) {
+        // Not -daemonize: a daemonized QEMU sends its stderr to /dev/null, and its stderr is where it reports an
+        // accelerator failure (`KVM internal error`). A detached QEMU writes it to qemu.log instead.
+        const spawned = await spawnDetachedQemu(binary, args, this.paths.qemuLog);
+        const pid = await this.waitForPidFile(spawned, started + timeoutMs, signal);
+        if (pid === undefined) {
+          if (spawned.exit === undefined && spawned.pid !== undefined) {
+            try {
+              process.kill(spawned.pid, "SIGKILL"); // our own child, not yet reaped: still the same process
+            } catch {
+              // already gone
+            }
+          }
+          const output = (await tailFile(this.paths.qemuLog, 4000)).trim();
           const why =
-            result.spawnError !== undefined
-              ? `could not be started (${result.spawnError.code})`
-              : result.timedOut
-                ? `did not finish starting within ${timeoutMs} ms`
-                : result.exitCode === null
-                  ? `was killed by ${result.signal ?? "a signal"}`
-                  : `exited with code ${result.exitCode}`;
-          const stderr = result.stderr.trim();
+            spawned.error !== undefined
+              ? `could not be started (${spawned.error})`
+              : spawned.exit !== undefined
+                ? spawned.exit.code === null
+                  ? `was killed by ${spawned.exit.signal ?? "a signal"}`
+                  : `exited with code ${spawned.exit.code}`
+                : `did not finish starting within ${timeoutMs} ms`;
           throw qemuErrors.create(
             "VM_START_FAILED",
-            `QEMU for instance "${this.name}" ${why}${stderr ? `:\n${stderr}` : ""}`,
+            `QEMU for instance "${this.name}" ${why}${output ? `:\n${output}` : ""}`,
             {
               ...(options.loadvm !== undefined
                 ? { hint: `Resuming snapshot "${options.loadvm}" failed; boot cold (without loadvm) instead.` }
                 : {}),
-              details: { binary, args, exitCode: result.exitCode, stderr: result.stderr, loadvm: options.loadvm },
+              details: {
+                binary,
+                args,
+                exitCode: spawned.exit?.code ?? null,
+                stderr: output,
+                qemuLog: this.paths.qemuLog,
+                loadvm: options.loadvm,
+              },
             },
           );
         }
-        const pid = await readPidFile(this.paths.pidFile);
-        const identity = pid !== undefined ? await readProcessIdentity(pid) : undefined;
-        if (pid === undefined || !identity || !this.isOwnIdentity(identity, undefined)) {
+        const identity = await readProcessIdentity(pid);
+        if (!identity || !this.isOwnIdentity(identity, undefined)) {
           throw qemuErrors.create("VM_START_FAILED", `QEMU for instance "${this.name}" exited right after starting`, {
-            details: { binary, args, serialLog: this.paths.serialLog },
+            details: {
+              binary,
+              args,
+              serialLog: this.paths.serialLog,
+              stderr: await tailFile(this.paths.qemuLog, 4000),
+            },
           });
         }
         rec = { ...rec, pid, identity, state: "started" };
@@ -534,6 +598,22 @@ export class VmInstance {
     }
   }
 
+  /** The pid QEMU wrote to its pidfile (it does so once its options are parsed); undefined when it exited first. */
+  private async waitForPidFile(
+    spawned: SpawnedQemu,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number | undefined> {
+    for (;;) {
+      throwIfAborted(signal);
+      const pid = await readPidFile(this.paths.pidFile);
+      if (pid !== undefined && (await readProcessIdentity(pid))) return pid;
+      if (spawned.exit !== undefined || spawned.error !== undefined) return undefined;
+      if (Date.now() > deadline) return undefined;
+      await sleep(25);
+    }
+  }
+
   private async waitForQmp(identity: ProcessIdentity, deadline: number, signal?: AbortSignal): Promise<QmpStatus> {
     let last: unknown;
     for (;;) {
@@ -550,9 +630,12 @@ export class VmInstance {
       }
       if (!(await readProcessIdentity(identity.pid))) {
         const tail = await tailFile(this.paths.serialLog, 2000);
-        throw qemuErrors.create("VM_START_FAILED", `QEMU for instance "${this.name}" exited before QMP answered`, {
-          details: { pid: identity.pid, serialTail: tail },
-        });
+        const output = (await tailFile(this.paths.qemuLog, 4000)).trim();
+        throw qemuErrors.create(
+          "VM_START_FAILED",
+          `QEMU for instance "${this.name}" exited before QMP answered${output ? `:\n${output}` : ""}`,
+          { details: { pid: identity.pid, serialTail: tail, stderr: output, qemuLog: this.paths.qemuLog } },
+        );
       }
       if (Date.now() > deadline) {
         throw qemuErrors.create("VM_START_FAILED", `QMP of instance "${this.name}" did not answer in time`, {
@@ -999,6 +1082,36 @@ function vmStateOf(s: QmpStatus): VmState {
   return "paused";
 }
 
+interface SpawnedQemu {
+  readonly pid: number | undefined;
+  /** Set once the process exited (the spawning process saw it). */
+  exit?: { code: number | null; signal: string | null };
+  /** Set when it could not be spawned at all. */
+  error?: string;
+}
+
+/**
+ * Spawns QEMU in its own session (it outlives this process), stdout and
+ * stderr appended to `logFile` (truncated first: the log is this run's).
+ */
+async function spawnDetachedQemu(binary: string, args: readonly string[], logFile: string): Promise<SpawnedQemu> {
+  const log = await open(logFile, "w", 0o600);
+  try {
+    const child = spawn(binary, [...args], { detached: true, stdio: ["ignore", log.fd, log.fd] });
+    const spawned: SpawnedQemu = { pid: child.pid };
+    child.on("exit", (code, sig) => {
+      spawned.exit = { code, signal: sig };
+    });
+    child.on("error", (error) => {
+      spawned.error = (error as NodeJS.ErrnoException).code ?? error.message;
+    });
+    child.unref();
+    return spawned;
+  } finally {
+    await log.close();
+  }
+}
+
 async function readPidFile(file: string): Promise<number | undefined> {
   try {
     const n = Number((await readFile(file, "utf8")).trim());
@@ -1069,7 +1182,7 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 /** Removes an instance's whole directory (overlay included). The instance must be stopped. */
 export async function removeInstanceDir(instance: VmInstance): Promise<void> {
   const s = await instance.status();
-  if (s.state === "running" || s.state === "paused" || s.state === "starting") {
+  if (s.state === "running" || s.state === "paused" || s.state === "broken" || s.state === "starting") {
     throw qemuErrors.create("INSTANCE_ALREADY_RUNNING", `Instance "${instance.name}" is ${s.state}; stop it first`);
   }
   await rm(instance.paths.dir, { recursive: true, force: true });

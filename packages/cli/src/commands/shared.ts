@@ -2,7 +2,7 @@
 
 import type { CliDeps } from "../cli-deps.js";
 import type { CliIo } from "../cli-io.js";
-import { wantsFancyOutput } from "../cli-io.js";
+import { wantsColour, wantsFancyOutput } from "../cli-io.js";
 import type { EmulatorRuntime } from "../emulator-runtime.js";
 import {
   type EmulatorFlags,
@@ -47,7 +47,7 @@ export function settingsFor(flags: EmulatorFlags, io: CliIo, deps: CliDeps, path
 
 /** A renderer on stderr: spinner and colour on a terminal (not with --json), plain lines otherwise. */
 export function progressFor(io: CliIo, json: boolean): ProgressRenderer {
-  return createProgressRenderer({ stream: io.stderr, fancy: !json && wantsFancyOutput(io) });
+  return createProgressRenderer({ stream: io.stderr, fancy: !json && wantsFancyOutput(io), colour: wantsColour(io) });
 }
 
 /** Feeds library events (of any known shape) to a renderer. */

@@ -17,7 +17,9 @@ class Collector {
 
 class FakeTerminal extends Collector implements TerminalStream {
   readonly isTTY = true;
-  readonly columns = 100;
+  constructor(readonly columns = 100) {
+    super();
+  }
   cursorTo() {
     return true;
   }
@@ -100,6 +102,41 @@ describe("tty renderer", () => {
     expect(term.text).toContain("✔");
     expect(term.text).toContain("✖");
     expect(term.text).toContain("\u001b[");
+  });
+
+  it("draws no colour when colour is off (NO_COLOR), yet still spins and ticks", () => {
+    const term = new FakeTerminal();
+    const r = createTtyRenderer({ stream: term, colour: false });
+    r.event({ type: "stage-start", stage: "boot", label: "booting the guest" });
+    r.event({ type: "stage-end", stage: "boot", durationMs: 41_200 });
+    r.event({
+      type: "service-health",
+      service: "minio",
+      up: false,
+      url: "http://127.0.0.1:26702",
+      detail: "",
+      elapsedMs: 1000,
+    });
+    r.warn("slow");
+    r.close();
+    expect(term.text).toContain("booting the guest...");
+    expect(term.text).toContain("✔ boot (41.2 s)");
+    expect(term.text).toContain("✖ minio down");
+    // SGR sequences (colour, dim) end in "m"; cursor and line control codes may stay.
+    const sgr = term.text
+      .split(String.fromCharCode(27))
+      .slice(1)
+      .filter((sequence) => /^\[[0-9;]*m/.test(sequence));
+    expect(sgr).toEqual([]);
+  });
+
+  it("falls back to plain lines on a terminal that reports zero columns", () => {
+    const term = new FakeTerminal(0);
+    const r = createProgressRenderer({ stream: term, fancy: true, now: fixedClock });
+    r.event({ type: "stage-start", stage: "boot", label: "booting the guest" });
+    r.event({ type: "stage-end", stage: "boot", durationMs: 41_200 });
+    r.close();
+    expect(term.text).toBe("03:04:05 booting the guest...\n03:04:05 boot done in 41.2 s\n");
   });
 
   it("is chosen only when fancy output is wanted and the stream is a terminal", () => {

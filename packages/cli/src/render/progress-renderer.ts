@@ -22,6 +22,8 @@ export interface ProgressRenderer {
 
 export interface RendererOptions {
   readonly stream: OutputStream;
+  /** Colour in the tty renderer (default on); off with NO_COLOR (see `wantsColour`). */
+  readonly colour?: boolean;
   /** Clock, injectable for tests. */
   readonly now?: () => Date;
 }
@@ -100,7 +102,8 @@ export interface TerminalStream extends OutputStream {
 
 /** Spinner and colour on a terminal. */
 export function createTtyRenderer(options: RendererOptions & { readonly stream: TerminalStream }): ProgressRenderer {
-  const style: Style = createStyle(true);
+  const colour = options.colour ?? true;
+  const style: Style = createStyle(colour);
   let spinner: Ora | undefined;
   let stageText = "";
   const spin = (text: string) => {
@@ -110,6 +113,7 @@ export function createTtyRenderer(options: RendererOptions & { readonly stream: 
         stream: options.stream as unknown as NodeJS.WritableStream,
         isEnabled: true,
         discardStdin: false,
+        color: colour ? "cyan" : false,
       }).start();
     } else {
       spinner.text = text;
@@ -180,10 +184,15 @@ const isTerminalStream = (stream: OutputStream): stream is TerminalStream =>
   typeof (stream as Partial<TerminalStream>).cursorTo === "function" &&
   typeof (stream as Partial<TerminalStream>).clearLine === "function";
 
-/** `tty` when fancy output is wanted and the stream can do it, else `plain`. */
+/**
+ * `tty` when fancy output is wanted and the stream is a terminal with a known width, else `plain`. A terminal
+ * that reports zero columns (a pty nobody sized, as under `script` without a controlling terminal) gets plain
+ * lines: ora divides by the width to count the lines it must clear, and with 0 it never stops clearing.
+ */
 export function createProgressRenderer(options: RendererOptions & { readonly fancy: boolean }): ProgressRenderer {
   const { stream } = options;
-  return options.fancy && isTerminalStream(stream)
+  const width = stream.columns;
+  return options.fancy && isTerminalStream(stream) && width !== undefined && width > 0
     ? createTtyRenderer({ ...options, stream })
     : createPlainRenderer(options);
 }
