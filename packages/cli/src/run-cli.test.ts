@@ -44,6 +44,9 @@ function io(env: Record<string, string> = {}): CliIo & { out: () => string; err:
   };
 }
 
+/** These tests' cwd (/tmp) is no project: it is shared only when named (project-dir.integration.test.ts covers the refusal). */
+const SHARE_TMP = ["--project-dir", "/tmp"];
+
 const report = (health: EmulatorStatus["health"]): EmulatorStatus => ({
   health,
   vm: {
@@ -256,7 +259,7 @@ describe("the runtime's results as the commands show them", () => {
       const stream = io({ HEXCLAVE_EMULATOR_HOME: home, EMULATOR_BACKEND_PORT: "36701", EMULATOR_NO_SNAPSHOT: "1" });
       let seen: unknown;
       const exit = await runCli(
-        ["emulator", "start", "--arch", "amd64", "--cpus", "2", "--memory", "2048", "--timeout", "600"],
+        ["emulator", "start", "--arch", "amd64", "--cpus", "2", "--memory", "2048", "--timeout", "600", ...SHARE_TMP],
         stream,
         {
           loadRuntime: runtimeWith({
@@ -306,7 +309,7 @@ describe("the runtime's results as the commands show them", () => {
     try {
       const stream = io({ HEXCLAVE_EMULATOR_HOME: home });
       const services = report("degraded").services;
-      const exit = await runCli(["emulator", "start", "--arch", "amd64"], stream, {
+      const exit = await runCli(["emulator", "start", "--arch", "amd64", ...SHARE_TMP], stream, {
         loadRuntime: runtimeWith({
           start: async () =>
             startResult({ ready: false, services, failing: ["minio"], serialTail: ["[  12.0] minio: bad config"] }),
@@ -330,10 +333,14 @@ describe("the runtime's results as the commands show them", () => {
         start: async () => startResult({ alreadyRunning: true, bootKind: "none", durationMs: 40 }),
       });
       const text = io({ HEXCLAVE_EMULATOR_HOME: home });
-      expect(await runCli(["emulator", "start", "--arch", "amd64"], text, { loadRuntime: running })).toBe(0);
+      expect(await runCli(["emulator", "start", "--arch", "amd64", ...SHARE_TMP], text, { loadRuntime: running })).toBe(
+        0,
+      );
       expect(text.out()).toContain("already running and healthy; nothing was started");
       const json = io({ HEXCLAVE_EMULATOR_HOME: home });
-      expect(await runCli(["emulator", "start", "--arch", "amd64", "--json"], json, { loadRuntime: running })).toBe(0);
+      expect(
+        await runCli(["emulator", "start", "--arch", "amd64", "--json", ...SHARE_TMP], json, { loadRuntime: running }),
+      ).toBe(0);
       expect(JSON.parse(json.out())).toMatchObject({ alreadyRunning: true, ready: true, bootKind: "none" });
     } finally {
       await rm(home, { recursive: true, force: true });

@@ -112,6 +112,8 @@ describe("stack emulator pull, then start", () => {
       "2048",
       "--timeout",
       "900",
+      "--project-dir",
+      work,
     ]);
     started = true;
     if (start.exit !== 0) console.log(`[pull e2e] start failed:\n${start.stdout}\n${start.stderr}`);

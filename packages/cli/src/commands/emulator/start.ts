@@ -5,6 +5,7 @@ import { resolveFileBridgeSettings } from "../../emulator-settings.js";
 import { ExitCode } from "../../exit-codes.js";
 import { parseInteger } from "../../flag-values.js";
 import { requireInstalledImage } from "../../image-store.js";
+import { checkProjectDir, sharingLine } from "../../project-dir.js";
 import { formatDuration } from "../../render/format.js";
 import { writeJson } from "../../render/json-output.js";
 import {
@@ -111,8 +112,14 @@ ${ENVIRONMENT_NOTES}`,
         io.cwd,
         path,
       );
+      await checkProjectDir(fileBridge, {
+        explicit: args["project-dir"] !== undefined,
+        userHome: deps.userHome,
+        commandPath: path,
+      });
       await requireInstalledImage(settings.home, settings.arch);
       const json = args.json === true;
+      if (!json) io.stderr.write(sharingLine(fileBridge));
       const stopOnFailure = args["stop-on-failure"] === true;
       const result = await withRuntime(deps, io, settings, (runtime) =>
         withProgress(io, json, (renderer) =>
