@@ -29,12 +29,17 @@ let outside: string;
 let configPath: string;
 let emulator: Emulator;
 
-/** One HTTP request made by python3 inside the guest's container; body `@N` is N bytes of "x". */
+/**
+ * One HTTP request made by python3 inside the guest's container; body `@N` is N bytes of "x". Token `guest` is
+ * the proxy's credential as the backend holds it (its token file), `-` none.
+ */
 const REQUEST_PY = `
 import sys, json, urllib.request, urllib.error
 method, url, body, token = sys.argv[1:5]
 data = None if body == "-" else (b"x" * int(body[1:]) if body.startswith("@") else body.encode())
 req = urllib.request.Request(url, data=data, method=method)
+if token == "guest":
+    token = open("/run/hexclave-bridge/token").read().strip()
 if token != "-":
     req.add_header("Authorization", "Bearer " + token)
 try:
@@ -54,7 +59,7 @@ async function inContainer(args: string[]): Promise<{ exitCode: number; stdout: 
   }
 }
 
-async function guestRequest(method: string, url: string, body = "-", token = "-") {
+async function guestRequest(method: string, url: string, body = "-", token = url.startsWith(PROXY) ? "guest" : "-") {
   const r = await inContainer(["python3", "-c", REQUEST_PY, method, url, body, token]);
   expect(r.exitCode, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as { status: number; body: string };
@@ -77,7 +82,12 @@ async function snapshotDir(dir: string): Promise<Record<string, string>> {
 async function start(): Promise<EmulatorStartResult> {
   const r = await emulator.start({
     ...settings,
-    fileBridge: { projectDir: project, configFile: configPath, maxBodyBytes: MAX_BODY },
+    fileBridge: {
+      projectDir: project,
+      configFile: configPath,
+      maxBodyBytes: MAX_BODY,
+      writable: [join(project, "from-guest"), join(project, "big.bin")],
+    },
   });
   if (!r.ready) console.log(`[file-bridge e2e] not ready: ${r.failing.join(", ")}\n${r.serialTail.join("\n")}`);
   expect(r.ready).toBe(true);
@@ -179,6 +189,11 @@ describe("file bridge on the self-test image", () => {
     for (const [method, url, body, status] of refused) {
       expect((await guestRequest(method, url, body)).status, `${method} ${url}`).toBe(status);
     }
+    // The proxy without its credential (any other guest process): refused, and a write is not made.
+    expect((await guestRequest("GET", `${PROXY}/v1/files/docs/readme.txt`, "-", "-")).status).toBe(401);
+    expect((await guestRequest("PUT", `${PROXY}/v1/files/from-guest/x.txt`, "intruder", "-")).status).toBe(401);
+    // Not granted by --bridge-writable: read-only.
+    expect((await guestRequest("PUT", `${PROXY}/v1/files/docs/readme.txt`, "overwrite")).status).toBe(403);
     // Straight to the host bridge from the guest: no token, a wrong token, the right one.
     const direct = `http://10.0.2.2:${firstPort}/v1/files/docs/readme.txt`;
     expect((await guestRequest("GET", direct)).status).toBe(401);
