@@ -88,6 +88,10 @@ lines are printed and the exit code is 1; the VM stays up for inspection unless 
 
 Ctrl-C stops the VM this start launched (its data disk is kept; the next start boots it cold).
 Only one start runs at a time; \`stack emulator stop\` during a start stops the VM and ends that start.
+
+Without --project-dir, the current directory is shared only if it holds package.json, .git or stack.config.*
+and is not / or your home (or above it). The guest's network is QEMU's user network: it reaches services on
+this machine's 127.0.0.1 (as 10.0.2.2), the LAN and the internet; the file bridge needs 10.0.2.2.
 EXIT CODES  0 ready, 1 failure, 2 usage error, 130 interrupted
 
 ${ENVIRONMENT_NOTES}`,
