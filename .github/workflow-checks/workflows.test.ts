@@ -75,4 +75,24 @@ describe("GitHub workflows", () => {
     const changesets = steps.find((s) => s.uses?.startsWith("changesets/action@"));
     expect(changesets?.with?.publish).toBe("pnpm changeset publish");
   });
+
+  it("publishes through trusted publishing (OIDC) with provenance, keeping the token for a first publish", () => {
+    const release = byName("release.yaml");
+    expect(release.permissions["id-token"]).toBe("write");
+    const steps: Array<{
+      name?: string;
+      run?: string;
+      uses?: string;
+      with?: Record<string, unknown>;
+      env?: Record<string, string>;
+    }> = release.jobs.release.steps;
+    expect(steps.find((s) => s.uses?.startsWith("actions/setup-node@"))?.with?.["node-version"]).toBe(24);
+    const npmCheck = steps.findIndex((s) => s.run?.includes("npm --version") === true);
+    const publish = steps.findIndex((s) => s.uses?.startsWith("changesets/action@") === true);
+    expect(npmCheck).toBeGreaterThan(-1);
+    expect(npmCheck).toBeLessThan(publish);
+    expect(steps[npmCheck]?.run).toContain("11.5.1");
+    expect(steps[publish]?.env?.NODE_AUTH_TOKEN).toContain("secrets.NPM_TOKEN");
+    expect(steps[publish]?.env?.NPM_CONFIG_PROVENANCE).toBe("true");
+  });
 });
