@@ -86,6 +86,13 @@ const report = (health: EmulatorStatus["health"]): EmulatorStatus => ({
     detail: health === "degraded" && name === "minio" ? "connection refused" : "got 200",
     lastCheck: health === "stopped" ? null : "2025-01-02T03:04:06.000Z",
   })),
+  programs:
+    health === "stopped"
+      ? null
+      : [
+          { name: "postgres", healthy: true, detail: "pg_isready -q -h 127.0.0.1 -p 5432 -U postgres -> status 0" },
+          { name: "minio", healthy: health !== "degraded", detail: "GET :9090/minio/health/live -> 200 (want 200)" },
+        ],
   home: "/tmp/hexclave-test-home",
 });
 
@@ -138,6 +145,9 @@ describe("status: exit codes and the JSON schema", () => {
     expect(exit).toBe(3);
     expect(stream.out()).toContain("emulator: degraded");
     expect(stream.out()).toMatch(/down minio\s+http:\/\/127\.0\.0\.1:26702 {2}connection refused/);
+    // The supervised programs in the guest, as its health tool reports them.
+    expect(stream.out()).toContain("programs: 1 of 2 healthy (in the guest's container)");
+    expect(stream.out()).toMatch(/fail minio\s+GET :9090\/minio\/health\/live/);
   });
 });
 

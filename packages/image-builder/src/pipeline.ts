@@ -95,6 +95,8 @@ export interface BuildImageOptions {
   readonly cloudMirror?: string | undefined;
   /** The repository's docker/ directory; found from this module by default. */
   readonly dockerDir?: string | undefined;
+  /** Extra `docker build` arguments of the payload (the contract build points the PGDG seam at a stand-in). */
+  readonly buildArgs?: Readonly<Record<string, string>> | undefined;
   readonly signal?: AbortSignal | undefined;
   readonly onEvent?: ((event: BuildEvent) => void) | undefined;
 }
@@ -204,7 +206,7 @@ export async function buildProfilePayload(
   options: BuildImageOptions,
   emit: (e: BuildEvent) => void,
 ) {
-  const buildArgs: Record<string, string> = {};
+  const buildArgs: Record<string, string> = { ...options.buildArgs };
   if (profile.name === "selftest") {
     const base = await ensureSelftestBaseImage({
       arch,

@@ -40,6 +40,14 @@ export function renderStatusText(report: StatusReport, style: Style): string {
     const checked = service.lastCheck === null ? "" : style("dim", `  checked ${service.lastCheck}`);
     lines.push(`  ${state} ${service.name.padEnd(10)} ${service.url}${detail}${checked}`);
   }
+  if (report.programs !== undefined && report.programs !== null) {
+    const healthy = report.programs.filter((p) => p.healthy).length;
+    lines.push(`programs: ${healthy} of ${report.programs.length} healthy (in the guest's container)`);
+    for (const program of report.programs) {
+      const state = program.healthy ? style("green", "ok  ") : style("red", "fail");
+      lines.push(`  ${state} ${program.name.padEnd(14)} ${style("dim", program.detail)}`);
+    }
+  }
   return `${lines.join("\n")}\n`;
 }
 

@@ -72,6 +72,7 @@ import {
   withHostPorts,
 } from "./emulator-vm-spec.js";
 import { computeFingerprint, type VmFingerprint } from "./fingerprint.js";
+import { type GuestProgram, readGuestPrograms } from "./guest-programs.js";
 import { prepareRuntimeEnv, refreshGuestRuntimeEnv } from "./runtime-env-start.js";
 import { type InstalledImage, readInstalledImage } from "./runtime-manifest.js";
 import {
@@ -307,6 +308,8 @@ export interface EmulatorStatus {
   readonly snapshots: readonly SnapshotName[];
   readonly resetPending: boolean;
   readonly services: readonly ServiceHealthCheck[];
+  /** The supervised programs in the guest's container and their health (its `hexclave-health`); null when not running or unreadable. */
+  readonly programs: readonly GuestProgram[] | null;
   readonly home: string;
 }
 
@@ -1501,6 +1504,7 @@ export class Emulator {
             lastCheck: null,
           }));
     }
+    const programs = live ? await readGuestPrograms(this.vm, options.signal ? { signal: options.signal } : {}) : null;
     const health: EmulatorHealth =
       state === "stopped"
         ? "stopped"
@@ -1532,6 +1536,7 @@ export class Emulator {
       snapshots: (["suspend", "fresh"] as const).filter((n) => record.snapshots[n] !== undefined),
       resetPending: record.resetPending,
       services,
+      programs,
       home: this.home,
     };
   }
