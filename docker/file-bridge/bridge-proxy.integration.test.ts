@@ -184,6 +184,55 @@ describe("bridge-proxy.py", () => {
   });
 });
 
+describe("finding 8 (guest side): the proxy streams, and serves at most 16 requests at once", () => {
+  it("50 held 10 MiB PUTs through the proxy grow its memory by under 64 MiB", async () => {
+    await startBridgeProcess({ instanceDir, projectDir: project, writable: ["sub"] });
+    const memory = async () => {
+      const status = await readFile(`/proc/${proxy.pid}/status`, "utf8");
+      const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+      return { peakMiB: kib("VmHWM") / 1024, rssMiB: kib("VmRSS") / 1024 };
+    };
+    const before = await memory();
+    const size = 10 * 1024 * 1024;
+    const body = Buffer.alloc(size - 1, 0x62);
+    const sockets = [];
+    const answers: Promise<string>[] = [];
+    for (let i = 0; i < 50; i++) {
+      const socket = connect({ host: "127.0.0.1", port });
+      sockets.push(socket);
+      let answer = "";
+      socket.on("data", (c: Buffer) => {
+        answer += c.toString("latin1");
+      });
+      socket.on("error", () => {});
+      answers.push(
+        new Promise<string>((resolve) => {
+          socket.write(
+            `PUT /v1/files/sub/held-${i}.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${guestToken}\r\nContent-Length: ${size}\r\n\r\n`,
+          );
+          // All but the last byte: the request stays in flight until the socket is closed.
+          socket.write(body, () => resolve(answer));
+          socket.on("close", () => resolve(answer));
+        }),
+      );
+    }
+    const settled = await Promise.all(answers);
+    const after = await memory();
+    for (const s of sockets) s.destroy();
+    console.log(
+      `[proxy memory] before ${before.rssMiB.toFixed(0)} MiB; 50 held 10 MiB PUTs: peak ${after.peakMiB.toFixed(0)} MiB`,
+    );
+    expect(after.peakMiB - before.rssMiB).toBeLessThan(64);
+    expect(settled.filter((a) => a !== "" && !a.startsWith("HTTP/1.0 503 ") && !a.startsWith("HTTP/1.1 503 "))).toEqual(
+      [],
+    );
+    await until("the cut uploads to end on the host", async () => {
+      const names = await readdir(join(project, "sub"));
+      return names.some((n) => n.startsWith("held-") || n.endsWith(".hexclave-tmp")) ? undefined : true;
+    });
+  }, 300_000);
+});
+
 /** A stand-in of upstream's backend (apps/backend/src/lib/local-emulator.ts): plain fs calls at mount root + path. */
 const STAND_IN_BACKEND = `
 const fs = require("fs/promises"), path = require("path");
