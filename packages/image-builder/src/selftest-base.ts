@@ -14,6 +14,7 @@ import type { Readable } from "node:stream";
 import Dockerode from "dockerode";
 import { execa } from "execa";
 import { ensureForeignArch } from "./bootstrap/foreign-arch.js";
+import { mmdebstrapEnv } from "./bootstrap/mmdebstrap-env.js";
 import {
   followMmdebstrapProgress,
   type MmdebstrapProgressEvent,
@@ -277,6 +278,7 @@ export async function ensureSelftestBaseImage(options: EnsureSelftestBaseOptions
     stderr: "pipe",
     buffer: false,
     reject: false,
+    env: mmdebstrapEnv(),
     detached: true,
   });
   let killTimer: NodeJS.Timeout | undefined;

@@ -18,6 +18,7 @@ import { execa } from "execa";
 import { defaultCacheDir } from "../cache-dir.js";
 import { imageBuilderErrors } from "../errors-data.js";
 import { ensureForeignArch } from "./foreign-arch.js";
+import { mmdebstrapEnv } from "./mmdebstrap-env.js";
 import { followMmdebstrapProgress, type MmdebstrapProgressEvent, mmdebstrapFailureHint } from "./mmdebstrap-output.js";
 import {
   type BootstrapRecipe,
@@ -126,7 +127,7 @@ async function runStreaming(
     ...(signal ? { cancelSignal: signal } : {}),
     forceKillAfterDelay: 10_000,
     stdin: "ignore",
-    env: { LC_ALL: "C.UTF-8" },
+    env: mmdebstrapEnv(),
   });
   const tail: string[] = [];
   const follow = (stream: NodeJS.ReadableStream | null) =>

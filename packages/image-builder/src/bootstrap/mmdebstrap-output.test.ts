@@ -29,6 +29,15 @@ describe("mmdebstrap progress", () => {
     expect(installing).toEqual({ phase: "installing remaining packages inside the chroot", done: 1, total: undefined });
   });
 
+  it("never counts past apt's total", () => {
+    const full = feed([
+      "I: installing remaining packages inside the chroot...",
+      "0 upgraded, 1 newly installed, 0 to remove",
+      "Setting up tini (1) ...",
+    ]);
+    expect(nextMmdebstrapProgress(full, "Setting up libc-bin (2.41) ...")).toBe(full);
+  });
+
   it("leaves the state as it was for lines that say nothing about progress", () => {
     const state = feed(["I: extracting archives..."]);
     expect(nextMmdebstrapProgress(state, "W: some warning")).toBe(state);

@@ -30,7 +30,9 @@ export function nextMmdebstrapProgress(state: MmdebstrapProgress, line: string):
   if (phase?.[1] !== undefined) return { phase: phase[1], done: 0, total: undefined };
   const total = NEWLY_INSTALLED.exec(line);
   if (total?.[1] !== undefined) return { ...state, total: Number.parseInt(total[1], 10) };
-  if (FETCHED.test(line) || SET_UP.test(line)) return { ...state, done: state.done + 1 };
+  // dpkg also sets up again packages of an earlier phase (triggers): the count never passes apt's total.
+  if (FETCHED.test(line) || SET_UP.test(line))
+    return state.total !== undefined && state.done >= state.total ? state : { ...state, done: state.done + 1 };
   return state;
 }
 
