@@ -31,7 +31,28 @@ describe("resolveEmulatorSettings", () => {
       home: "/home/dev/.hexclave/emulator",
     });
     expect(s.ports).toEqual(DEFAULT_PORTS);
-    expect(s.sources).toEqual({ arch: "default", cpus: "default", memoryMb: "default", home: "default" });
+    expect(s.sources).toEqual({
+      accel: "default",
+      arch: "default",
+      cpus: "default",
+      memoryMb: "default",
+      home: "default",
+    });
+    expect(s.accel).toBe("auto");
+  });
+
+  it("EMULATOR_ACCEL and --accel choose the accelerator (auto probes); a bad value names what is allowed", () => {
+    expect(resolveEmulatorSettings({}, context({ EMULATOR_ACCEL: "tcg" }))).toMatchObject({
+      accel: "tcg",
+      sources: { accel: "env" },
+    });
+    expect(resolveEmulatorSettings({ accel: "kvm" }, context({ EMULATOR_ACCEL: "tcg" }))).toMatchObject({
+      accel: "kvm",
+      sources: { accel: "flag" },
+    });
+    expect(resolveEmulatorSettings({ accel: "auto" }, context())).toMatchObject({ accel: "auto" });
+    expect(() => resolveEmulatorSettings({ accel: "xen" }, context())).toThrow(/--accel.*auto, kvm, hvf, whpx, tcg/s);
+    expect(() => resolveEmulatorSettings({}, context({ EMULATOR_ACCEL: "KVMM" }))).toThrow(/EMULATOR_ACCEL/);
   });
 
   it("takes the environment, and flags win over it", () => {
@@ -43,7 +64,7 @@ describe("resolveEmulatorSettings", () => {
     };
     const fromEnv = resolveEmulatorSettings({}, context(env));
     expect(fromEnv).toMatchObject({ cpus: 2, memoryMb: 2048, arch: "arm64", home: "/data/emu" });
-    expect(fromEnv.sources).toEqual({ arch: "env", cpus: "env", memoryMb: "env", home: "env" });
+    expect(fromEnv.sources).toEqual({ accel: "default", arch: "env", cpus: "env", memoryMb: "env", home: "env" });
     const fromFlags = resolveEmulatorSettings({ cpus: "8", memory: "8192", arch: "amd64" }, context(env));
     expect(fromFlags).toMatchObject({ cpus: 8, memoryMb: 8192, arch: "amd64" });
     expect(fromFlags.sources).toMatchObject({ arch: "flag", cpus: "flag", memoryMb: "flag" });

@@ -11,9 +11,17 @@
  * | memoryMb      | `--memory`  | `EMULATOR_RAM_MB`                             | 4096             |
  * | ports         |             | `EMULATOR_{DASHBOARD,BACKEND,MINIO,INBUCKET}_PORT` | 26700..26703 |
  * | snapshot      | `--no-snapshot` | `EMULATOR_NO_SNAPSHOT=1`                  | on               |
+ * | accel         | `--accel`   | `EMULATOR_ACCEL`                              | auto (probe)     |
  */
 import { join, resolve } from "node:path";
-import { ARCHES, type Arch, DEFAULT_HOME_SEGMENTS, HOME_ENV } from "@hexclave/qemu-core";
+import {
+  ACCELERATOR_CHOICES,
+  type AcceleratorChoice,
+  ARCHES,
+  type Arch,
+  DEFAULT_HOME_SEGMENTS,
+  HOME_ENV,
+} from "@hexclave/qemu-core";
 import { parseChoice, parseEnvBoolean, parseInteger } from "./flag-values.js";
 import { UsageError } from "./usage-error.js";
 
@@ -43,6 +51,7 @@ export const CPUS_ENV = "EMULATOR_CPUS";
 export const MEMORY_ENV = "EMULATOR_RAM_MB";
 export const ARCH_ENV = "EMULATOR_ARCH";
 export const NO_SNAPSHOT_ENV = "EMULATOR_NO_SNAPSHOT";
+export const ACCEL_ENV = "EMULATOR_ACCEL";
 
 export type SettingSource = "flag" | "env" | "default";
 
@@ -57,8 +66,11 @@ export interface EmulatorSettings {
   readonly ports: Readonly<Record<ServiceName, number>>;
   /** Suspend on stop / resume on start (issue 8); false with `--no-snapshot` or `EMULATOR_NO_SNAPSHOT=1`. */
   readonly snapshot: boolean;
+  /** `auto` probes (and falls back to tcg when the accelerator fails the guest); anything else forces it. */
+  readonly accel: AcceleratorChoice;
   /** Where each value came from, for `doctor` and `status`. */
   readonly sources: Readonly<{
+    accel: SettingSource;
     arch: SettingSource;
     cpus: SettingSource;
     memoryMb: SettingSource;
@@ -73,6 +85,7 @@ export interface EmulatorFlags {
   readonly memory?: string | undefined;
   /** false when `--no-snapshot` was given. */
   readonly snapshot?: boolean | undefined;
+  readonly accel?: string | undefined;
 }
 
 export interface SettingsContext {
@@ -122,6 +135,14 @@ export function resolveEmulatorSettings(flags: EmulatorFlags, context: SettingsC
 
   const ports = resolvePorts(env, path);
 
+  const accelEnv = env[ACCEL_ENV];
+  const accel: AcceleratorChoice =
+    flags.accel !== undefined
+      ? parseChoice(flags.accel, ACCELERATOR_CHOICES, { flag: "--accel" }, path)
+      : present(accelEnv)
+        ? parseChoice(accelEnv, ACCELERATOR_CHOICES, { env: ACCEL_ENV }, path)
+        : "auto";
+
   const snapshot = flags.snapshot === false ? false : !parseEnvBoolean(env[NO_SNAPSHOT_ENV], NO_SNAPSHOT_ENV, path);
 
   const homeEnv = env[HOME_ENV];
@@ -140,7 +161,9 @@ export function resolveEmulatorSettings(flags: EmulatorFlags, context: SettingsC
     memoryMb,
     ports,
     snapshot,
+    accel,
     sources: {
+      accel: source(flags.accel, accelEnv),
       arch: source(archFlag, archEnv),
       cpus: source(flags.cpus, cpusEnv),
       memoryMb: source(flags.memory, memoryEnv),

@@ -51,6 +51,7 @@ const report = (health: EmulatorStatus["health"]): EmulatorStatus => ({
   health,
   vm: {
     state: health === "stopped" ? "stopped" : health === "crashed" ? "crashed" : "running",
+    failure: null,
     pid: health === "stopped" ? null : 4242,
     arch: "amd64",
     accelerator: health === "stopped" ? null : "tcg",

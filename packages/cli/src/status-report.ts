@@ -32,7 +32,7 @@ export function toStatusReport(status: EmulatorStatus, settings: Pick<EmulatorSe
   return { schemaVersion: STATUS_SCHEMA_VERSION, ...status, services };
 }
 
-/** `status`'s exit code: 0 healthy, 3 degraded, 4 stopped, 1 crashed. */
+/** `status`'s exit code: 0 healthy, 3 degraded, 4 stopped, 1 crashed or broken. */
 export function statusExitCode(report: Pick<StatusReport, "health">): ExitCode {
   switch (report.health) {
     case "healthy":
@@ -42,6 +42,7 @@ export function statusExitCode(report: Pick<StatusReport, "health">): ExitCode {
     case "stopped":
       return ExitCode.Stopped;
     case "crashed":
+    case "broken":
       return ExitCode.Failure;
   }
 }

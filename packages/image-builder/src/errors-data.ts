@@ -107,6 +107,14 @@ export const imageBuilderErrors = defineErrorCatalogue({
     title: "The emulator was stopped while start waited for it",
     hint: "Another command (`stack emulator stop` or `reset`) stopped it; run `stack emulator start` again when you want it.",
   },
+  EMULATOR_VM_FAILED: {
+    title: "The VM stopped in an error state",
+    hint: "Read QEMU's words in the message (and qemu.log in the instance directory); `--accel tcg` runs without the hardware accelerator.",
+  },
+  ACCEL_FAILED: {
+    title: "The chosen accelerator could not run the guest",
+    hint: "It was forced with --accel or EMULATOR_ACCEL: use --accel auto (which falls back to tcg by itself) or --accel tcg.",
+  },
   EMULATOR_EXITED_DURING_START: {
     title: "QEMU exited while start waited for the services",
     hint: "Read the serial log (`stack emulator logs --serial`); `stack emulator start` boots the same disk again.",

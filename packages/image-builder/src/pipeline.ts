@@ -16,7 +16,9 @@ import { copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
   type Accelerator,
+  type AcceleratorChoice,
   type Arch,
+  chooseAccelerator,
   detectHost,
   findFirmware,
   findQemuBinary,
@@ -24,8 +26,9 @@ import {
   initrdFileName,
   kernelFileName,
   manifestFileName,
-  probeAccelerator,
+  recordAcceleratorFailure,
 } from "@hexclave/qemu-core";
+import { acceleratorFailureOf, forcedAcceleratorFailed, verdictWords } from "./accelerator-fallback.js";
 import { DEFAULT_CLOUD_MIRROR, fetchCloudBaseImage, probeCloudHost } from "./base-image/cloud.js";
 import { CLOUD_ROOT_PARTITION } from "./base-image/genericcloud-layout.js";
 import { type BootstrapBase, type BootstrapEvent, bootstrapBaseImage } from "./bootstrap/bootstrap-base.js";
@@ -49,6 +52,14 @@ export type BuildEvent =
   | { readonly type: "build-stage-started"; readonly arch: Arch; readonly stage: BuildStage }
   | { readonly type: "build-stage-done"; readonly arch: Arch; readonly stage: BuildStage; readonly durationMs: number }
   | { readonly type: "build-accelerator"; readonly arch: Arch; readonly accel: Accelerator; readonly reason: string }
+  /** The accelerator failed the provisioning guest: the warm boot starts again under tcg (verdict cached). */
+  | {
+      readonly type: "build-accelerator-fallback";
+      readonly arch: Arch;
+      readonly from: Accelerator;
+      readonly reason: string;
+      readonly detectedAfterMs: number;
+    }
   | {
       readonly type: "build-base-chosen";
       readonly arch: Arch;
@@ -85,6 +96,8 @@ export interface BuildImageOptions {
   readonly compression?: Compression | undefined;
   /** The warm boot's deadline; default 30 minutes. */
   readonly deadlineMs?: number | undefined;
+  /** `auto` (default) probes and falls back to tcg when the accelerator fails the guest; others force it. */
+  readonly accel?: AcceleratorChoice | undefined;
   /** Debian mirror for bootstrap. */
   readonly mirror?: string | undefined;
   /**
@@ -261,7 +274,8 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
   const durations: StageDurations = {};
 
   const qemu = await findQemuBinary(arch, signal ? { signal } : {});
-  const probe = await probeAccelerator({ arch, qemuBinary: qemu.path, signal });
+  const choice = options.accel ?? "auto";
+  let probe = await chooseAccelerator({ arch, qemuBinary: qemu.path, signal, choice });
   emit({ type: "build-accelerator", arch, accel: probe.accel, reason: probe.reason });
 
   const payload = await stage(arch, "payload", durations, emit, () =>
@@ -274,14 +288,14 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
   await mkdir(outDir, { recursive: true });
   const work = join(outDir, `.build-${arch}-${randomBytes(6).toString("hex")}`);
   try {
-    const warm = await stage(arch, "warm-boot", durations, emit, () =>
+    const provision = (accel: Accelerator) =>
       warmBoot({
         arch,
         base: base.warm,
         payload: { tarball: payload.tarball, imageId: payload.imageId, tag: payload.tag },
         services: profile.services,
-        workDir: join(work, "vm"),
-        accel: probe.accel,
+        workDir: join(work, `vm-${accel}`),
+        accel,
         qemuBinary: qemu.path,
         diskSizeGb: options.diskSizeGb,
         cpus: options.cpus ?? detectHost().cpus,
@@ -292,8 +306,31 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
         runBuildMigrations: profile.name === "hexclave",
         signal,
         onEvent: (e) => emit({ ...e, arch }),
-      }),
-    );
+      });
+    const warm = await stage(arch, "warm-boot", durations, emit, async () => {
+      try {
+        return await provision(probe.accel);
+      } catch (error) {
+        const info = acceleratorFailureOf(error, probe.accel);
+        if (info === undefined || signal?.aborted === true) throw error;
+        if (choice !== "auto") throw forcedAcceleratorFailed(info, choice);
+        probe = await recordAcceleratorFailure({
+          arch,
+          qemuBinary: qemu.path,
+          accel: info.accel,
+          reason: verdictWords(info),
+        });
+        emit({
+          type: "build-accelerator-fallback",
+          arch,
+          from: info.accel,
+          reason: info.failure.message,
+          detectedAfterMs: info.detectedAfterMs,
+        });
+        emit({ type: "build-accelerator", arch, accel: probe.accel, reason: probe.reason });
+        return await provision(probe.accel);
+      }
+    });
     for (const [name, ms] of Object.entries(warm.stages)) durations[`guest:${name}`] = ms;
 
     const staged = join(work, "out");

@@ -33,14 +33,9 @@ describe("runStateFailure", () => {
 });
 
 describe("acceleratorErrorInOutput", () => {
-  it("keeps QEMU's report and its detail lines, not the register dump", () => {
+  it("keeps QEMU's report and its detail lines, not KVM's raw exit data or the register dump", () => {
     expect(acceleratorErrorInOutput(`qemu: warning: something\n${KVM_REPORT}`)).toBe(
-      [
-        "KVM internal error. Suberror: 1",
-        "extra data[0]: 0x0000000000000000",
-        "extra data[1]: 0x0000000000000030",
-        "emulation failure",
-      ].join("\n"),
+      "KVM internal error. Suberror: 1\nemulation failure",
     );
   });
 
@@ -69,7 +64,7 @@ describe("classifyVmFailure", () => {
     const failure = classifyVmFailure("internal-error", KVM_REPORT);
     expect(failure).toMatchObject({ kind: "internal-error", fault: "accelerator", runState: "internal-error" });
     expect(failure?.message).toContain("run state internal-error");
-    expect(failure?.message).toContain("QEMU said: KVM internal error. Suberror: 1; extra data[0]");
+    expect(failure?.message).toContain("QEMU said: KVM internal error. Suberror: 1; emulation failure");
   });
 
   it("a guest panic without an accelerator report is the guest's fault", () => {

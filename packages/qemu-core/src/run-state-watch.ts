@@ -62,13 +62,13 @@ const REGISTER_DUMP = /^(?:RAX|EAX|PC|X0|R00)=/;
 
 /**
  * QEMU's accelerator failure in its output: the report's first line and the
- * detail lines after it, up to the register dump (at most 6 lines); undefined
- * when the output holds none. Pure.
+ * detail lines after it (but KVM's raw `extra data[n]`), up to the register
+ * dump; undefined when the output holds none. Pure.
  *
  * @example
  * ```ts
  * acceleratorErrorInOutput("KVM internal error. Suberror: 1\nextra data[0]: 0x...\nRAX=0 ...");
- * // "KVM internal error. Suberror: 1\nextra data[0]: 0x..."
+ * // "KVM internal error. Suberror: 1"
  * ```
  */
 export function acceleratorErrorInOutput(text: string): string | undefined {
@@ -76,8 +76,9 @@ export function acceleratorErrorInOutput(text: string): string | undefined {
   const first = lines.findIndex((l) => ACCELERATOR_ERROR_LINE.test(l));
   if (first < 0) return undefined;
   const said: string[] = [];
-  for (const line of lines.slice(first, first + 6)) {
+  for (const line of lines.slice(first, first + 12)) {
     if (said.length > 0 && (REGISTER_DUMP.test(line.trim()) || line.trim() === "")) break;
+    if (/^extra data\[\d+\]:/.test(line.trim())) continue; // raw KVM exit data: no words for users
     said.push(line.trim());
   }
   return said.join("\n");

@@ -8,7 +8,7 @@ import { parseChoice, parseHttpUrl, parseInteger } from "../flag-values.js";
 import { buildEventToProgress } from "../render/build-events.js";
 import { type BuildSummary, renderBuildSummary, summariseBuiltImage } from "../render/build-summary.js";
 import { writeJson } from "../render/json-output.js";
-import { jsonArg, settingsFor, withProgress } from "./shared.js";
+import { accelArg, jsonArg, settingsFor, withProgress } from "./shared.js";
 
 /** The cloud image host's directory (holding SHA512SUMS) for `--base cloud`, when `--cloud-url` is not given. */
 export const CLOUD_IMAGE_URL_ENV = "HEXCLAVE_CLOUD_IMAGE_URL";
@@ -43,6 +43,7 @@ export function buildImageCommand(deps: CliDeps) {
       },
       out: { type: "string", description: "Output directory (default: the emulator home's images/)", valueHint: "DIR" },
       compression: { type: "string", description: "qcow2 compression: zstd (default) or zlib", valueHint: "zstd|zlib" },
+      accel: accelArg,
       json: jsonArg,
     },
     examples: [
@@ -52,11 +53,13 @@ export function buildImageCommand(deps: CliDeps) {
       "pnpm build-image arm64                                    # same, from the repository root",
     ],
     notes: `The build VM uses the host's CPUs and 4096 MB unless EMULATOR_CPUS / EMULATOR_RAM_MB say otherwise.
+--accel (or EMULATOR_ACCEL) picks the accelerator; auto probes and, if the accelerator fails the build VM,
+boots it again under tcg and remembers that for this host.
 Output: stack-emulator-<arch>.qcow2 and stack-emulator-<arch>.json. Ctrl-C leaves nothing half-written.
 
 EXIT CODES  0 built, 1 failure, 2 usage error, 130 interrupted`,
     async run({ args, io, path }) {
-      const settings = settingsFor({}, io, deps, path);
+      const settings = settingsFor({ accel: args.accel }, io, deps, path);
       const target =
         args.arch === undefined
           ? settings.arch
@@ -108,6 +111,7 @@ EXIT CODES  0 built, 1 failure, 2 usage error, 130 interrupted`,
           outDir,
           compression,
           cloudMirror,
+          accel: settings.accel,
           cpus,
           memoryMb,
           signal: io.signal,

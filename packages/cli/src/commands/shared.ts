@@ -19,6 +19,13 @@ export const archArg = {
   valueHint: "amd64|arm64",
 } as const;
 
+export const accelArg = {
+  type: "string",
+  description:
+    "Accelerator: auto (probe; falls back to tcg when it fails the guest), kvm, hvf, whpx or tcg (forced: no fallback). Default: EMULATOR_ACCEL, else auto",
+  valueHint: "auto|kvm|hvf|whpx|tcg",
+} as const;
+
 export const jsonArg = {
   type: "boolean",
   description: "Print one JSON document on stdout (progress, if any, goes to stderr)",
@@ -33,6 +40,7 @@ export const ENVIRONMENT_NOTES = `ENVIRONMENT
   EMULATOR_DASHBOARD_PORT, EMULATOR_BACKEND_PORT, EMULATOR_MINIO_PORT, EMULATOR_INBUCKET_PORT
                            host ports on 127.0.0.1 (default 26700-26703)
   EMULATOR_NO_SNAPSHOT=1   plain cold boots (like --no-snapshot)
+  EMULATOR_ACCEL           auto (default: probe, tcg if the accelerator fails the guest), kvm, hvf, whpx or tcg
   HEXCLAVE_DEBUG=1         print stack traces of errors`;
 
 export function settingsFor(flags: EmulatorFlags, io: CliIo, deps: CliDeps, path: readonly string[]): EmulatorSettings {

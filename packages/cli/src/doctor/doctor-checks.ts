@@ -102,7 +102,13 @@ export interface AcceleratorFacts {
   }[];
   /** The answer came from qemu-core's probe cache. */
   readonly fromCache: boolean;
+  /** `runtime`: a real guest failed under the hardware accelerator and tcg was recorded (qemu-core recordAcceleratorFailure). */
+  readonly verdict?: "probe" | "runtime" | undefined;
 }
+
+/** How the user overrides the probe's answer (doctor says it with every accelerator verdict). */
+export const ACCEL_OVERRIDE_TEXT =
+  "choose with --accel auto|kvm|hvf|whpx|tcg (start, build-image, bench) or EMULATOR_ACCEL; HEXCLAVE_NO_ACCEL_CACHE=1 probes again";
 
 export function acceleratorCheck(probed: Probed<AcceleratorFacts>, kvmFix: string | null): DoctorCheck {
   if (!probed.ok) {
@@ -117,16 +123,19 @@ export function acceleratorCheck(probed: Probed<AcceleratorFacts>, kvmFix: strin
   }
   const { accel, reason, tried } = probed.value;
   const tcg = accel === "tcg";
+  const runtime = probed.value.verdict === "runtime";
   return check({
     id: "accelerator",
     category: "accelerator",
     title: "Accelerator",
     verdict: tcg ? "warn" : "ok",
-    summary: `${tcg ? "TCG in use (software emulation, several times slower)" : `${accel.toUpperCase()} in use`}: ${reason}${probed.value.fromCache ? " (cached answer; HEXCLAVE_NO_ACCEL_CACHE=1 probes again)" : ""}`,
-    fix: tcg
-      ? (kvmFix ?? "Hardware acceleration is not available here; the emulator works under TCG, with longer boots.")
-      : null,
-    details: { accel, reason, tried, fromCache: probed.value.fromCache },
+    summary: `${tcg ? "TCG in use (software emulation, several times slower)" : `${accel.toUpperCase()} in use`}: ${reason}${probed.value.fromCache ? ` (cached${runtime ? " verdict of a failed real guest" : " answer"}; ${ACCEL_OVERRIDE_TEXT})` : ` (${ACCEL_OVERRIDE_TEXT})`}`,
+    fix: runtime
+      ? `The hardware accelerator passed the probe but could not run a real guest, so tcg is used: ${ACCEL_OVERRIDE_TEXT}.`
+      : tcg
+        ? (kvmFix ?? "Hardware acceleration is not available here; the emulator works under TCG, with longer boots.")
+        : null,
+    details: { accel, reason, tried, fromCache: probed.value.fromCache, verdict: probed.value.verdict ?? "probe" },
   });
 }
 
@@ -202,7 +211,7 @@ export function kvmCheck(
         category: "kvm",
         title: "KVM",
         verdict: "warn",
-        summary: `KVM unusable: /dev/kvm is accessible but the probe guest failed: ${why}`,
+        summary: `KVM unusable: /dev/kvm is accessible but ${probeAnswer.verdict === "runtime" ? "a real guest failed under it" : "the probe guest failed"}: ${why}`,
         fix,
         details,
       }),

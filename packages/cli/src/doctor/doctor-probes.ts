@@ -92,6 +92,7 @@ export function createDefaultProbes(options: DefaultProbeOptions): DoctorProbes 
           reason: answer.reason,
           tried: answer.tried.map((t) => ({ accel: t.accel, ok: t.ok, reason: t.reason, durationMs: t.durationMs })),
           fromCache: answer.fromCache,
+          verdict: answer.verdict ?? "probe",
         };
       }),
     kvm: () => (process.platform === "linux" ? readKvmFacts() : Promise.resolve(null)),

@@ -11,6 +11,8 @@ export function buildEventToProgress(event: BuildEvent): ProgressEvent | undefin
       return { type: "stage-end", stage: `${event.arch} ${event.stage}`, durationMs: event.durationMs };
     case "build-accelerator":
       return { type: "accelerator", accel: event.accel, reason: event.reason };
+    case "build-accelerator-fallback":
+      return toProgressEvent(event);
     case "build-base-chosen":
       return { type: "message", level: "info", text: `base: ${event.base} (${event.reason})` };
     case "base-download":

@@ -65,6 +65,16 @@ export function toProgressEvent(event: unknown): ProgressEvent | undefined {
       const elapsedMs = num(event.elapsedMs);
       return elapsedMs === undefined ? { type: "marker", name } : { type: "marker", name, elapsedMs };
     }
+    case "accelerator-fallback":
+    case "build-accelerator-fallback": {
+      const from = str(event.from) ?? "the accelerator";
+      const after = num(event.detectedAfterMs);
+      return {
+        type: "message",
+        level: "warn",
+        text: `${from} cannot run this guest here${after === undefined ? "" : ` (seen ${(after / 1000).toFixed(1)} s after QEMU started)`}: ${str(event.reason) ?? "unknown"}; starting it again under tcg (remembered for this host; --accel ${from} forces it)`,
+      };
+    }
     case "accelerator":
     case "boot-mode":
     case "resume-failed":

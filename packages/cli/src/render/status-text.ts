@@ -8,17 +8,24 @@ const HEALTH_TEXT: Record<StatusReport["health"], string> = {
   healthy: "running, all services healthy",
   degraded: "degraded: running, but not every service is up",
   stopped: "stopped",
+  broken: "broken: QEMU holds the VM in an error state (stop it; start boots it again)",
   crashed: "crashed: QEMU exited without a stop",
 };
 
 export function renderStatusText(report: StatusReport, style: Style): string {
-  const colour = report.health === "healthy" ? "green" : report.health === "crashed" ? "red" : "yellow";
+  const colour =
+    report.health === "healthy"
+      ? "green"
+      : report.health === "crashed" || report.health === "broken"
+        ? "red"
+        : "yellow";
   const lines = [`emulator: ${style(colour, HEALTH_TEXT[report.health])}`];
   const vm = report.vm;
   lines.push(
     `vm:       ${vm.state}${vm.pid === null ? "" : ` (pid ${vm.pid})`}, ${vm.arch}, ${vm.cpus} CPUs, ${vm.memoryMb} MB` +
       (vm.uptimeSeconds === null ? "" : `, up ${formatDuration(vm.uptimeSeconds * 1000)}`),
   );
+  if (vm.failure !== null) lines.push(`failure:  ${vm.failure}`);
   if (vm.accelerator !== null) {
     lines.push(`accel:    ${vm.accelerator}${vm.acceleratorReason === null ? "" : ` (${vm.acceleratorReason})`}`);
   }

@@ -8,6 +8,18 @@ import type { BootKind, SnapshotName } from "./snapshot-record.js";
 export type EmulatorEvent =
   /** The accelerator qemu-core's probe chose, and why (for example why KVM was not used). */
   | { readonly type: "accelerator"; readonly accel: Accelerator; readonly reason: string }
+  /**
+   * The hardware accelerator could not run the guest (QEMU's run state or words say so): the VM was stopped and the
+   * start goes on under tcg; the verdict is cached with the accelerator probe, so later starts and builds use tcg.
+   */
+  | {
+      readonly type: "accelerator-fallback";
+      readonly from: Accelerator;
+      readonly to: "tcg";
+      readonly reason: string;
+      /** From QEMU's spawn to the failure being seen. */
+      readonly detectedAfterMs: number;
+    }
   /** Resume a snapshot or boot cold, and why. Always emitted before QEMU starts: a fallback is never silent. */
   | { readonly type: "boot-mode"; readonly mode: BootKind; readonly reason: string; readonly snapshot?: SnapshotName }
   /** A resume failed; the start continues with a cold boot of the same disk (a `boot-mode` event follows). */

@@ -24,11 +24,13 @@ import { access, mkdir, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type Accelerator,
+  type AcceleratorChoice,
   ARCHES,
   type Arch,
   acquireInstanceLock,
   assertCommandSucceeded,
   buildQemuArgs,
+  chooseAccelerator,
   createQemuImg,
   emulatorHome,
   execaRunner,
@@ -42,14 +44,15 @@ import {
   instancePaths,
   isSameProcess,
   type ProcessIdentity,
-  probeAccelerator,
   type QemuImg,
   readLockHolder,
   readProcessIdentity,
+  recordAcceleratorFailure,
   SNAPSHOT_RECORD_FILE,
   VmInstance,
   waitForReady,
 } from "@hexclave/qemu-core";
+import { acceleratorFailureOf, forcedAcceleratorFailed, verdictWords, vmFailedError } from "../accelerator-fallback.js";
 import { imageBuilderErrors } from "../errors-data.js";
 import {
   type BridgeProcessInfo,
@@ -111,6 +114,8 @@ export const EMULATOR_NO_SNAPSHOT_ENV = "EMULATOR_NO_SNAPSHOT";
 export const EMULATOR_START_LOCK_FILE = "start.lock";
 /** How often a waiting start checks that its QEMU is still alive. */
 const QEMU_WATCH_MS = 1000;
+/** How often a start polls QEMU's run state and output (qemu.log) for a failure. */
+const RUN_STATE_POLL_MS = 1000;
 
 const SERIAL_TAIL_LINES = 40;
 /** Errors of a start that a cold boot would meet too: raised, not turned into a fallback. */
@@ -151,6 +156,11 @@ export interface EmulatorStartOptions extends CallOptions {
   readonly ports?: Readonly<Record<string, number>>;
   /** Readiness deadline; default 15 min under TCG, 4 min with an accelerator. */
   readonly timeoutMs?: number;
+  /**
+   * `auto` (default): the probed accelerator, and tcg when it fails the guest (the verdict is cached); any other
+   * value forces that accelerator, and its failure is `ACCEL_FAILED`.
+   */
+  readonly accel?: AcceleratorChoice;
   /** Plain cold path: no resume, no snapshots (also `EMULATOR_NO_SNAPSHOT=1`). */
   readonly noSnapshot?: boolean;
   /** On a readiness failure, stop the VM instead of leaving it running for inspection. */
@@ -250,6 +260,15 @@ export interface EmulatorStartResult {
   readonly fileBridge?: EmulatorFileBridgeInfo;
   /** A `--config-file` of an earlier run that ended without a stop, written back by this start. */
   readonly previousConfigFile?: EmulatorConfigWriteBack;
+  /** The hardware accelerator failed the guest and this start went on under tcg. */
+  readonly acceleratorFallback?: {
+    readonly from: Accelerator;
+    readonly reason: string;
+    /** From QEMU's spawn under `from` to the failure being seen. */
+    readonly detectedAfterMs: number;
+    /** From the failure being seen to the tcg QEMU being spawned. */
+    readonly relaunchAfterMs: number;
+  };
 }
 
 export interface EmulatorStopOptions extends CallOptions {
@@ -282,12 +301,15 @@ export interface EmulatorResetResult {
   readonly reason: string;
 }
 
-export type EmulatorHealth = "healthy" | "degraded" | "stopped" | "crashed";
+/** `broken`: QEMU runs but holds the VM in an error state (internal-error, guest-panicked, ...): see `vm.failure`. */
+export type EmulatorHealth = "healthy" | "degraded" | "stopped" | "broken" | "crashed";
 
 export interface EmulatorStatus {
   readonly health: EmulatorHealth;
   readonly vm: {
-    readonly state: "stopped" | "starting" | "running" | "crashed";
+    readonly state: "stopped" | "starting" | "running" | "broken" | "crashed";
+    /** When `broken`: why, with QEMU's words; null otherwise. */
+    readonly failure: string | null;
     readonly pid: number | null;
     readonly arch: Arch;
     readonly accelerator: Accelerator | null;
@@ -330,6 +352,7 @@ export interface EmulatorBenchOptions extends CallOptions {
   readonly memoryMb?: number;
   readonly ports?: Readonly<Record<string, number>>;
   readonly timeoutMs?: number;
+  readonly accel?: AcceleratorChoice;
 }
 
 export interface EmulatorBenchResult {
@@ -511,10 +534,61 @@ export class Emulator {
     const image = await readInstalledImage(imagePaths(this.home, s.arch), s.arch);
     const lock = await this.acquireStartLock();
     try {
-      return await this.startLocked(options, s, image, began);
+      try {
+        return await this.startLocked(options, s, image, began);
+      } catch (error) {
+        const choice = options.accel ?? "auto";
+        const accel = HexclaveError.is(error) ? (error.details.accel as Accelerator | undefined) : undefined;
+        const info = accel === undefined ? undefined : acceleratorFailureOf(error, accel);
+        if (info === undefined || aborted(options.signal)) throw error;
+        if (choice !== "auto") throw forcedAcceleratorFailed(info, choice);
+        return await this.fallBackToTcg(info, options, s, image, began);
+      }
     } finally {
       await lock.release();
     }
+  }
+
+  /** The accelerator failed the guest: cache the verdict, say so, and start again (now under tcg). */
+  private async fallBackToTcg(
+    info: { accel: Accelerator; failure: { message: string }; detectedAfterMs: number },
+    options: EmulatorStartOptions,
+    s: ResolvedSettings,
+    image: InstalledImage,
+    began: number,
+  ): Promise<EmulatorStartResult> {
+    const seenAt = Date.now();
+    const words = verdictWords(info as Parameters<typeof verdictWords>[0]);
+    await recordAcceleratorFailure({ arch: s.arch, accel: info.accel, reason: words, env: this.env });
+    options.onEvent?.({
+      type: "accelerator-fallback",
+      from: info.accel,
+      to: "tcg",
+      reason: info.failure.message,
+      detectedAfterMs: info.detectedAfterMs,
+    });
+    let relaunchedAt: number | undefined;
+    const result = await this.startLocked(
+      {
+        ...options,
+        onEvent: (e) => {
+          if (e.type === "stage-start" && e.stage === "qemu") relaunchedAt ??= Date.now();
+          options.onEvent?.(e);
+        },
+      },
+      s,
+      image,
+      began,
+    );
+    return {
+      ...result,
+      acceleratorFallback: {
+        from: info.accel,
+        reason: info.failure.message,
+        detectedAfterMs: info.detectedAfterMs,
+        relaunchAfterMs: (relaunchedAt ?? Date.now()) - seenAt,
+      },
+    };
   }
 
   /** The start lock, or `EMULATOR_START_IN_PROGRESS` naming the other start's pid and command. */
@@ -545,12 +619,26 @@ export class Emulator {
     const endpoints = serviceEndpoints(image.manifest.services, hostPorts);
     let record = await readSnapshotRecord(this.recordFile);
 
-    const current = await this.vm.status();
+    let current = await this.vm.status();
+    if (current.state === "broken") {
+      emit({
+        type: "message",
+        level: "warn",
+        text: `The VM is in an error state (${current.failure?.message ?? "unknown"}): stopping it without saving, then starting again`,
+      });
+      await this.vm.stop({ graceMs: 0, ...(signal ? { signal } : {}) });
+      await updateSnapshotRecord(this.recordFile, (r) => ({
+        ...r,
+        running: false,
+        lastStop: { kind: "poweroff", at: new Date().toISOString(), detail: "stopped by start: the VM was broken" },
+      }));
+      current = await this.vm.status();
+    }
     if (current.state === "running" || current.state === "starting" || current.state === "paused") {
       return this.attachToRunning(current.record?.spec, current.pid, endpoints, record, s, options, began);
     }
 
-    const probe = await probeAccelerator({ arch: s.arch, signal, env: this.env });
+    const probe = await chooseAccelerator({ arch: s.arch, signal, env: this.env, choice: options.accel ?? "auto" });
     emit({ type: "accelerator", accel: probe.accel, reason: probe.reason });
     const timeoutMs =
       options.timeoutMs ?? (probe.accel === "tcg" ? EMULATOR_TCG_TIMEOUT_MS : EMULATOR_ACCEL_TIMEOUT_MS);
@@ -605,6 +693,8 @@ export class Emulator {
           if (aborted(signal)) throw abortError(signal);
           if (imageBuilderErrors.is(error) || (HexclaveError.is(error) && NOT_RESUME_FAILURES.has(error.code)))
             throw error;
+          // The accelerator failing the resumed guest is the accelerator's failure, not the saved state's.
+          if (acceleratorFailureOf(error, probe.accel) !== undefined) throw withAccel(error, probe.accel);
           emit({ type: "resume-failed", snapshot: plan.snapshot, error: errorText(error) });
           const fallback: ColdPlan = {
             kind: "cold",
@@ -621,7 +711,9 @@ export class Emulator {
       if (plan.kind === "cold") {
         record = await this.prepareColdDisk(plan, record, image.manifest.image.sha256);
         emit({ type: "boot-mode", mode: "cold", reason: plan.reason });
-        launched = await this.launch(spec, image, fingerprint, undefined, signal, emit);
+        launched = await this.launch(spec, image, fingerprint, undefined, signal, emit).catch((error: unknown) => {
+          throw withAccel(error, probe.accel);
+        });
       }
       if (launched === undefined) throw new Error("unreachable: nothing launched");
       try {
@@ -669,7 +761,7 @@ export class Emulator {
   private async qemuRunning(): Promise<boolean> {
     const state = (await this.vm.status().catch(() => undefined))?.state;
     this.vm.close();
-    return state === "running" || state === "starting" || state === "paused";
+    return state === "running" || state === "starting" || state === "paused" || state === "broken";
   }
 
   /** Starts the detached file bridge process (or records "no bridge"), reporting a write-back left by an earlier run. */
@@ -756,8 +848,68 @@ export class Emulator {
     }));
   }
 
-  /** From QEMU up to ready (or not): record the run, fix up a resumed guest, wait for the services, save `fresh`. */
+  /**
+   * {@link afterLaunchUnwatched} while QEMU's run state, output and process are
+   * watched: a VM that QEMU stops in an error state ends the start within
+   * seconds (the VM is stopped without saving) with `EMULATOR_VM_FAILED`,
+   * carrying QEMU's words, instead of waiting for the readiness deadline.
+   */
   private async afterLaunch(
+    launched: Launched,
+    plan: StartPlan,
+    runSpec: InstanceVmSpec,
+    fingerprint: VmFingerprint,
+    probe: { accel: Accelerator; reason: string },
+    endpoints: readonly ServiceEndpoint[],
+    timeoutMs: number,
+    s: ResolvedSettings,
+    options: EmulatorStartOptions,
+    began: number,
+  ): Promise<EmulatorStartResult> {
+    const failed = new AbortController();
+    const watch = this.vm.watch({ pollMs: RUN_STATE_POLL_MS });
+    void watch.failure.then((failure) => {
+      if (failure === undefined) return;
+      failed.abort(
+        vmFailedError("The emulator VM stopped", {
+          accel: probe.accel,
+          failure,
+          detectedAfterMs: Date.now() - launched.spawnedAt,
+        }),
+      );
+    });
+    const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+    try {
+      return await this.afterLaunchUnwatched(
+        launched,
+        plan,
+        runSpec,
+        fingerprint,
+        probe,
+        endpoints,
+        timeoutMs,
+        s,
+        { ...options, signal },
+        began,
+      );
+    } catch (error) {
+      if (!failed.signal.aborted || aborted(options.signal)) throw error;
+      const failure = failed.signal.reason as HexclaveError;
+      options.onEvent?.({ type: "message", level: "warn", text: `${failure.message}; stopping it without saving` });
+      await this.vm.stop({ graceMs: 0 }).catch(() => undefined);
+      await updateSnapshotRecord(this.recordFile, (r) => ({
+        ...r,
+        running: false,
+        lastStop: { kind: "poweroff", at: new Date().toISOString(), detail: `stopped by start: ${failure.message}` },
+      }));
+      throw failure;
+    } finally {
+      watch.stop();
+    }
+  }
+
+  /** From QEMU up to ready (or not): record the run, fix up a resumed guest, wait for the services, save `fresh`. */
+  private async afterLaunchUnwatched(
     launched: Launched,
     plan: StartPlan,
     runSpec: InstanceVmSpec,
@@ -784,7 +936,14 @@ export class Emulator {
     await updateSnapshotRecord(this.recordFile, (r) => {
       // A resumed `suspend` is consumed: resuming it again after a crash would lose everything written since.
       const base = snapshot === "suspend" ? withoutSnapshot(r, "suspend") : r;
-      return { ...base, running: true, resetPending: false, current: { spec: runSpec, fingerprint }, lastStart };
+      return {
+        ...base,
+        running: true,
+        resetPending: false,
+        current: { spec: runSpec, fingerprint },
+        lastStart,
+        healthySinceStart: false,
+      };
     });
 
     if (snapshot === "suspend") {
@@ -809,6 +968,7 @@ export class Emulator {
     let stoppedAfterFailure = false;
     let serialTail: string[] = [];
     if (ready.ready) {
+      await updateSnapshotRecord(this.recordFile, (r) => ({ ...r, healthySinceStart: true }));
       phases["all-healthy"] = Date.now() - launched.spawnedAt;
       emit({ type: "ready", elapsedMs: Date.now() - began });
       if (plan.kind === "cold" && plan.saveFreshWhenHealthy && !s.noSnapshot) {
@@ -1320,6 +1480,7 @@ export class Emulator {
     };
     const checks = await checkServicesOnce(endpoints, options.signal ? { signal: options.signal } : {});
     if (checks.every((c) => c.up)) {
+      await updateSnapshotRecord(this.recordFile, (r) => ({ ...r, healthySinceStart: true }));
       emit({ type: "message", level: "info", text: "The emulator is already running and healthy." });
       return { ...base, ready: true, durationMs: Date.now() - began, services: checks, failing: [] };
     }
@@ -1365,7 +1526,16 @@ export class Emulator {
     }
     const record = await readSnapshotRecord(this.recordFile);
     let reason: string | undefined;
-    if (!noSnapshot) {
+    let notSaved: string | undefined;
+    if (status.state === "broken") {
+      notSaved = `the VM is in an error state (${status.failure?.message ?? "unknown"}): stopped without saving its state`;
+    } else if (record.healthySinceStart === false) {
+      notSaved = "the VM did not reach healthy since its last start: stopped without saving its state";
+    }
+    if (notSaved !== undefined && !noSnapshot) {
+      emit({ type: "message", level: "warn", text: `Not suspending: ${notSaved}` });
+      reason = notSaved;
+    } else if (!noSnapshot) {
       if (record.current === undefined) {
         reason = "this run has no recorded machine to save";
       } else {
@@ -1391,14 +1561,18 @@ export class Emulator {
     }
     emit({ type: "stage-start", stage: "stop", label: "powering off" });
     // VmInstance.stop asks the guest agent to shut the guest down beside the power button (which a minimal guest
-    // ignores), so the services stop cleanly instead of QEMU being quit after the grace period.
-    const stopped = await this.vm.stop(signal ? { signal } : {});
+    // ignores), so the services stop cleanly instead of QEMU being quit after the grace period. A broken VM cannot
+    // shut down: QEMU is quit at once.
+    const stopped = await this.vm.stop({
+      ...(status.state === "broken" ? { graceMs: 0 } : {}),
+      ...(signal ? { signal } : {}),
+    });
     emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
     await updateSnapshotRecord(this.recordFile, (r) => ({
       ...withoutSnapshot(r, "suspend"),
       running: false,
       lastStop: {
-        kind: reason === undefined ? "poweroff" : "suspend-failed",
+        kind: reason === undefined || notSaved !== undefined ? "poweroff" : "suspend-failed",
         at: new Date().toISOString(),
         ...(reason !== undefined ? { detail: reason } : {}),
       },
@@ -1479,9 +1653,11 @@ export class Emulator {
     }
     const startHolder = await readLockHolder(this.startLockFile);
     const vmState =
-      vmStatus.state === "paused" ? "running" : (vmStatus.state as "stopped" | "starting" | "running" | "crashed");
+      vmStatus.state === "paused"
+        ? "running"
+        : (vmStatus.state as "stopped" | "starting" | "running" | "broken" | "crashed");
     // A start in progress (another process holding the start lock) shows as `starting`, from its probe to its first snapshot.
-    const state = startHolder?.live === true && vmState !== "crashed" ? "starting" : vmState;
+    const state = startHolder?.live === true && vmState !== "crashed" && vmState !== "broken" ? "starting" : vmState;
     const live = state === "running" || state === "starting";
     let services: ServiceHealthCheck[] = [];
     if (image) {
@@ -1510,13 +1686,16 @@ export class Emulator {
         ? "stopped"
         : state === "crashed"
           ? "crashed"
-          : services.length > 0 && services.every((x) => x.up)
-            ? "healthy"
-            : "degraded";
+          : state === "broken"
+            ? "broken"
+            : services.length > 0 && services.every((x) => x.up)
+              ? "healthy"
+              : "degraded";
     return {
       health,
       vm: {
         state,
+        failure: state === "broken" ? (vmStatus.failure?.message ?? "QEMU holds the VM in an error state") : null,
         pid: vmStatus.pid ?? null,
         arch: runSpec?.arch ?? s.arch,
         accelerator: live ? (vmStatus.accel ?? null) : (record.lastStart?.accel ?? null),
@@ -1644,6 +1823,7 @@ export class Emulator {
       ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
       ...(options.ports ? { ports: options.ports } : {}),
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.accel ? { accel: options.accel } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     };
@@ -1667,6 +1847,14 @@ export class Emulator {
     }
     return { runs, summary: summariseEmulatorBench(runs) };
   }
+}
+
+/** A QEMU start that failed with an accelerator error in its output becomes `EMULATOR_VM_FAILED` naming `accel`. */
+function withAccel(error: unknown, accel: Accelerator): unknown {
+  const info = acceleratorFailureOf(error, accel);
+  if (info === undefined) return error;
+  if (HexclaveError.is(error) && error.code === "EMULATOR_VM_FAILED") return error;
+  return vmFailedError("QEMU could not start the VM", info);
 }
 
 function notReady(r: EmulatorStartResult): HexclaveError {

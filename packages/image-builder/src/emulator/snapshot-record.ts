@@ -59,6 +59,12 @@ export interface SnapshotRecord {
   readonly current?: { readonly spec: InstanceVmSpec; readonly fingerprint: VmFingerprint };
   readonly lastStart?: LastStart;
   readonly lastStop?: LastStop;
+  /**
+   * False from a start until its services are all healthy, true after: `stop` saves the state only of a machine
+   * that reached healthy since its last start (a hung or broken one is stopped without saving). Absent in records
+   * written before it existed (treated as healthy).
+   */
+  readonly healthySinceStart?: boolean;
 }
 
 export const EMPTY_SNAPSHOT_RECORD: SnapshotRecord = {

@@ -40,6 +40,14 @@ describe("configFileSession", () => {
     expect((await readdir(dir)).sort()).toEqual(["stack.config.ts", "stack.config.ts.bak"]);
   });
 
+  it("the guest's version written back never keeps setuid, setgid or execute bits", async () => {
+    await chmod(hostPath, 0o6755);
+    const session = await configFileSession({ hostPath, now });
+    session.receiveFromGuest(Buffer.from("export default { v: 'from the guest' };\n"));
+    expect((await session.writeBack()).outcome).toBe("written");
+    expect((await stat(hostPath)).mode & 0o7777).toBe(0o644);
+  });
+
   it("keeps both versions on a conflict and reports CONFIG_FILE_CONFLICT naming both files", async () => {
     const session = await configFileSession({ hostPath, now });
     await writeFile(hostPath, "export default { v: 'host edit' };\n");

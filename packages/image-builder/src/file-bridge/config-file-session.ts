@@ -15,6 +15,7 @@ import {
   configGuestCopyPath,
   decideConfigWriteBack,
 } from "./config-write-back.js";
+import { guestWriteMode } from "./write-scope.js";
 
 /** Default bound on the config file's size: 1 MiB. */
 export const DEFAULT_CONFIG_FILE_MAX_BYTES = 1024 * 1024;
@@ -155,6 +156,8 @@ export interface ConfigWriteBackState {
  */
 export async function writeBackConfigFile(state: ConfigWriteBackState): Promise<ConfigWriteBackResult> {
   const { hostPath, mode, content } = state;
+  // The guest's bytes never keep setuid, setgid or execute bits (issue 15, finding 2); the .bak keeps the host's mode.
+  const guestMode = guestWriteMode(mode);
   const now = state.now ?? (() => new Date());
   const readCurrent = async (): Promise<Buffer | null> => {
     try {
@@ -168,7 +171,7 @@ export async function writeBackConfigFile(state: ConfigWriteBackState): Promise<
     const at = now();
     for (let attempt = 1; ; attempt++) {
       const candidate = configGuestCopyPath(hostPath, at, attempt);
-      if (await writeFileExclusive(candidate, content, { mode })) return candidate;
+      if (await writeFileExclusive(candidate, content, { mode: guestMode })) return candidate;
     }
   };
   try {
@@ -185,7 +188,7 @@ export async function writeBackConfigFile(state: ConfigWriteBackState): Promise<
         const backupPath = configBackupPath(hostPath);
         // The decision is "write" only when the host file still has the start digest: back it up, then replace.
         await writeFileAtomic(backupPath, current ?? Buffer.alloc(0), { mode });
-        await writeFileAtomic(hostPath, content, { mode });
+        await writeFileAtomic(hostPath, content, { mode: guestMode });
         return { outcome: "written", hostPath, backupPath };
       }
       case "conflict": {

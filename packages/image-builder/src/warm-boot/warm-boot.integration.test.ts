@@ -11,7 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createQemuImg } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { installLyingKvmQemu } from "../../../qemu-core/test-support/lying-kvm/lying-kvm.js";
 import { consoleMultibootKernel } from "../../test-support/tiny-kernels.js";
+import { acceleratorFailureOf } from "../accelerator-fallback.js";
 import { type WarmBootEvent, type WarmBootOptions, warmBoot } from "./warm-boot.js";
 
 let dir: string;
@@ -86,5 +88,35 @@ describe("warmBoot and a guest kernel panic", () => {
       message: expect.stringContaining("panicRetries"),
     });
     expect(existsSync(badDir)).toBe(false);
+  });
+});
+
+describe("warmBoot on a KVM that fails real guests (lying-KVM wrapper: real QEMU under TCG)", () => {
+  it("fails within seconds with EMULATOR_VM_FAILED, the accelerator at fault, in QEMU's words", async () => {
+    const spin = join(dir, "spin.bin");
+    await writeFile(spin, consoleMultibootKernel("Linux version 6.12 (tiny)\n", "spin"));
+    const lying = await installLyingKvmQemu(dir, { tripMs: 500 });
+    const workDir = join(dir, "lying-kvm");
+    const base = options(workDir, () => {});
+    const began = Date.now();
+    const error = await warmBoot({
+      ...base,
+      base: {
+        ...base.base,
+        boot: { kind: "kernel", kernel: spin, initrd: join(dir, "initrd"), append: "console=ttyS0" },
+      },
+      accel: "kvm",
+      qemuBinary: lying,
+    }).catch((e: unknown) => e);
+    console.log(
+      `warm boot on the lying KVM failed after ${Date.now() - began} ms: ${String((error as Error).message)}`,
+    );
+    expect(error).toMatchObject({
+      code: "EMULATOR_VM_FAILED",
+      details: { accel: "kvm", failure: { kind: "internal-error", fault: "accelerator" } },
+    });
+    expect((error as Error).message).toContain("KVM internal error. Suberror: 1");
+    expect(acceleratorFailureOf(error, "kvm")?.failure.runState).toBe("internal-error");
+    expect(await readFile(join(workDir, "qemu.log"), "utf8")).toContain("RAX=");
   });
 });

@@ -8,9 +8,15 @@
  * abort stop the boot at once (QEMU killed) with the failing stage and the
  * last serial lines. A guest kernel that panics (rare, under TCG) makes QEMU
  * exit at once; the boot is then tried again once from a new overlay.
+ * QEMU's run state (over its QMP socket) and its own output (qemu.log in the
+ * work directory) are watched too: a VM that QEMU stops in an error state
+ * (`KVM internal error`, run state `internal-error`) fails the boot within
+ * seconds with `EMULATOR_VM_FAILED` and QEMU's words (see
+ * accelerator-fallback.ts: the build then retries under TCG).
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type Accelerator,
@@ -19,11 +25,14 @@ import {
   type DriveSpec,
   detectHost,
   HexclaveError,
+  QmpClient,
   qemuImg,
   type VmSpec,
+  watchQemuRun,
   writeIso,
 } from "@hexclave/qemu-core";
 import { execa } from "execa";
+import { vmFailedError } from "../accelerator-fallback.js";
 import { imageBuilderErrors } from "../errors-data.js";
 import { kernelPanicReason, withRebootOnPanic } from "../guest-console/kernel-panic.js";
 import { SerialFollower } from "../guest-console/serial-follower.js";
@@ -129,6 +138,8 @@ export function warmBootVmSpec(input: {
   payload: string;
   boot: WarmBootBoot;
   serialLog: string;
+  /** QMP socket, watched for the run state. */
+  qmpSocket?: string;
 }): VmSpec {
   const drives: DriveSpec[] = [
     // Discards from fstrim punch holes in the overlay: free space is zero clusters, skipped by compaction.
@@ -157,6 +168,7 @@ export function warmBootVmSpec(input: {
         : {}),
     network: { kind: "user", forwards: [] },
     serial: { file: input.serialLog },
+    ...(input.qmpSocket === undefined ? {} : { qmpSocket: input.qmpSocket }),
     noReboot: true,
     rng: true,
   };
@@ -220,6 +232,10 @@ async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
   const disk = join(workDir, "disk.qcow2");
   const seed = join(workDir, "seed.iso");
   const serialLog = join(workDir, "serial.log");
+  const qemuLog = join(workDir, "qemu.log");
+  // A unix socket path has at most 107 bytes: a deep work directory gets a short one of its own.
+  const socketDir = join(workDir, "qmp.sock").length <= 100 ? undefined : await mkdtemp(join(tmpdir(), "hx-wb-"));
+  const qmpSocket = join(socketDir ?? workDir, "qmp.sock");
   const sizeGb = options.diskSizeGb ?? DEFAULT_DISK_SIZE_GB;
   if (!Number.isInteger(sizeGb) || sizeGb < 2)
     throw imageBuilderErrors.create(
@@ -263,6 +279,7 @@ async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
     payload: options.payload.tarball,
     boot: options.base.boot,
     serialLog,
+    qmpSocket,
   });
   const args = buildQemuArgs(spec, { hostArch: detectHost().arch });
   const binary = options.qemuBinary ?? (arch === "amd64" ? "qemu-system-x86_64" : "qemu-system-aarch64");
@@ -313,19 +330,45 @@ async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
     }
   });
 
+  // QEMU's stderr goes to a file the watch reads while it runs (its accelerator reports land there).
+  const readOutput = () => readFile(qemuLog, "utf8").then((t) => t.slice(-16_000));
   const child = execa(binary, args, {
     reject: false,
     stdin: "ignore",
-    all: true,
+    stdout: "ignore",
+    stderr: { file: qemuLog },
     forceKillAfterDelay: 3_000,
   });
   let exited: { code: number | undefined; signal: string | undefined; output: string } | undefined;
-  void child.then((r) => {
-    exited = { code: r.exitCode, signal: r.signal, output: String(r.all ?? "").slice(-2000) };
+  void child.then(async (r) => {
+    const output = (await readOutput().catch(() => "")).slice(-2000);
+    exited = { code: r.exitCode, signal: r.signal, output };
     changed();
   });
   emit({ type: "warm-boot-started", accel: options.accel, cpus, memoryMb, serialLog, pid: child.pid });
   follower.start();
+  // One QMP client for the whole boot (nobody else uses this socket): run-state events and polls.
+  let qmp: QmpClient | undefined;
+  const queryStatus = async () => {
+    if (qmp?.connected !== true) qmp = await QmpClient.connect(qmpSocket, { timeoutMs: 2_000 });
+    return qmp.queryStatus({ timeoutMs: 2_000 });
+  };
+  let vmFailure: HexclaveError | undefined;
+  const watch = watchQemuRun({
+    queryStatus,
+    readOutput,
+    pollMs: 1000,
+    ...(signal ? { signal } : {}),
+  });
+  void watch.failure.then((failure) => {
+    if (failure === undefined || exited !== undefined || outcome?.kind === "done") return;
+    vmFailure = vmFailedError(`The provisioning VM stopped (stage: ${stage})`, {
+      accel: options.accel,
+      failure,
+      detectedAfterMs: Date.now() - started,
+    });
+    changed();
+  });
 
   const deadlineMs = options.deadlineMs ?? DEFAULT_WARM_BOOT_DEADLINE_MS;
   const deadline = setTimeout(changed, deadlineMs);
@@ -347,6 +390,11 @@ async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
         throw imageBuilderErrors.create("ABORTED", `The provisioning boot was aborted (stage: ${stage})`, {
           cause: signal.reason,
         });
+      }
+      if (vmFailure !== undefined && outcome === undefined) {
+        await killQemu();
+        await follower.stop();
+        throw vmFailure;
       }
       if (outcome?.kind === "failed") {
         await killQemu();
@@ -409,8 +457,11 @@ async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
   } finally {
     clearTimeout(deadline);
     signal?.removeEventListener("abort", onAbort);
+    watch.stop();
+    qmp?.close();
     await killQemu();
     await follower.stop();
+    if (socketDir !== undefined) await rm(socketDir, { recursive: true, force: true });
   }
   return { disk, serialLog, durationMs: Date.now() - started, stages };
 }

@@ -11,16 +11,19 @@
 //   tripped, answers `query-status` with `{"status":"internal-error","running":false}` and refuses `cont` as QEMU
 //   does ("Resetting the Virtual Machine is required").
 //
-// Used as the QEMU binary (`installLyingKvmQemu` in lying-kvm.ts writes a `qemu-system-x86_64` shim for PATH).
-// Environment: LYING_KVM_REAL_QEMU (default: the same name on PATH after this wrapper's directory).
-import { spawn } from "node:child_process";
-import { accessSync, constants, rmSync } from "node:fs";
+// `node lying-kvm-qemu.mjs install DIR` writes DIR/qemu-system-x86_64, a shell shim used as the QEMU binary (or
+// first on PATH). The shim asks this script for a plan (`plan`), starts this script as a helper in the background
+// (`helper`: the QMP proxy and the trip) when the guest is to fail, then execs the real QEMU: the pid the caller
+// spawned is QEMU's own, so killing it behaves as with a real QEMU (the helper notices and exits).
+// Environment: LYING_KVM_REAL_QEMU (default: the same name on PATH after the shim's directory), LYING_KVM_TRIP_MS,
+// LYING_KVM_SPARE.
+import { accessSync, chmodSync, constants, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { delimiter, dirname, join } from "node:path";
 
 const name = process.env.LYING_KVM_NAME ?? "qemu-system-x86_64";
 const selfDir = process.env.LYING_KVM_DIR ?? "";
-const args = process.argv.slice(2);
+const [command, ...rest] = process.argv.slice(2);
 
 function realQemu() {
   if (process.env.LYING_KVM_REAL_QEMU) return process.env.LYING_KVM_REAL_QEMU;
@@ -76,51 +79,84 @@ function spared(list) {
   return false;
 }
 
-function run(binary, list, onSpawn) {
-  const child = spawn(binary, list, { stdio: "inherit" });
-  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(sig, () => child.kill(sig));
-  child.on("error", (error) => {
-    process.stderr.write(`lying-kvm: cannot run ${binary}: ${error.message}\n`);
-    process.exit(127);
-  });
-  onSpawn?.(child);
-  return new Promise((resolve) => child.on("exit", (code, sig) => resolve({ code, sig })));
-}
-
-function finish({ code, sig }) {
-  if (sig) {
-    process.removeAllListeners(sig);
-    process.kill(process.pid, sig);
-  }
-  process.exit(code ?? 1);
-}
-
-const binary = realQemu();
-if (!usesKvm(args) || spared(args)) {
-  finish(await run(binary, usesKvm(args) ? underTcg(args) : args));
-}
-
-// ---- the failing guest -------------------------------------------------------------------------------------------
-const tcgArgs = underTcg(args);
-let clientSocket;
-for (let i = 0; i < tcgArgs.length; i++) {
-  if (tcgArgs[i] === "-chardev" && /^socket,id=qmp,/.test(tcgArgs[i + 1] ?? "")) {
-    const m = /(?:^|,)path=((?:[^,]|,,)*)/.exec(tcgArgs[i + 1]);
-    if (m) {
-      clientSocket = m[1].replace(/,,/g, ",");
-      tcgArgs[i + 1] = tcgArgs[i + 1].replace(m[0], `${m[0].startsWith(",") ? "," : ""}path=${m[1]}.real`);
-    }
-  } else if (tcgArgs[i] === "-qmp" && /^unix:/.test(tcgArgs[i + 1] ?? "")) {
-    const m = /^unix:((?:[^,]|,,)*)/.exec(tcgArgs[i + 1]);
-    if (m) {
-      clientSocket = m[1].replace(/,,/g, ",");
-      tcgArgs[i + 1] = tcgArgs[i + 1].replace(m[0], `unix:${m[1]}.real`);
+function planFor(shimPid, args) {
+  const binary = realQemu();
+  if (!usesKvm(args)) return { mode: "pass", binary, args };
+  const tcg = underTcg(args);
+  if (spared(args)) return { mode: "pass", binary, args: tcg };
+  let clientSocket;
+  for (let i = 0; i < tcg.length; i++) {
+    if (tcg[i] === "-chardev" && /^socket,id=qmp,/.test(tcg[i + 1] ?? "")) {
+      const m = /(?:^|,)path=((?:[^,]|,,)*)/.exec(tcg[i + 1]);
+      if (m) {
+        clientSocket = m[1].replace(/,,/g, ",");
+        tcg[i + 1] = tcg[i + 1].replace(m[0], `${m[0].startsWith(",") ? "," : ""}path=${m[1]}.real`);
+      }
+    } else if (tcg[i] === "-qmp" && /^unix:/.test(tcg[i + 1] ?? "")) {
+      const m = /^unix:((?:[^,]|,,)*)/.exec(tcg[i + 1]);
+      if (m) {
+        clientSocket = m[1].replace(/,,/g, ",");
+        tcg[i + 1] = tcg[i + 1].replace(m[0], `unix:${m[1]}.real`);
+      }
     }
   }
+  const controlDir = clientSocket === undefined ? process.env.TMPDIR || "/tmp" : dirname(clientSocket);
+  const controlSocket = join(controlDir, `.lying-kvm-${shimPid}.sock`);
+  tcg.push("-qmp", `unix:${controlSocket.replace(/,/g, ",,")},server=on,wait=off`);
+  return { mode: "trip", binary, args: tcg, clientSocket, controlSocket };
 }
-const controlDir = clientSocket === undefined ? process.env.TMPDIR || "/tmp" : dirname(clientSocket);
-const controlSocket = join(controlDir, `.lying-kvm-${process.pid}.sock`);
-tcgArgs.push("-qmp", `unix:${controlSocket.replace(/,/g, ",,")},server=on,wait=off`);
+
+if (command === "install") {
+  const [dir] = rest;
+  const quote = (s) => `'${s.replace(/'/g, "'\\''")}'`;
+  const self = new URL(import.meta.url).pathname;
+  const shim = `#!/bin/bash
+# A QEMU on a host whose KVM fails real guests (test support: ${self})
+export LYING_KVM_DIR=${quote(dir)} LYING_KVM_NAME=${name}
+${["LYING_KVM_REAL_QEMU", "LYING_KVM_TRIP_MS", "LYING_KVM_SPARE"]
+  .filter((k) => process.env[k])
+  .map((k) => `export ${k}=${quote(process.env[k])}\n`)
+  .join("")}plan=$(${quote(process.execPath)} ${quote(self)} plan $$ "$@") || exit 1
+mapfile -d '' -t argv < <(printf '%s' "$plan" | base64 -d)
+mode=\${argv[0]}; real=\${argv[1]}; argv=("\${argv[@]:2}")
+if [ "$mode" = trip ]; then
+  ${quote(process.execPath)} ${quote(self)} helper $$ "$@" </dev/null >/dev/null &
+fi
+exec "$real" "\${argv[@]}"
+`;
+  const file = join(dir, name);
+  writeFileSync(file, shim);
+  chmodSync(file, 0o755);
+  process.stdout.write(`${file}\n`);
+  process.exit(0);
+}
+
+if (command === "plan") {
+  const [shimPid, ...args] = rest;
+  const plan = planFor(shimPid, args);
+  process.stdout.write(
+    Buffer.from([plan.mode, plan.binary, ...plan.args].map((a) => `${a}\0`).join("")).toString("base64"),
+  );
+  process.exit(0);
+}
+
+if (command !== "helper") {
+  process.stderr.write("usage: lying-kvm-qemu.mjs install DIR | plan PID ARGS... | helper PID ARGS...\n");
+  process.exit(2);
+}
+
+// ---- the helper of a failing guest: QMP proxy and trip, until QEMU (the shim's pid, exec'd) exits ------------------
+const [qemuPidText, ...qemuArgs] = rest;
+const qemuPid = Number(qemuPidText);
+const { clientSocket, controlSocket } = planFor(qemuPidText, qemuArgs);
+const alive = () => {
+  try {
+    process.kill(qemuPid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 let tripped = false;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -202,7 +238,7 @@ function serveProxy(path, upstreamPath) {
   rmSync(path, { force: true });
   const server = createServer((client) => {
     client.setEncoding("utf8");
-    const statusIds = new Set();
+    const sent = []; // QMP answers commands in order (no out-of-band commands here)
     const upstream = connect(upstreamPath);
     upstream.setEncoding("utf8");
     let upBuf = "";
@@ -214,7 +250,8 @@ function serveProxy(path, upstreamPath) {
         upBuf = upBuf.slice(nl + 1);
         try {
           const msg = JSON.parse(line);
-          if (tripped && msg.id !== undefined && statusIds.has(JSON.stringify(msg.id)) && "return" in msg) {
+          const command = "return" in msg || "error" in msg ? sent.shift() : undefined;
+          if (tripped && command === "query-status" && "return" in msg) {
             msg.return = { running: false, singlestep: false, status: "internal-error" };
             line = JSON.stringify(msg);
           }
@@ -229,12 +266,12 @@ function serveProxy(path, upstreamPath) {
         downBuf = downBuf.slice(nl + 1);
         try {
           const msg = JSON.parse(line);
-          if (msg.execute === "query-status") statusIds.add(JSON.stringify(msg.id));
           if (tripped && msg.execute === "cont") {
             const error = { class: "GenericError", desc: "Resetting the Virtual Machine is required" };
             client.write(`${JSON.stringify({ error, ...(msg.id === undefined ? {} : { id: msg.id }) })}\n`);
             continue;
           }
+          sent.push(msg.execute);
         } catch {}
         upstream.write(`${line}\n`);
       }
@@ -252,13 +289,12 @@ function serveProxy(path, upstreamPath) {
   return server;
 }
 
-let proxy;
-const exited = run(binary, tcgArgs, () => {
-  if (clientSocket !== undefined) proxy = serveProxy(clientSocket, `${clientSocket}.real`);
-  trip().catch((error) => process.stderr.write(`lying-kvm: could not pause the VM: ${error.message}\n`));
+const proxy = clientSocket === undefined ? undefined : serveProxy(clientSocket, `${clientSocket}.real`);
+trip().catch((error) => {
+  if (alive()) process.stderr.write(`lying-kvm: could not pause the VM: ${error.message}\n`);
 });
-const result = await exited;
+while (alive()) await sleep(200);
 proxy?.close();
 if (clientSocket !== undefined) rmSync(clientSocket, { force: true });
 rmSync(controlSocket, { force: true });
-finish(result);
+process.exit(0);

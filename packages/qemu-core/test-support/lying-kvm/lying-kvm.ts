@@ -7,9 +7,9 @@
  * accelerator probe pointed at a file, or run-on-lying-kvm-host.sh's mount
  * namespace for whole commands).
  */
-import { chmod, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 
 export const LYING_KVM_SCRIPT = fileURLToPath(new URL("./lying-kvm-qemu.mjs", import.meta.url));
 
@@ -18,19 +18,13 @@ export async function installLyingKvmQemu(
   dir: string,
   options: { realQemu?: string; tripMs?: number; spare?: "tiny" | "probes" } = {},
 ): Promise<string> {
-  const file = join(dir, "qemu-system-x86_64");
-  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const env = [
-    `LYING_KVM_DIR=${quote(dir)}`,
-    "LYING_KVM_NAME=qemu-system-x86_64",
-    ...(options.realQemu === undefined ? [] : [`LYING_KVM_REAL_QEMU=${quote(options.realQemu)}`]),
-    ...(options.tripMs === undefined ? [] : [`LYING_KVM_TRIP_MS=${options.tripMs}`]),
-    ...(options.spare === undefined ? [] : [`LYING_KVM_SPARE=${options.spare}`]),
-  ];
-  await writeFile(
-    file,
-    `#!/bin/sh\n# A QEMU on a host whose KVM fails real guests (test support: lying-kvm-qemu.mjs)\n${env.map((e) => `export ${e}`).join("\n")}\nexec ${quote(process.execPath)} ${quote(LYING_KVM_SCRIPT)} "$@"\n`,
-  );
-  await chmod(file, 0o755);
-  return file;
+  const env: Record<string, string> = {
+    ...(options.realQemu === undefined ? {} : { LYING_KVM_REAL_QEMU: options.realQemu }),
+    ...(options.tripMs === undefined ? {} : { LYING_KVM_TRIP_MS: String(options.tripMs) }),
+    ...(options.spare === undefined ? {} : { LYING_KVM_SPARE: options.spare }),
+  };
+  const { stdout } = await promisify(execFile)(process.execPath, [LYING_KVM_SCRIPT, "install", dir], {
+    env: { ...process.env, ...env },
+  });
+  return stdout.trim();
 }

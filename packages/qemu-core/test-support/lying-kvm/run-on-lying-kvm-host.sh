@@ -25,13 +25,7 @@ if [[ ! -e /dev/kvm ]]; then
   mknod -m 0666 /dev/kvm c 10 232
 fi
 bin=$(mktemp -d /tmp/lying-kvm-bin.XXXXXX)
-node=$(command -v node)
-cat >"$bin/qemu-system-x86_64" <<SHIM
-#!/bin/sh
-export LYING_KVM_DIR='$bin' LYING_KVM_NAME=qemu-system-x86_64
-exec '$node' '$here/lying-kvm-qemu.mjs' "\$@"
-SHIM
-chmod 0755 "$bin/qemu-system-x86_64"
+node "$here/lying-kvm-qemu.mjs" install "$bin" >/dev/null
 export PATH="$bin:$PATH"
 echo "lying-kvm host: /dev/kvm present ($(stat -c '%t:%T' /dev/kvm)), $(command -v qemu-system-x86_64) wraps the real QEMU" >&2
 exec "$@"

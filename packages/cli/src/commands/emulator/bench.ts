@@ -6,7 +6,7 @@ import { parseInteger } from "../../flag-values.js";
 import { requireInstalledImage } from "../../image-store.js";
 import { benchReport, renderBenchTable } from "../../render/bench-summary.js";
 import { writeJson } from "../../render/json-output.js";
-import { eventSink, jsonArg, settingsFor, withProgress, withRuntime } from "../shared.js";
+import { accelArg, eventSink, jsonArg, settingsFor, withProgress, withRuntime } from "../shared.js";
 
 export function benchCommand(deps: CliDeps) {
   return defineStackCommand({
@@ -17,6 +17,7 @@ export function benchCommand(deps: CliDeps) {
         description: "Cycles of each kind (cold boot, resume), >= 1 (default 3)",
         valueHint: "N",
       },
+      accel: accelArg,
       json: jsonArg,
     },
     examples: ["stack emulator bench", "stack emulator bench --runs 5 --json > bench.json"],
@@ -28,7 +29,7 @@ ratio. Leaves the emulator running. Uses EMULATOR_ARCH, EMULATOR_CPUS, EMULATOR_
 summary: { cold: { <phase>: { min, median, max, count } }, resume: {...}, ratio } }.
 EXIT CODES  0 done, 1 failure, 2 usage error`,
     async run({ args, io, path }) {
-      const settings = settingsFor({}, io, deps, path);
+      const settings = settingsFor({ accel: args.accel }, io, deps, path);
       const runs =
         args.runs === undefined ? 3 : parseInteger(args.runs, { flag: "--runs" }, { min: 1, max: 100 }, path);
       await requireInstalledImage(settings.home, settings.arch);
@@ -43,6 +44,7 @@ EXIT CODES  0 done, 1 failure, 2 usage error`,
             cpus: settings.cpus,
             memoryMb: settings.memoryMb,
             ports: settings.ports,
+            accel: settings.accel,
             signal: io.signal,
             onEvent: (event) => {
               if (event.type === "accelerator") accel = event.accel;

@@ -9,6 +9,7 @@ import { checkProjectDir, sharingLine } from "../../project-dir.js";
 import { formatDuration } from "../../render/format.js";
 import { writeJson } from "../../render/json-output.js";
 import {
+  accelArg,
   archArg,
   ENVIRONMENT_NOTES,
   eventSink,
@@ -24,6 +25,7 @@ export function startCommand(deps: CliDeps) {
     meta: { name: "start", description: "Start the emulator and wait until its four services are healthy" },
     args: {
       arch: archArg,
+      accel: accelArg,
       cpus: {
         type: "string",
         description: "vCPUs, a whole number >= 1 (default: EMULATOR_CPUS, else 4)",
@@ -79,6 +81,7 @@ export function startCommand(deps: CliDeps) {
       "stack emulator start --cpus 2 --memory 3072      # smaller VM",
       "stack emulator start --arch arm64 --timeout 900  # arm64 guest, long deadline under TCG",
       "stack emulator start --json > start.json         # machine-readable result",
+      "stack emulator start --accel tcg                 # no hardware accelerator (also EMULATOR_ACCEL=tcg)",
       "EMULATOR_BACKEND_PORT=36701 stack emulator start  # move a port that is taken",
     ],
     notes: `If no image is installed, get one with \`stack emulator pull\` or \`stack build-image\`.
@@ -97,7 +100,7 @@ EXIT CODES  0 ready, 1 failure, 2 usage error, 130 interrupted
 ${ENVIRONMENT_NOTES}`,
     async run({ args, io, path }) {
       const settings = settingsFor(
-        { arch: args.arch, cpus: args.cpus, memory: args.memory, snapshot: args.snapshot },
+        { arch: args.arch, cpus: args.cpus, memory: args.memory, snapshot: args.snapshot, accel: args.accel },
         io,
         deps,
         path,
@@ -134,6 +137,7 @@ ${ENVIRONMENT_NOTES}`,
             ports: settings.ports,
             ...(timeoutSeconds !== undefined ? { timeoutMs: timeoutSeconds * 1000 } : {}),
             noSnapshot: !settings.snapshot,
+            accel: settings.accel,
             stopOnFailure,
             fileBridge,
             signal: io.signal,

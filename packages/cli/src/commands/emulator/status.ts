@@ -23,7 +23,8 @@ EXIT CODES
   0  running and healthy
   3  degraded: running, but at least one service is down
   4  stopped
-  1  crashed (QEMU died without a stop), or the status could not be read
+  1  crashed (QEMU died without a stop), broken (QEMU holds the VM in an error state such as
+     internal-error: the reason is in vm.failure), or the status could not be read
   2  usage error`,
     async run({ args, io, path }) {
       const settings = settingsFor({}, io, deps, path);
