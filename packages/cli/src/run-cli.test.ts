@@ -50,8 +50,12 @@ const SHARE_TMP = ["--project-dir", "/tmp"];
 const report = (health: EmulatorStatus["health"]): EmulatorStatus => ({
   health,
   vm: {
-    state: health === "stopped" ? "stopped" : health === "crashed" ? "crashed" : "running",
-    failure: null,
+    state:
+      health === "stopped" ? "stopped" : health === "crashed" ? "crashed" : health === "broken" ? "broken" : "running",
+    failure:
+      health === "broken"
+        ? "QEMU paused the VM in run state internal-error (the accelerator could not run the guest); QEMU said: KVM internal error. Suberror: 1; emulation failure"
+        : null,
     pid: health === "stopped" ? null : 4242,
     arch: "amd64",
     accelerator: health === "stopped" ? null : "tcg",
@@ -119,6 +123,7 @@ describe("status: exit codes and the JSON schema", () => {
     ["degraded", 3],
     ["stopped", 4],
     ["crashed", 1],
+    ["broken", 1],
   ] as const)(
     "%s -> exit %i, JSON valid against status.schema.json, stdout only the document",
     async (health, code) => {
@@ -132,6 +137,25 @@ describe("status: exit codes and the JSON schema", () => {
       expect(stream.err()).toBe("");
     },
   );
+
+  it("status of a broken VM says so and why, in text and in JSON", async () => {
+    const text = io();
+    expect(
+      await runCli(["emulator", "status"], text, {
+        loadRuntime: runtimeWith({ status: async () => report("broken") }),
+      }),
+    ).toBe(1);
+    expect(text.out()).toContain("broken: QEMU holds the VM in an error state");
+    expect(text.out()).toContain("failure:  QEMU paused the VM in run state internal-error");
+    const json = io();
+    await runCli(["emulator", "status", "--json"], json, {
+      loadRuntime: runtimeWith({ status: async () => report("broken") }),
+    });
+    expect(JSON.parse(json.out()).vm).toMatchObject({
+      state: "broken",
+      failure: expect.stringContaining("KVM internal error"),
+    });
+  });
 
   it("the schema rejects a document that breaks the contract", () => {
     expect(validateStatus({ ...report("healthy"), health: "not running" })).toBe(false);
