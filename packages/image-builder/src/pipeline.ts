@@ -274,9 +274,6 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
   const durations: StageDurations = {};
 
   const qemu = await findQemuBinary(arch, signal ? { signal } : {});
-  const choice = options.accel ?? "auto";
-  let probe = await chooseAccelerator({ arch, qemuBinary: qemu.path, signal, choice });
-  emit({ type: "build-accelerator", arch, accel: probe.accel, reason: probe.reason });
 
   const payload = await stage(arch, "payload", durations, emit, () =>
     buildProfilePayload(arch, profile, cacheDir, options, emit),
@@ -284,6 +281,17 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
   const base = await stage(arch, "base", durations, emit, async () =>
     resolveBase(arch, await chooseBase(arch, options, emit), cacheDir, options, emit),
   );
+
+  // After the base: the deeper probe boots the base's own kernel under a hardware accelerator that ran the tiny guest.
+  const choice = options.accel ?? "auto";
+  let probe = await chooseAccelerator({
+    arch,
+    qemuBinary: qemu.path,
+    signal,
+    choice,
+    ...(base.warm.boot.kind === "kernel" ? { linuxKernel: base.warm.boot.kernel } : {}),
+  });
+  emit({ type: "build-accelerator", arch, accel: probe.accel, reason: probe.reason });
 
   await mkdir(outDir, { recursive: true });
   const work = join(outDir, `.build-${arch}-${randomBytes(6).toString("hex")}`);

@@ -160,3 +160,90 @@ describe("probeAccelerator with an injected host and runner", () => {
     expect((error as HexclaveError).message).toContain("could not load PC BIOS");
   });
 });
+
+describe("the deeper probe: the guest's own kernel under the hardware accelerator", () => {
+  // A nested paravirtual KVM: the tiny guest reaches its marker, a real kernel stops with an internal error.
+  function lyingKvm(kernelUnderKvm: Partial<CommandResult>) {
+    const calls: string[][] = [];
+    const runner: CommandRunner = async (_file, args) => {
+      calls.push([...args]);
+      if (args[0] === "--version") return { stdout: "QEMU emulator version 7.2.22\n", stderr: "", exitCode: 0 };
+      const accel = args[args.indexOf("-accel") + 1]?.split(",")[0];
+      if (!args.includes("-kernel")) return { stderr: "", ...reached };
+      if (accel === "kvm") return { stdout: "", stderr: "", exitCode: 0, ...kernelUnderKvm };
+      return { stdout: "Kernel panic - not syncing: VFS: Unable to mount root fs\n", stderr: "", exitCode: 0 };
+    };
+    return { runner, calls };
+  }
+  const kvmDevice = () => join(dir, "kvm");
+  const linux = host("linux", "amd64");
+
+  it("a kernel stopped by a KVM internal error makes the answer tcg, in QEMU's words", async () => {
+    await writeFile(kvmDevice(), "");
+    const { runner, calls } = lyingKvm({
+      stderr:
+        "KVM internal error. Suberror: 1\nextra data[0]: 0x0000000000000000\nemulation failure\nRAX=0000000000000000\n",
+      timedOut: true,
+      exitCode: null,
+    });
+    const result = await probeAccelerator({
+      arch: "amd64",
+      qemuBinary: "/usr/bin/qemu-system-x86_64",
+      hostInfo: linux,
+      kvmDevice: kvmDevice(),
+      runner,
+      cache: false,
+      linuxKernel: "/images/stack-emulator-amd64.vmlinuz",
+    });
+    expect(result.accel).toBe("tcg");
+    expect(result.tried[0]).toMatchObject({
+      accel: "kvm",
+      ok: false,
+      reason:
+        "the guest's kernel could not run under kvm: QEMU said: KVM internal error. Suberror: 1; emulation failure",
+    });
+    const kernelRun = calls.find((a) => a.includes("-kernel") && a.includes("kvm"));
+    // The CPU model the VM uses, the console, and a panic that ends QEMU.
+    expect(kernelRun).toEqual(expect.arrayContaining(["-cpu", "host", "-no-reboot", "-serial", "stdio"]));
+    expect(kernelRun?.[kernelRun.indexOf("-append") + 1]).toBe("console=ttyS0 quiet panic=-1");
+    // TCG is not put through the kernel boot.
+    expect(calls.filter((a) => a.includes("-kernel"))).toHaveLength(1);
+  });
+
+  it("a kernel that boots to its root mount keeps kvm, and says how deep it was tested", async () => {
+    await writeFile(kvmDevice(), "");
+    const { runner } = lyingKvm({ stdout: "[    0.9] VFS: Unable to mount root fs on unknown-block(0,0)\n" });
+    const result = await probeAccelerator({
+      arch: "amd64",
+      qemuBinary: "/usr/bin/qemu-system-x86_64",
+      hostInfo: linux,
+      kvmDevice: kvmDevice(),
+      runner,
+      cacheDir: join(dir, "deep-cache"),
+      linuxKernel: "/images/stack-emulator-amd64.vmlinuz",
+    });
+    expect(result).toMatchObject({ accel: "kvm", depth: "linux-kernel" });
+    expect(result.reason).toMatch(
+      /reached the marker in \d+ ms, and the guest's kernel booted to its root mount in \d+ ms/,
+    );
+  });
+
+  it("an answer from the tiny guest alone is probed again when the kernel is at hand", async () => {
+    await writeFile(kvmDevice(), "");
+    const cacheDir = join(dir, "shallow-cache");
+    const common = {
+      arch: "amd64",
+      qemuBinary: "/usr/bin/qemu-system-x86_64",
+      hostInfo: linux,
+      kvmDevice: kvmDevice(),
+      cacheDir,
+    } as const;
+    const failing = lyingKvm({ stderr: "KVM internal error. Suberror: 1\n", timedOut: true, exitCode: null });
+    const shallow = await probeAccelerator({ ...common, runner: failing.runner });
+    expect(shallow).toMatchObject({ accel: "kvm", depth: "tiny-guest" });
+    const deep = await probeAccelerator({ ...common, runner: failing.runner, linuxKernel: "/k" });
+    expect(deep).toMatchObject({ accel: "tcg", fromCache: false });
+    const again = await probeAccelerator({ ...common, runner: failing.runner, linuxKernel: "/k" });
+    expect(again).toMatchObject({ accel: "tcg", fromCache: true });
+  });
+});

@@ -10,6 +10,16 @@
  * KVM that hangs guests is caught. A guest arch unlike the host's gets `tcg`
  * without trying the hardware accelerators.
  *
+ * The deeper probe (`linuxKernel`): a tiny guest proves little on a nested,
+ * paravirtual KVM that runs it but stops a real kernel (`KVM internal error`).
+ * Given the kernel the VM will boot, a hardware accelerator that ran the tiny
+ * guest must also boot that kernel, under the CPU model the VM uses (`-cpu
+ * host`), through its whole early boot (long mode, paging, CPU feature setup,
+ * MSRs, device probing) to its root mount, which fails (no disk) with a
+ * panic and, with `panic=-1 -no-reboot`, QEMU's exit: about a second under
+ * KVM. An answer from the tiny guest alone is not trusted from the cache
+ * when a kernel is given.
+ *
  * The answer is cached per host (OS, arch, kernel release, KVM device access),
  * QEMU binary and version, in `<emulatorHome()>/cache/accel-probe-<hash>.json`.
  * Bypass the cache with `cache: false` or `HEXCLAVE_NO_ACCEL_CACHE=1`.
@@ -26,6 +36,7 @@ import { emulatorHome } from "./instance-layout.js";
 import { AMD64_PROBE_DEVICE, PROBE_MARKER, probeGuest } from "./probe-guests.js";
 import { buildQemuArgs } from "./qemu-args.js";
 import { findQemuBinary, type QemuVersion, qemuVersion } from "./qemu-binary.js";
+import { acceleratorErrorInOutput, oneLine } from "./run-state-watch.js";
 import type { Accelerator, Arch, VmSpec } from "./vm-spec.js";
 
 /** One candidate's outcome. */
@@ -56,6 +67,8 @@ export interface AcceleratorProbeResult {
   readonly verdict?: "probe" | "runtime";
   /** `forced`: the user chose the accelerator (`--accel`, `EMULATOR_ACCEL`); nothing was probed. */
   readonly chosenBy?: "probe" | "forced";
+  /** How deep the winning hardware accelerator was tested: the tiny guest only, or the guest's own kernel too. */
+  readonly depth?: "tiny-guest" | "linux-kernel";
 }
 
 /** What the user may ask for: `auto` probes; any other value forces that accelerator. */
@@ -85,10 +98,17 @@ export interface ProbeAcceleratorOptions {
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
   /** The KVM device, default `/dev/kvm` (tests point it elsewhere). */
   readonly kvmDevice?: string | undefined;
+  /** The guest's own Linux kernel: a hardware accelerator must also boot it to its root mount (see the module doc). */
+  readonly linuxKernel?: string | undefined;
+  /** Deadline of that kernel boot; default 15000 ms. */
+  readonly kernelDeadlineMs?: number | undefined;
   readonly onEvent?: ((event: AcceleratorProbeEvent) => void) | undefined;
 }
 
 export const DEFAULT_PROBE_DEADLINE_MS = 3000;
+export const DEFAULT_KERNEL_PROBE_DEADLINE_MS = 15_000;
+/** Console lines of a kernel that got through its early boot to the root mount (none here: no disk, no initrd). */
+export const KERNEL_PROBE_REACHED = /Kernel panic - not syncing|VFS: Unable to mount root|Run \/init as init process/;
 const TCG_MIN_DEADLINE_MS = 8000;
 export const NO_ACCEL_CACHE_ENV = "HEXCLAVE_NO_ACCEL_CACHE";
 const CACHE_FORMAT = 1;
@@ -198,6 +218,63 @@ async function tryAccelerator(
   const how =
     result.exitCode === null ? `was killed by ${result.signal ?? "a signal"}` : `exited with code ${result.exitCode}`;
   return { ok: false, reason: `QEMU ${how} before the guest reached the marker${said === "" ? "" : `: ${said}`}` };
+}
+
+/** The kernel-boot probe's VM: no disk, the console on stdio, a panic reboots and -no-reboot makes QEMU exit. */
+function kernelProbeSpec(arch: Arch, accel: Accelerator, kernel: string): VmSpec {
+  const console = arch === "amd64" ? "ttyS0" : "ttyAMA0";
+  return {
+    name: "hexclave-accel-probe-kernel",
+    arch,
+    accel,
+    cpus: 1,
+    memoryMb: 512,
+    drives: [],
+    serial: "stdio",
+    noReboot: true,
+    kernelBoot: { kernel, append: `console=${console} quiet panic=-1` },
+  };
+}
+
+async function tryKernel(
+  accel: Accelerator,
+  arch: Arch,
+  hostArch: Arch,
+  qemuBinary: string,
+  kernel: string,
+  deadlineMs: number,
+  runner: CommandRunner,
+  signal: AbortSignal | undefined,
+): Promise<{ ok: boolean; reason: string }> {
+  const args = buildQemuArgs(kernelProbeSpec(arch, accel, kernel), { hostArch });
+  const started = performance.now();
+  const result = await runner(qemuBinary, args, {
+    timeoutMs: deadlineMs,
+    signal,
+    forceKillAfterMs: 1000,
+    // QEMU reports the failure, then holds the VM paused: end it at once, not at the deadline.
+    stopWhen: ({ stderr }) => acceleratorErrorInOutput(stderr) !== undefined,
+  });
+  const ms = Math.round(performance.now() - started);
+  const said = acceleratorErrorInOutput(result.stderr);
+  if (said === undefined && KERNEL_PROBE_REACHED.test(result.stdout)) {
+    return { ok: true, reason: `the guest's kernel booted to its root mount in ${ms} ms` };
+  }
+  if (said !== undefined) {
+    return { ok: false, reason: `the guest's kernel could not run under ${accel}: QEMU said: ${oneLine(said)}` };
+  }
+  if (result.spawnError !== undefined) {
+    return { ok: false, reason: `QEMU could not be started (${result.spawnError.code}: ${result.spawnError.message})` };
+  }
+  const lastSaid = lastLine(result.stderr);
+  return {
+    ok: false,
+    reason:
+      (result.timedOut === true
+        ? `the guest's kernel did not reach its root mount within ${deadlineMs} ms (the vCPU hangs)`
+        : `QEMU exited (code ${String(result.exitCode)}) before the guest's kernel reached its root mount`) +
+      (lastSaid === "" ? "" : `; QEMU said: ${lastSaid}`),
+  };
 }
 
 interface CacheKey {
@@ -377,7 +454,13 @@ export async function probeAccelerator(options: ProbeAcceleratorOptions): Promis
     await probeContext(options);
   if (useCache) {
     const cached = await readCache(file, key);
-    if (cached !== undefined) {
+    // A hardware accelerator that ran only the tiny guest is tested again when the guest's kernel is at hand.
+    const tooShallow =
+      options.linuxKernel !== undefined &&
+      cached !== undefined &&
+      cached.accel !== "tcg" &&
+      cached.depth !== "linux-kernel";
+    if (cached !== undefined && !tooShallow) {
       options.onEvent?.({ type: "accel-cache-hit", file, accel: cached.accel });
       return cached;
     }
@@ -412,6 +495,19 @@ export async function probeAccelerator(options: ProbeAcceleratorOptions): Promis
         runner,
         signal,
       );
+      if (outcome.ok && accel !== "tcg" && options.linuxKernel !== undefined) {
+        const deep = await tryKernel(
+          accel,
+          arch,
+          host.arch,
+          qemuBinary,
+          options.linuxKernel,
+          options.kernelDeadlineMs ?? DEFAULT_KERNEL_PROBE_DEADLINE_MS,
+          runner,
+          signal,
+        );
+        outcome = { ok: deep.ok, reason: deep.ok ? `${outcome.reason}, and ${deep.reason}` : deep.reason };
+      }
       const attempt: AcceleratorAttempt = { accel, ...outcome, durationMs: Math.round(performance.now() - started) };
       tried.push(attempt);
       options.onEvent?.({ type: "accel-result", attempt });
@@ -446,6 +542,7 @@ export async function probeAccelerator(options: ProbeAcceleratorOptions): Promis
     arch,
     qemuBinary,
     qemuVersion: versionText(version),
+    ...(winner.accel === "tcg" ? {} : { depth: options.linuxKernel === undefined ? "tiny-guest" : "linux-kernel" }),
   };
   if (useCache) await writeCache(file, key, result);
   return result;

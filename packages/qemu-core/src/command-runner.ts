@@ -19,6 +19,11 @@ export interface CommandOptions {
   readonly cwd?: string | undefined;
   /** Grace period between SIGTERM and SIGKILL. Default 2000 ms. */
   readonly forceKillAfterMs?: number | undefined;
+  /**
+   * Called with the output so far as it arrives: true ends the command at once (SIGKILL) and the result has
+   * `stoppedEarly: true` (a QEMU that reported an accelerator failure and holds its VM paused never exits).
+   */
+  readonly stopWhen?: ((output: { readonly stdout: string; readonly stderr: string }) => boolean) | undefined;
 }
 
 export interface CommandResult {
@@ -32,6 +37,8 @@ export interface CommandResult {
   readonly timedOut?: boolean | undefined;
   /** Set when the process could not be started at all (`ENOENT`, `EACCES`). */
   readonly spawnError?: { readonly code: string; readonly message: string } | undefined;
+  /** True when `stopWhen` ended the command. */
+  readonly stoppedEarly?: boolean | undefined;
 }
 
 /**
@@ -49,7 +56,7 @@ export const execaRunner: CommandRunner = async (file, args, options = {}) => {
   if (options.signal?.aborted === true) {
     throw qemuErrors.create("ABORTED", `${file} was cancelled before it started`, { cause: options.signal.reason });
   }
-  const result = await execa(file, [...args], {
+  const subprocess = execa(file, [...args], {
     reject: false,
     stripFinalNewline: false,
     ...(options.input === undefined ? { stdin: "ignore" as const } : { input: options.input }),
@@ -60,6 +67,21 @@ export const execaRunner: CommandRunner = async (file, args, options = {}) => {
     forceKillAfterDelay: options.forceKillAfterMs ?? DEFAULT_FORCE_KILL_MS,
     killSignal: "SIGTERM",
   });
+  let stoppedEarly = false;
+  if (options.stopWhen !== undefined) {
+    const seen = { stdout: "", stderr: "" };
+    const stopWhen = options.stopWhen;
+    const watch = (name: "stdout" | "stderr") => (chunk: Buffer | string) => {
+      seen[name] += String(chunk);
+      if (!stoppedEarly && stopWhen(seen)) {
+        stoppedEarly = true;
+        subprocess.kill("SIGKILL");
+      }
+    };
+    subprocess.stdout?.on("data", watch("stdout"));
+    subprocess.stderr?.on("data", watch("stderr"));
+  }
+  const result = await subprocess;
   if (result.isCanceled) {
     throw qemuErrors.create("ABORTED", `${file} was cancelled`, {
       cause: options.signal?.reason,
@@ -78,6 +100,7 @@ export const execaRunner: CommandRunner = async (file, args, options = {}) => {
     signal: result.signal ?? undefined,
     timedOut: result.timedOut,
     spawnError,
+    ...(stoppedEarly ? { stoppedEarly: true } : {}),
   };
 };
 

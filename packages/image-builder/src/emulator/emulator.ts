@@ -638,7 +638,14 @@ export class Emulator {
       return this.attachToRunning(current.record?.spec, current.pid, endpoints, record, s, options, began);
     }
 
-    const probe = await chooseAccelerator({ arch: s.arch, signal, env: this.env, choice: options.accel ?? "auto" });
+    // The deeper probe boots the image's own kernel under a hardware accelerator that ran the tiny guest.
+    const probe = await chooseAccelerator({
+      arch: s.arch,
+      signal,
+      env: this.env,
+      choice: options.accel ?? "auto",
+      ...(image.manifest.boot.kind === "kernel" ? { linuxKernel: image.paths.kernel } : {}),
+    });
     emit({ type: "accelerator", accel: probe.accel, reason: probe.reason });
     const timeoutMs =
       options.timeoutMs ?? (probe.accel === "tcg" ? EMULATOR_TCG_TIMEOUT_MS : EMULATOR_ACCEL_TIMEOUT_MS);
