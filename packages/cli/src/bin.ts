@@ -4,8 +4,8 @@
  * `runCli`, its result into `process.exitCode`. SIGINT/SIGTERM abort the
  * running command (which cleans up); a second Ctrl-C exits at once.
  */
-import { consola } from "consola";
 import { runCli } from "./run-cli.js";
+import { confirmOnTerminal } from "./terminal-confirm.js";
 
 const controller = new AbortController();
 let interrupts = 0;
@@ -32,8 +32,8 @@ process.exitCode = await runCli(process.argv.slice(2), {
   cwd: process.cwd(),
   signal: controller.signal,
   confirm: isTTY
-    ? async (question) =>
-        (await consola.prompt(question, { type: "confirm", initial: false, cancel: "default" })) === true
+    ? (question) =>
+        confirmOnTerminal(question, { input: process.stdin, output: process.stderr, signal: controller.signal })
     : undefined,
 });
 process.off("SIGINT", onSignal);

@@ -4,7 +4,7 @@
  * `script`) that reports zero columns, where ora used to loop for ever.
  */
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,15 +37,18 @@ function stack(args: string[], env: Record<string, string> = {}) {
   return execa("node", [bin, ...args], { reject: false, env: baseEnv(env), extendEnv: false, timeout: 120_000 });
 }
 
-/** Runs a shell command line on a fresh pty (`script`), which has 0 columns unless the command sets them. */
-function onPty(commandLine: string, env: Record<string, string> = {}) {
+/**
+ * Runs a shell command line on a fresh pty (`script`), which has 0 columns unless the command sets them.
+ * `typed` is what the user types on that terminal.
+ */
+function onPty(commandLine: string, env: Record<string, string> = {}, typed?: string) {
   return execa("script", ["-qfec", commandLine, "/dev/null"], {
     reject: false,
     env: baseEnv(env),
     extendEnv: false,
     // A hang (the bug this guards against) ends as a failure here, not as a stuck test run.
     timeout: 120_000,
-    stdin: "ignore",
+    ...(typed === undefined ? { stdin: "ignore" as const } : { input: typed }),
   });
 }
 
@@ -190,6 +193,52 @@ describe("colour", () => {
     const off = await onPty(`stty cols 100; node ${bin} --help`, { FORCE_COLOR: "0" });
     expect(off.stdout).toContain("USAGE");
     expect(sgrCount(off.stdout)).toBe(0);
+  });
+});
+
+describe("doctor and status with a bad environment", () => {
+  it("doctor reports a bad EMULATOR_* value as a failed check instead of refusing to run", async () => {
+    const result = await stack(["emulator", "doctor", "--json"], { EMULATOR_CPUS: "lots", CI: "1" });
+    expect(result.exitCode).toBe(1);
+    const report = JSON.parse(result.stdout) as { checks: { id: string; verdict: string; summary: string }[] };
+    const env = report.checks.find((check) => check.id === "env:emulator-cpus");
+    expect(env?.verdict).toBe("fail");
+    expect(env?.summary).toContain('must be a whole number from 1 to 256, got "lots"');
+    expect(report.checks.map((check) => check.id)).toContain("qemu-binary");
+  });
+
+  it("status still answers, with a warning on stderr", async () => {
+    const result = await stack(["emulator", "status", "--json"], { EMULATOR_RAM_MB: "plenty" });
+    expect(result.exitCode).toBe(4);
+    expect(JSON.parse(result.stdout)).toMatchObject({ health: "stopped" });
+    expect(result.stderr).toContain("warning: environment variable EMULATOR_RAM_MB must be");
+  });
+
+  it("doctor says when the first stack on PATH is another program", async () => {
+    const fakeBin = join(work, "haskell-bin");
+    await mkdir(fakeBin, { recursive: true });
+    await writeFile(join(fakeBin, "stack"), "#!/bin/sh\necho 'Version 2.9.3, Git revision (Haskell Stack)'\n", {
+      mode: 0o755,
+    });
+    const result = await stack(["emulator", "doctor", "--json"], { PATH: `${fakeBin}:${process.env.PATH ?? ""}` });
+    const report = JSON.parse(result.stdout) as { checks: { id: string; verdict: string; summary: string }[] };
+    const onPath = report.checks.find((check) => check.id === "stack-on-path");
+    expect(onPath?.verdict).toBe("warn");
+    expect(onPath?.summary).toContain(join(fakeBin, "stack"));
+  });
+});
+
+describe("the yes/no prompt (node:readline/promises) on a real pty", () => {
+  it("reset asks, and only y or yes goes ahead", async () => {
+    const cmd = `node ${bin} emulator reset`;
+    const declined = await onPty(cmd, { HEXCLAVE_EMULATOR_HOME: join(work, "reset-home") }, "n\n");
+    expect(declined.stdout).toContain("Wipe all emulator data in");
+    expect(declined.stdout).toContain("[y/N]");
+    expect(declined.stdout).toContain("Cancelled; nothing was changed.");
+    expect(declined.exitCode).toBe(1);
+    const accepted = await onPty(cmd, { HEXCLAVE_EMULATOR_HOME: join(work, "reset-home") }, "yes\n");
+    expect(accepted.stdout).not.toContain("Cancelled");
+    expect(accepted.exitCode).toBe(0);
   });
 });
 

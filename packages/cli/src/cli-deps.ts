@@ -9,6 +9,7 @@
 import { homedir } from "node:os";
 import { type Arch, detectHost } from "@hexclave/qemu-core";
 import { createDefaultProbes, type DoctorProbes } from "./doctor/doctor-probes.js";
+import { findStackOnPath, type StackOnPath } from "./doctor/stack-on-path.js";
 import type { EmulatorRuntime } from "./emulator-runtime.js";
 import { archFromNode } from "./emulator-settings.js";
 
@@ -28,6 +29,8 @@ export interface CliDeps {
   loadRuntime(location: RuntimeLocation): Promise<EmulatorRuntime>;
   loadBuildImage(): Promise<BuildImage>;
   doctorProbes(env: Readonly<Record<string, string | undefined>>): DoctorProbes;
+  /** Which `stack` the user's shell runs (doctor's `stack-on-path` check). */
+  stackOnPath(env: Readonly<Record<string, string | undefined>>): Promise<StackOnPath>;
 }
 
 function hostArch(): Arch {
@@ -45,5 +48,6 @@ export function defaultCliDeps(): CliDeps {
     loadRuntime: async ({ home, env }) => (await import("@hexclave/image-builder")).createEmulator({ home, env }),
     loadBuildImage: async () => (await import("@hexclave/image-builder")).buildImage,
     doctorProbes: (env) => createDefaultProbes({ env }),
+    stackOnPath: (env) => findStackOnPath(env.PATH, process.argv[1]),
   };
 }

@@ -69,10 +69,10 @@ describe("usage errors: exit 2, one clear message, no stack trace", () => {
       "stack emulator start --help",
     ],
     [
-      ["emulator", "doctor"],
+      ["emulator", "stop"],
       { EMULATOR_BACKEND_PORT: "0" },
       "environment variable EMULATOR_BACKEND_PORT",
-      "stack emulator doctor --help",
+      "stack emulator stop --help",
     ],
     [["emulator", "reset"], {}, "not on a terminal, so pass --yes", "stack emulator reset --help"],
     [

@@ -12,6 +12,7 @@ import {
 } from "../emulator-settings.js";
 import { toProgressEvent } from "../render/progress-events.js";
 import { createProgressRenderer, type ProgressRenderer } from "../render/progress-renderer.js";
+import { resolveReportingProblems, type SettingsWithProblems } from "../settings-problems.js";
 
 export const archArg = {
   type: "string",
@@ -51,6 +52,16 @@ export function settingsFor(flags: EmulatorFlags, io: CliIo, deps: CliDeps, path
     cwd: io.cwd,
     commandPath: path,
   });
+}
+
+/** {@link settingsFor} for doctor and status: a bad `EMULATOR_*` variable is reported (and its default used), not refused. */
+export function settingsReportingProblems(
+  flags: EmulatorFlags,
+  io: CliIo,
+  deps: CliDeps,
+  path: readonly string[],
+): SettingsWithProblems {
+  return resolveReportingProblems(io.env, (env) => settingsFor(flags, { ...io, env }, deps, path));
 }
 
 /** A renderer on stderr: spinner and colour on a terminal (not with --json), plain lines otherwise. */

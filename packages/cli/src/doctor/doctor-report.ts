@@ -8,10 +8,19 @@ export const DOCTOR_SCHEMA_VERSION = 1;
 export type Verdict = "ok" | "warn" | "fail";
 
 /** Check ids are stable (scripts may filter on them). Port checks are `port:<service>`. */
-export type CheckCategory = "qemu" | "firmware" | "accelerator" | "kvm" | "ports" | "disk" | "docker" | "image";
+export type CheckCategory =
+  | "qemu"
+  | "firmware"
+  | "accelerator"
+  | "kvm"
+  | "ports"
+  | "disk"
+  | "docker"
+  | "image"
+  | "environment";
 
 export interface DoctorCheck {
-  /** Stable id: `qemu-binary`, `qemu-img`, `firmware`, `accelerator`, `kvm-device`, `port:dashboard`, `disk`, `docker`, `image`... */
+  /** Stable id: `qemu-binary`, `qemu-img`, `firmware`, `accelerator`, `kvm-device`, `port:dashboard`, `disk`, `docker`, `image`, `stack-on-path`, `env:emulator-cpus`... */
   readonly id: string;
   readonly category: CheckCategory;
   readonly title: string;

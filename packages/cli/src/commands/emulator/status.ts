@@ -5,7 +5,7 @@ import { writeJson } from "../../render/json-output.js";
 import { renderStatusText } from "../../render/status-text.js";
 import { createStyle } from "../../render/style.js";
 import { statusExitCode, toStatusReport } from "../../status-report.js";
-import { jsonArg, settingsFor, withRuntime } from "../shared.js";
+import { jsonArg, settingsReportingProblems, withRuntime } from "../shared.js";
 
 export function statusCommand(deps: CliDeps) {
   return defineStackCommand({
@@ -27,8 +27,14 @@ EXIT CODES
      internal-error: the reason is in vm.failure), or the status could not be read
   2  usage error`,
     async run({ args, io, path }) {
-      const settings = settingsFor({}, io, deps, path);
-      const status = await withRuntime(deps, io, settings, (runtime) =>
+      // A bad EMULATOR_* variable does not stop status (it needs none of them to read the VM): a warning on stderr.
+      const { settings, problems, env } = settingsReportingProblems({}, io, deps, path);
+      for (const problem of problems) {
+        io.stderr.write(
+          `warning: ${problem.message.replace(/\.$/, "")}; ignored here, but start and stop refuse it.\n`,
+        );
+      }
+      const status = await withRuntime(deps, { ...io, env }, settings, (runtime) =>
         runtime.status({
           // The runtime reads the arch of a running VM from its record; an explicit EMULATOR_ARCH wins.
           ...(settings.sources.arch === "default" ? {} : { arch: settings.arch }),
