@@ -27,6 +27,7 @@ import {
   type AcceleratorChoice,
   ARCHES,
   type Arch,
+  acceleratorErrorInOutput,
   acquireInstanceLock,
   assertCommandSucceeded,
   buildQemuArgs,
@@ -34,6 +35,7 @@ import {
   createQemuImg,
   emulatorHome,
   execaRunner,
+  exitedFailure,
   type Firmware,
   findFirmware,
   type GuestAgentClient,
@@ -900,7 +902,20 @@ export class Emulator {
         began,
       );
     } catch (error) {
-      if (!failed.signal.aborted || aborted(options.signal)) throw error;
+      if (!failed.signal.aborted || aborted(options.signal)) {
+        // QEMU that exited with an accelerator report in its output: the accelerator's failure (fallback applies).
+        if (HexclaveError.is(error) && error.code === "EMULATOR_EXITED_DURING_START") {
+          const stderr = typeof error.details.stderr === "string" ? error.details.stderr : "";
+          if (acceleratorErrorInOutput(stderr) !== undefined && probe.accel !== "tcg") {
+            throw vmFailedError("QEMU exited", {
+              accel: probe.accel,
+              failure: exitedFailure(stderr),
+              detectedAfterMs: Date.now() - launched.spawnedAt,
+            });
+          }
+        }
+        throw error;
+      }
       const failure = failed.signal.reason as HexclaveError;
       options.onEvent?.({ type: "message", level: "warn", text: `${failure.message}; stopping it without saving` });
       await this.vm.stop({ graceMs: 0 }).catch(() => undefined);
@@ -1299,10 +1314,12 @@ export class Emulator {
       );
     }
     const tail = await tailLines(this.paths.serialLog, 10);
+    // QEMU's own last words (qemu.log): an accelerator report there makes this the accelerator's failure.
+    const qemuSaid = (await tailLines(this.paths.qemuLog, 20)).join("\n");
     return imageBuilderErrors.create(
       "EMULATOR_EXITED_DURING_START",
-      `QEMU exited by itself while this start waited for the services (after ${after})${tail.length > 0 ? `; last serial lines:\n${tail.join("\n")}` : ""}`,
-      { details: { serialTail: tail } },
+      `QEMU exited by itself while this start waited for the services (after ${after})${qemuSaid === "" ? "" : `; QEMU said: ${qemuSaid.split("\n").slice(-3).join("; ")}`}${tail.length > 0 ? `; last serial lines:\n${tail.join("\n")}` : ""}`,
+      { details: { serialTail: tail, stderr: qemuSaid } },
     );
   }
 
