@@ -17,6 +17,10 @@ export interface GuestProgram {
 /** The container's health tool (docker/supervisor/health.sh, installed as `hexclave-health`). */
 export const GUEST_HEALTH_COMMAND = ["/usr/bin/docker", "exec", CONTAINER_NAME, "hexclave-health"] as const;
 
+const CONNECT_TIMEOUT_MS = 3_000;
+/** 13 checks of up to 3 s each in the worst case, plus `docker exec` under TCG. */
+const EXEC_TIMEOUT_MS = 45_000;
+
 /** Parses `hexclave-health` output; lines of another shape are skipped. Pure. */
 export function parseHealthOutput(text: string): GuestProgram[] {
   const programs: GuestProgram[] = [];
@@ -37,13 +41,13 @@ export async function readGuestPrograms(
   vm: VmInstance,
   options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
 ): Promise<GuestProgram[] | null> {
-  const timeoutMs = options.timeoutMs ?? 20_000;
-  const common = { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) };
+  const signal = options.signal ? { signal: options.signal } : {};
   try {
-    const agent = await vm.guestAgent(common);
+    // A guest without an agent answers no sync: give up on it quickly, then give the checks their time.
+    const agent = await vm.guestAgent({ timeoutMs: CONNECT_TIMEOUT_MS, ...signal });
     try {
       const [path, ...args] = GUEST_HEALTH_COMMAND;
-      const r = await agent.exec(path, args, common);
+      const r = await agent.exec(path, args, { timeoutMs: options.timeoutMs ?? EXEC_TIMEOUT_MS, ...signal });
       if (r.exitCode !== 0 && r.exitCode !== 1) return null;
       const programs = parseHealthOutput(r.stdout);
       return programs.length > 0 ? programs : null;
