@@ -116,7 +116,38 @@ export LYING_KVM_DIR=${quote(dir)} LYING_KVM_NAME=${name}
 ${["LYING_KVM_REAL_QEMU", "LYING_KVM_TRIP_MS", "LYING_KVM_SPARE"]
   .filter((k) => process.env[k])
   .map((k) => `export ${k}=${quote(process.env[k])}\n`)
-  .join("")}plan=$(${quote(process.execPath)} ${quote(self)} plan $$ "$@") || exit 1
+  .join("")}
+# Fast path in the shell (no Node start-up in the probe's deadline): no KVM, or the probe's tiny guest (run under tcg).
+kvm=0; tiny=0; spared=0; prev=
+for a in "$@"; do
+  case "$prev:$a" in
+    -accel:kvm*|-machine:*accel=kvm*) kvm=1 ;;
+    -name:hexclave-accel-probe*) [ "\${LYING_KVM_SPARE:-}" = probes ] && spared=1 ;;
+  esac
+  case "$a" in -enable-kvm) kvm=1 ;; *isa-debug-exit*) tiny=1 ;; esac
+  prev=$a
+done
+if [ $kvm = 0 ] || [ $tiny = 1 ] || [ $spared = 1 ]; then
+  real=\${LYING_KVM_REAL_QEMU:-}
+  if [ -z "$real" ]; then
+    IFS=: read -ra dirs <<<"$PATH"
+    for d in "\${dirs[@]}"; do
+      [ -n "$d" ] && [ "$d" != "$LYING_KVM_DIR" ] && [ -x "$d/$LYING_KVM_NAME" ] && { real=$d/$LYING_KVM_NAME; break; }
+    done
+  fi
+  argv=(); prev=
+  for a in "$@"; do
+    case "$prev:$a" in
+      -accel:kvm*) a=tcg ;;
+      -cpu:host*) a=max ;;
+      -machine:*accel=kvm*) a=\${a//accel=kvm/accel=tcg} ;;
+    esac
+    [ "$a" = -enable-kvm ] || argv+=("$a")
+    prev=$a
+  done
+  exec "\${real:-/usr/bin/$LYING_KVM_NAME}" "\${argv[@]}"
+fi
+plan=$(${quote(process.execPath)} ${quote(self)} plan $$ "$@") || exit 1
 mapfile -d '' -t argv < <(printf '%s' "$plan" | base64 -d)
 mode=\${argv[0]}; real=\${argv[1]}; argv=("\${argv[@]:2}")
 if [ "$mode" = trip ]; then
