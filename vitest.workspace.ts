@@ -5,6 +5,8 @@
  *   *.test.ts              unit: pure functions, no processes, milliseconds
  *   *.integration.test.ts  integration: real qemu-img, QEMU, dockerd, HTTP servers on 127.0.0.1
  *   *.e2e.test.ts          end-to-end: boots the shared self-test emulator image under TCG
+ *   *.cross-arch.test.ts   arm64 on an amd64 host, end to end (hours under TCG): only with
+ *                          `pnpm test:cross-arch`, never in `pnpm test`
  *
  * Run one tag alone with `pnpm vitest run --project unit` (or integration, e2e).
  */
@@ -20,7 +22,7 @@ export const alias = {
   "@hexclave/image-builder": src("image-builder"),
 };
 
-const slow = ["**/*.integration.test.ts", "**/*.e2e.test.ts"];
+const slow = ["**/*.integration.test.ts", "**/*.e2e.test.ts", "**/*.cross-arch.test.ts"];
 
 export const projects: TestProjectInlineConfiguration[] = [
   {
@@ -57,6 +59,17 @@ export const projects: TestProjectInlineConfiguration[] = [
       testTimeout: 900_000,
       hookTimeout: 1_800_000,
       // One VM at a time: two cores, and the emulator's host ports are shared.
+      poolOptions: { forks: { singleFork: true } },
+    },
+  },
+  {
+    resolve: { alias },
+    test: {
+      name: "cross-arch",
+      include: ["packages/*/src/**/*.cross-arch.test.ts"],
+      exclude: ["**/node_modules/**"],
+      testTimeout: 4 * 3_600_000,
+      hookTimeout: 4 * 3_600_000,
       poolOptions: { forks: { singleFork: true } },
     },
   },

@@ -38,7 +38,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Polls `check` until it returns a value (a wait for a state, with a generous deadline; not a timing assertion). */
-async function until<T>(what: string, check: () => Promise<T | undefined>, deadlineMs = 60_000): Promise<T> {
+async function until<T>(what: string, check: () => Promise<T | undefined>, deadlineMs = 180_000): Promise<T> {
   const end = Date.now() + deadlineMs;
   for (;;) {
     const value = await check().catch(() => undefined);
@@ -185,7 +185,7 @@ describe("bridge-proxy.py", () => {
 });
 
 describe("finding 8 (guest side): the proxy streams, and serves at most 16 requests at once", () => {
-  it("50 held 10 MiB PUTs through the proxy grow its memory by under 64 MiB", async () => {
+  it("50 held 4 MiB PUTs through the proxy grow its memory by under 32 MiB (buffered whole: 200 MiB)", async () => {
     await startBridgeProcess({ instanceDir, projectDir: project, writable: ["sub"] });
     const memory = async () => {
       const status = await readFile(`/proc/${proxy.pid}/status`, "utf8");
@@ -193,44 +193,40 @@ describe("finding 8 (guest side): the proxy streams, and serves at most 16 reque
       return { peakMiB: kib("VmHWM") / 1024, rssMiB: kib("VmRSS") / 1024 };
     };
     const before = await memory();
-    const size = 10 * 1024 * 1024;
+    const size = 4 * 1024 * 1024;
     const body = Buffer.alloc(size - 1, 0x62);
     const sockets = [];
-    const answers: Promise<string>[] = [];
     for (let i = 0; i < 50; i++) {
       const socket = connect({ host: "127.0.0.1", port });
       sockets.push(socket);
-      let answer = "";
-      socket.on("data", (c: Buffer) => {
-        answer += c.toString("latin1");
-      });
       socket.on("error", () => {});
-      answers.push(
-        new Promise<string>((resolve) => {
-          socket.write(
-            `PUT /v1/files/sub/held-${i}.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${guestToken}\r\nContent-Length: ${size}\r\n\r\n`,
-          );
-          // All but the last byte: the request stays in flight until the socket is closed.
-          socket.write(body, () => resolve(answer));
-          socket.on("close", () => resolve(answer));
-        }),
+      socket.write(
+        `PUT /v1/files/sub/held-${i}.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${guestToken}\r\nContent-Length: ${size}\r\n\r\n`,
       );
+      // All but the last byte: the request stays in flight until the socket is closed.
+      socket.write(body);
     }
-    const settled = await Promise.all(answers);
+    // The state to measure: 16 uploads streamed through to the host bridge's temp files, the rest waiting unread.
+    await until(
+      "16 uploads through the proxy",
+      async () => {
+        const temps = (await readdir(join(project, "sub"))).filter((n) => n.endsWith(".hexclave-tmp"));
+        const sizes = await Promise.all(temps.map((n) => stat(join(project, "sub", n)).then((i) => i.size)));
+        return sizes.filter((n) => n === size - 1).length === 16 ? true : undefined;
+      },
+      300_000,
+    );
     const after = await memory();
     for (const s of sockets) s.destroy();
     console.log(
-      `[proxy memory] before ${before.rssMiB.toFixed(0)} MiB; 50 held 10 MiB PUTs: peak ${after.peakMiB.toFixed(0)} MiB`,
+      `[proxy memory] before ${before.rssMiB.toFixed(0)} MiB; 50 held 4 MiB PUTs: peak ${after.peakMiB.toFixed(0)} MiB`,
     );
-    expect(after.peakMiB - before.rssMiB).toBeLessThan(64);
-    expect(settled.filter((a) => a !== "" && !a.startsWith("HTTP/1.0 503 ") && !a.startsWith("HTTP/1.1 503 "))).toEqual(
-      [],
-    );
+    expect(after.peakMiB - before.rssMiB).toBeLessThan(32);
     await until("the cut uploads to end on the host", async () => {
       const names = await readdir(join(project, "sub"));
       return names.some((n) => n.startsWith("held-") || n.endsWith(".hexclave-tmp")) ? undefined : true;
     });
-  }, 300_000);
+  }, 600_000);
 });
 
 /** A stand-in of upstream's backend (apps/backend/src/lib/local-emulator.ts): plain fs calls at mount root + path. */
@@ -284,5 +280,5 @@ describe("issue 13: --config-file reaches upstream's backend as a file at STACK_
       (await backend("read", configPath)) === "export const config = { version: 'host' };\n" ? true : undefined,
     );
     await stopBridgeProcess(instanceDir);
-  });
+  }, 600_000);
 });

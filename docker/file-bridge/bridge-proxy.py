@@ -24,7 +24,8 @@ Two jobs, in one process:
    Bodies are streamed (never held whole), `Transfer-Encoding: chunked` is decoded and
    forwarded chunked (a malformed or cut chunked body is never completed on the host, so a
    host file is never truncated), a PUT without a length is refused with 411, and at most
-   MAX_IN_FLIGHT requests are served at once (503 beyond). After every refusal the
+   MAX_IN_FLIGHT requests are served at once (the next wait up to SLOT_WAIT_SECONDS, unread,
+   then get 503). After every refusal the
    connection is closed. GET /healthz answers 200 without the credential.
 
 2. The config mirror (issue 13): upstream's backend reads and writes stack.config.ts with
@@ -62,6 +63,7 @@ POLL_SECONDS = float(os.environ.get("HEXCLAVE_FILE_BRIDGE_POLL_SECONDS", "0.25")
 PAYLOAD = re.compile(r"^hexclave-bridge/1 port=(\d{5}) token=([0-9a-f]{64})\n?$")
 MAX_BODY = 64 << 20
 MAX_IN_FLIGHT = 16
+SLOT_WAIT_SECONDS = 30
 PIECE = 64 << 10
 CONFIG_PATH_HEADER = "x-hexclave-config-path"
 PASS_HEADERS = ("content-type", "last-modified", "allow", "cache-control", CONFIG_PATH_HEADER)
@@ -161,7 +163,7 @@ def read_chunked(rfile, limit):
             raise Refused(413, "too-large", "body over %d bytes" % limit)
         left = size
         while left > 0:
-            piece = rfile.read(min(left, PIECE))
+            piece = rfile.read1(min(left, PIECE))
             if not piece:
                 raise Refused(400, "bad-chunk", "chunked body cut short")
             left -= len(piece)
@@ -173,7 +175,7 @@ def read_chunked(rfile, limit):
 def read_sized(rfile, length):
     left = length
     while left > 0:
-        piece = rfile.read(min(left, PIECE))
+        piece = rfile.read1(min(left, PIECE))  # what has arrived, so every byte is passed on as it comes
         if not piece:
             raise Refused(400, "short-body", "the body ended before Content-Length bytes")
         left -= len(piece)
@@ -240,7 +242,7 @@ class Handler(BaseHTTPRequestHandler):
         presented = re.match(r"^Bearer +(\S+) *$", self.headers.get("Authorization") or "")
         if not presented or not hmac.compare_digest(presented.group(1).encode(), GUEST_TOKEN.encode()):
             raise Refused(401, "unauthorized", "missing or wrong bearer token (HEXCLAVE_FILE_BRIDGE_TOKEN_FILE)")
-        if not SLOTS.acquire(blocking=False):
+        if not SLOTS.acquire(timeout=SLOT_WAIT_SECONDS):
             raise Refused(503, "busy", "more than %d requests at once; retry" % MAX_IN_FLIGHT)
         try:
             self.forward()

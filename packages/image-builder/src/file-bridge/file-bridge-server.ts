@@ -19,11 +19,12 @@
  * path, symlink escaping the root, dangling symlink); 405 other methods (with
  * `Allow`); 409 a directory where a file is expected or the reverse; 413 body
  * over `maxBodyBytes` (nothing written); 403 `read-only` / `protected-path`
- * for a write outside the grants; 503 `busy` past {@link MAX_REQUESTS_IN_FLIGHT}.
+ * for a write outside the grants; 503 `busy` past {@link MAX_REQUESTS_QUEUED} waiting requests.
  *
  * Memory: bodies are streamed to a temp file, never held whole (only
  * `/v1/config` bodies, up to the config limit, 1 MiB, are buffered), and at
- * most {@link MAX_REQUESTS_IN_FLIGHT} requests are served at once, so the
+ * most {@link MAX_REQUESTS_IN_FLIGHT} requests are served at once (the next
+ * ones wait, unread, for a slot; connections are capped), so the
  * bridge's memory does not grow with the size or number of uploads.
  * Paths are opened through held directory descriptors (held-directory.ts). Error bodies are JSON
  * `{ error: <refusal>, message }`.
@@ -51,8 +52,10 @@ export const FILE_BRIDGE_HOST = "127.0.0.1";
 const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 /** Default bound on a request body: 10 MiB. */
 export const DEFAULT_FILE_BRIDGE_MAX_BODY_BYTES = 10 * 1024 * 1024;
-/** Requests served at once; more get 503 `busy` (with their connection closed) and are not read. */
+/** Requests served at once; the next ones wait for a slot without their bodies being read. */
 export const MAX_REQUESTS_IN_FLIGHT = 16;
+/** Authorised requests waiting for a slot; more get 503 `busy` (with their connection closed). */
+export const MAX_REQUESTS_QUEUED = 32;
 /** Open connections at once; Node drops more as they arrive. */
 export const MAX_CONNECTIONS = 64;
 /** The `/v1/config` header naming the host file's real path (the guest mirrors the file there). */
@@ -375,6 +378,10 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
       let bytes: number;
       try {
         try {
+          // Without held descriptors (macOS): the temp file must really be inside the root before it gets a byte.
+          if (!(await verifyInsideRoot(root, file, temp))) {
+            throw new Refusal(403, "symlink-escape", "The path leads outside the project directory through a symlink");
+          }
           bytes = await streamBody(req, file, maxBodyBytes);
           await file.chmod(guestWriteMode(existing === undefined ? undefined : existing.mode & 0o7777));
           await file.sync();
@@ -488,7 +495,31 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
     throw new Refusal(404, "not-found", "Unknown endpoint; see /v1/files/, /v1/list/, /v1/config");
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse, busy: boolean) => {
+  // The in-flight cap: a slot per request served; a released slot passes straight to the first waiter.
+  let served = 0;
+  let closed = false;
+  const waiting: (() => void)[] = [];
+  const acquireSlot = async (): Promise<void> => {
+    if (served < MAX_REQUESTS_IN_FLIGHT) {
+      served++;
+      return;
+    }
+    if (waiting.length >= MAX_REQUESTS_QUEUED) {
+      throw new Refusal(
+        503,
+        "busy",
+        `More than ${MAX_REQUESTS_IN_FLIGHT + MAX_REQUESTS_QUEUED} requests at once; retry`,
+      );
+    }
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  const releaseSlot = () => {
+    const next = waiting.shift();
+    if (next === undefined) served--;
+    else next();
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const target = req.url ?? "";
     const query = target.search(/[?#]/);
@@ -496,11 +527,14 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
     let status = 500;
     let refusal: FileBridgeRefusal | undefined;
     let bytes = 0;
+    let slot = false;
     try {
       if (!bearerMatches(req.headers.authorization, token)) {
         throw new Refusal(401, "unauthorized", "Missing or wrong bearer token");
       }
-      if (busy) throw new Refusal(503, "busy", `More than ${MAX_REQUESTS_IN_FLIGHT} requests at once; retry`);
+      await acquireSlot();
+      slot = true;
+      if (closed) throw new Refusal(503, "busy", "The file bridge is closing");
       if (!path.startsWith("/")) throw new Refusal(400, "bad-request", "Expected a path starting with /");
       bytes = await route(req, res, path);
       status = res.statusCode;
@@ -534,6 +568,7 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
         res.destroy();
       }
     }
+    if (slot) releaseSlot();
     onEvent?.({
       type: "file-bridge-request",
       method: req.method ?? "",
@@ -545,14 +580,8 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
     });
   };
 
-  let served = 0;
   const server: Server = createServer((req, res) => {
-    const busy = served >= MAX_REQUESTS_IN_FLIGHT;
-    if (!busy) served++;
-    const work = handle(req, res, busy).finally(() => {
-      if (!busy) served--;
-      inflight.delete(work);
-    });
+    const work = handle(req, res).finally(() => inflight.delete(work));
     inflight.add(work);
   });
   server.maxConnections = MAX_CONNECTIONS;
@@ -583,6 +612,8 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
   function close(): Promise<void> {
     closing ??= (async () => {
       signal?.removeEventListener("abort", onAbort);
+      closed = true;
+      for (const wake of waiting.splice(0)) wake();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
