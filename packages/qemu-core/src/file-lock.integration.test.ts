@@ -90,23 +90,25 @@ describe("acquireLock", () => {
       await acquireLock(lock).then((held) => held.release()); // creates the directory
       let doubles = 0;
       let acquisitions = 0;
+      const errors: string[] = [];
       for (let round = 0; round < 200; round++) {
         await writeFile(lock, staleRecord(round));
         const count = 3 + (round % 6);
         const answers = await Promise.all(workers.slice(0, count).map((w) => w.ask(`race ${lock} ${inside}`)));
         doubles += answers.filter((a) => a === "double").length;
+        errors.push(...answers.filter((a) => a.startsWith("error")));
         acquisitions += answers.filter((a) => a === "ok" || a === "double").length;
       }
       // Every worker of every round answered (none hung, none refused).
       expect(acquisitions).toBe(Array.from({ length: 200 }, (_, r) => 3 + (r % 6)).reduce((a, b) => a + b, 0));
-      expect(doubles).toBe(0);
+      expect({ doubles, errors }).toEqual({ doubles: 0, errors: [] });
       expect(await readLockHolder(lock)).toBeUndefined();
       // No takeover marker is left behind.
       expect((await readdir(join(dir, "race"))).filter((n) => n.includes("takeover"))).toEqual([]);
     } finally {
       await Promise.all(workers.map(stopWorker));
     }
-  });
+  }, 600_000); // 30-60 s on a loaded 2-core machine: a generous deadline, no timing asserted
 
   it("does not take over a stopped (SIGSTOP) holder, and takes over a dead one", async () => {
     const lock = join(dir, "stopped", "lock");

@@ -4,8 +4,8 @@
  *
  * - `race <lock> <inside-dir>`: takes the lock (waiting), proves it is alone
  *   by creating `<inside-dir>` (mkdir is atomic: EEXIST means a second holder
- *   is inside), holds it a few milliseconds, leaves, releases; answers `ok`
- *   or `double`.
+ *   is inside), holds it a few milliseconds, leaves, releases; answers `ok`,
+ *   `double`, or `error <code>` when taking the lock failed.
  * - `hold <lock>`: takes the lock (refusing at once) and keeps it; answers
  *   `held` or `refused <code>`.
  */
@@ -19,16 +19,20 @@ const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
   const [command, lock, inside] = line.split(" ");
   if (command === "race" && lock !== undefined && inside !== undefined) {
-    const held = await acquireLock(lock, { purpose: "race", waitMs: Number.POSITIVE_INFINITY, pollMs: 5 });
     let answer = "ok";
     try {
-      await mkdir(inside);
-    } catch {
-      answer = "double";
+      const held = await acquireLock(lock, { purpose: "race", waitMs: Number.POSITIVE_INFINITY, pollMs: 5 });
+      try {
+        await mkdir(inside);
+      } catch {
+        answer = "double";
+      }
+      await sleep(2 + Math.random() * 6);
+      if (answer === "ok") await rmdir(inside);
+      await held.release();
+    } catch (error) {
+      answer = `error ${(error as { code?: string }).code ?? (error as Error).message}`;
     }
-    await sleep(2 + Math.random() * 6);
-    if (answer === "ok") await rmdir(inside);
-    await held.release();
     process.stdout.write(`${answer}\n`);
   } else if (command === "hold" && lock !== undefined) {
     try {
