@@ -3,7 +3,9 @@
 //
 // - without a KVM accelerator in the arguments, or for the accelerator probe's tiny guest (`isa-debug-exit`), it is
 //   transparent: the guest runs (like the tiny guest does on that host under KVM);
-// - for any other guest under KVM (`LYING_KVM_SPARE=probes` also spares guests named `hexclave-accel-probe`), about
+// - for any other guest under KVM (`LYING_KVM_SPARE=probes` also spares guests named `hexclave-accel-probe*`, run
+//   under TCG; `LYING_KVM_SPARE=pass-probes` answers the kernel probe's success without running it: a host whose
+//   probes pass, so that only the real guest meets the failure and the runtime fallback is exercised), about
 //   `LYING_KVM_TRIP_MS` (default 1000) after QEMU's own QMP answers it does what QEMU does on that host: prints
 //   `KVM internal error. Suberror: 1`, extra data, `emulation failure` and a register dump on stderr, and pauses the
 //   VM (a real QMP `stop` on a monitor of its own: a real `STOP` event reaches every client). TCG cannot enter run
@@ -122,6 +124,13 @@ kvm=0; tiny=0; spared=0; prev=
 for a in "$@"; do
   case "$prev:$a" in
     -accel:kvm*|-machine:*accel=kvm*) kvm=1 ;;
+    -name:hexclave-accel-probe-kernel*)
+      if [ "\${LYING_KVM_SPARE:-}" = pass-probes ]; then
+        # A host whose probes pass (the kernel probe is answered, not run): only a real guest meets the failure.
+        echo "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0) (lying-kvm: probe passed)"
+        exit 0
+      fi
+      [ "\${LYING_KVM_SPARE:-}" = probes ] && spared=1 ;;
     -name:hexclave-accel-probe*) [ "\${LYING_KVM_SPARE:-}" = probes ] && spared=1 ;;
   esac
   case "$a" in -enable-kvm) kvm=1 ;; *isa-debug-exit*) tiny=1 ;; esac

@@ -16,7 +16,7 @@ export const LYING_KVM_SCRIPT = fileURLToPath(new URL("./lying-kvm-qemu.mjs", im
 /** Writes the `qemu-system-x86_64` shim into `dir` and returns its path. */
 export async function installLyingKvmQemu(
   dir: string,
-  options: { realQemu?: string; tripMs?: number; spare?: "tiny" | "probes" } = {},
+  options: { realQemu?: string; tripMs?: number; spare?: "tiny" | "probes" | "pass-probes" } = {},
 ): Promise<string> {
   const env: Record<string, string> = {
     ...(options.realQemu === undefined ? {} : { LYING_KVM_REAL_QEMU: options.realQemu }),

@@ -4,7 +4,8 @@
 # a kvm node (the real /dev's entries bound back in), with the lying QEMU first on PATH. Nothing outside the command
 # sees either. Root only (mount namespace).
 #   bash packages/qemu-core/test-support/lying-kvm/run-on-lying-kvm-host.sh bash scripts/setup.sh --main-job
-# LYING_KVM_SPARE=probes also lets the accelerator probe's kernel guest pass (to exercise the runtime fallback).
+# LYING_KVM_SPARE=probes runs the accelerator probe's kernel guest for real under TCG; LYING_KVM_SPARE=pass-probes answers
+# it as passed at once (a host whose probes pass): both leave the failure to the real guest (the runtime fallback).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [[ "${LYING_KVM_INSIDE:-}" != 1 ]]; then
