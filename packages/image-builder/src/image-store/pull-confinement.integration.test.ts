@@ -205,8 +205,7 @@ describe("pull from a hostile mirror", () => {
 describe("small fetches (pointer, SHA256SUMS) are capped while they stream", () => {
   let server: Server;
   let url: string;
-  const zeros = Buffer.alloc(64 * 1024 * 1024);
-  const bomb = gzipSync(zeros, { level: 9 });
+  const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
   beforeAll(async () => {
     server = createServer((req, res) => {
       if (req.url === "/bomb/emulator-main.json") {
@@ -238,11 +237,18 @@ describe("small fetches (pointer, SHA256SUMS) are capped while they stream", () 
   it("refuses a gzip bomb (64 MiB of zeros in a small gzip answer) once it inflates past the cap", async () => {
     expect(bomb.length).toBeLessThan(1024 * 1024);
     const c = await newCase();
-    const error = await errorOf(c.pull({ url: `${url}/bomb` }));
+    // Buffers held while the answer streams, sampled: well under the 64 MiB it inflates to.
+    const base = process.memoryUsage().arrayBuffers;
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+    }, 1);
+    const error = await errorOf(c.pull({ url: `${url}/bomb` })).finally(() => clearInterval(sampler));
     expect(error).toMatchObject({
       code: "RELEASE_INVALID",
       message: expect.stringContaining("after any decompression"),
     });
+    expect(peak).toBeLessThan(24 * 1024 * 1024);
   });
 
   it("refuses an answer that never ends, while it streams", async () => {
