@@ -19,16 +19,11 @@ import { imagePaths, manifestFileName } from "@hexclave/qemu-core";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CloudImageHost, startCloudImageHost } from "../../image-builder/test-support/cloud-image-host.js";
+import { fourPortStatuses } from "../../image-builder/test-support/four-ports.js";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 const bin = join(repo, "packages/cli/dist/bin.js");
 const ports = { dashboard: 28720, backend: 28721, minio: 28722, inbucket: 28723 };
-const HEALTH_PATHS = {
-  dashboard: "/handler/sign-in",
-  backend: "/health?db=1",
-  minio: "/minio/health/live",
-  inbucket: "/",
-} as const;
 
 let work: string;
 const timings: Array<{ step: string; seconds: number }> = [];
@@ -65,11 +60,7 @@ async function stack(step: string, home: string, args: string[], timeoutHours = 
 }
 
 async function fourPortsAnswer(): Promise<void> {
-  for (const [service, path] of Object.entries(HEALTH_PATHS)) {
-    const port = ports[service as keyof typeof ports];
-    const res = await fetch(`http://127.0.0.1:${port}${path}`);
-    expect({ service, status: res.status }).toEqual({ service, status: 200 });
-  }
+  expect(await fourPortStatuses(ports)).toEqual({ dashboard: 200, backend: 200, minio: 200, inbucket: 200 });
 }
 
 async function recordBuildStages(home: string, label: string): Promise<void> {
