@@ -5,7 +5,7 @@
  * (skipping flags and their values), then offers that command's subcommands
  * and flags, or the values of the flag just typed.
  */
-import type { CompletionNode, ValueCompletion } from "./completion-model.js";
+import { type CompletionNode, subcommandSteps, type ValueCompletion } from "./completion-model.js";
 
 /** A single-quoted shell word. */
 export function shellQuote(text: string): string {
@@ -43,12 +43,8 @@ export function bashCompletion(nodes: readonly CompletionNode[], bin = "stack"):
     '    case "$path|$word" in',
   ];
   // Descend only into known subcommands; any other word is a flag value or a positional.
-  for (const node of nodes) {
-    for (const sub of node.subcommands) {
-      lines.push(
-        `      ${shellQuote(`${key(node.path)}|${sub.name}`)}) path=${shellQuote(key([...node.path, sub.name]))} ;;`,
-      );
-    }
+  for (const step of subcommandSteps(nodes)) {
+    lines.push(`      ${shellQuote(step.match)}) path=${shellQuote(step.to)} ;;`);
   }
   lines.push("    esac", "  done");
   // The value of the flag just typed.

@@ -92,3 +92,16 @@ export function completionModel(root: StackCommand): CompletionNode[] {
 }
 
 const VERSION_FLAG: CompletionFlag = { spellings: ["--version", "-v"], description: "Print the version" };
+
+/**
+ * Every step from a command to one of its subcommands, as the generated scripts match them: `from|word` (the
+ * path so far, space-joined, a bar, the word typed) leads to `to` (the new path).
+ */
+export function subcommandSteps(nodes: readonly CompletionNode[]): { readonly match: string; readonly to: string }[] {
+  return nodes.flatMap((node) =>
+    node.subcommands.map((sub) => ({
+      match: `${node.path.join(" ")}|${sub.name}`,
+      to: [...node.path, sub.name].join(" "),
+    })),
+  );
+}

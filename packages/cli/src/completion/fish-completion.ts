@@ -5,7 +5,7 @@
  * far; each rule applies to one path.
  */
 import { shellQuote } from "./bash-completion.js";
-import type { CompletionFlag, CompletionNode, ValueCompletion } from "./completion-model.js";
+import { type CompletionFlag, type CompletionNode, subcommandSteps, type ValueCompletion } from "./completion-model.js";
 
 const key = (path: readonly string[]) => path.join(" ");
 
@@ -37,13 +37,8 @@ export function fishCompletion(nodes: readonly CompletionNode[], bin = "stack"):
     "        string match -q -- '-*' $word; and continue",
     '        switch "$key|$word"',
   ];
-  for (const node of nodes) {
-    for (const sub of node.subcommands) {
-      lines.push(
-        `            case ${shellQuote(`${key(node.path)}|${sub.name}`)}`,
-        `                set key ${shellQuote(key([...node.path, sub.name]))}`,
-      );
-    }
+  for (const step of subcommandSteps(nodes)) {
+    lines.push(`            case ${shellQuote(step.match)}`, `                set key ${shellQuote(step.to)}`);
   }
   lines.push(
     "        end",

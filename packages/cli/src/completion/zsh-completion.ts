@@ -5,7 +5,7 @@
  * when sourced.
  */
 import { shellQuote } from "./bash-completion.js";
-import type { CompletionNode, ValueCompletion } from "./completion-model.js";
+import { type CompletionNode, subcommandSteps, type ValueCompletion } from "./completion-model.js";
 
 const key = (path: readonly string[]) => path.join(" ");
 /** A `name:description` entry for `_describe` (colons in the name escaped). */
@@ -38,12 +38,8 @@ export function zshCompletion(nodes: readonly CompletionNode[], bin = "stack"): 
     "    [[ $word == -* ]] && continue",
     '    case "$key|$word" in',
   ];
-  for (const node of nodes) {
-    for (const sub of node.subcommands) {
-      lines.push(
-        `      (${shellQuote(`${key(node.path)}|${sub.name}`)}) key=${shellQuote(key([...node.path, sub.name]))} ;;`,
-      );
-    }
+  for (const step of subcommandSteps(nodes)) {
+    lines.push(`      (${shellQuote(step.match)}) key=${shellQuote(step.to)} ;;`);
   }
   lines.push("    esac", "  done", "  prev=${words[CURRENT-1]}", '  case "$key|$prev" in');
   for (const node of nodes) {
