@@ -113,9 +113,18 @@ describe("pull from a hostile mirror", () => {
     const evil = { ...manifest, image: { ...manifest.image, file: TRAVERSAL } };
     const manifestText = `${JSON.stringify(evil)}\n`;
     await writeFile(join(c.root, manifestFileName("amd64")), manifestText);
+    // A complete, consistent release otherwise: kernel and initrd listed and served, so only the names can stop it.
+    await writeFile(join(c.root, manifest.boot.kind === "kernel" ? manifest.boot.kernel.file : "k"), files.kernel);
+    await writeFile(join(c.root, manifest.boot.kind === "kernel" ? manifest.boot.initrd.file : "i"), files.initrd);
     await writeFile(
       join(c.root, "SHA256SUMS"),
-      `${sha256Of(manifestText)}  ${manifestFileName("amd64")}\n${sha256Of(hostile)}  ${TRAVERSAL}\n`,
+      [
+        `${sha256Of(manifestText)}  ${manifestFileName("amd64")}`,
+        `${sha256Of(hostile)}  ${TRAVERSAL}`,
+        `${sha256Of(files.kernel)}  ${manifest.boot.kind === "kernel" ? manifest.boot.kernel.file : "k"}`,
+        `${sha256Of(files.initrd)}  ${manifest.boot.kind === "kernel" ? manifest.boot.initrd.file : "i"}`,
+        "",
+      ].join("\n"),
     );
     const server = await serve(c.root);
     server.setFile(`/${encodeURIComponent(TRAVERSAL)}`, hostile);
