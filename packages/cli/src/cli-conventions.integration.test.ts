@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the completion test drives bash, where ${...} is bash syntax.
 /**
  * The conventions users expect of a CLI, on the BUILT `stack`: `--version` / `-v`, `help [command]`, shell
  * completion run in a real bash, NO_COLOR / FORCE_COLOR, and progress on a real pseudo-terminal (util-linux
