@@ -1,7 +1,9 @@
 /**
- * Static checks of the Hexclave image (it cannot be built here: no registry)
+ * Static checks of the Hexclave image's Dockerfile, configuration and run
+ * scripts against upstream's local emulator (../shared/research/upstream-payload.md),
  * and of services.json, the one declarative service list that the supervisor,
- * the image builder and the emulator runtime read.
+ * the image builder and the emulator runtime read. The contract build and run
+ * of the same Dockerfile are in hexclave-contract.integration.test.ts.
  */
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -23,6 +25,7 @@ interface Health {
 }
 interface Service {
   name: string;
+  script?: string;
   stage: number;
   ports: { port: number; name: string }[];
   health: Health;
@@ -44,6 +47,23 @@ const services = JSON.parse(read("services.json")) as ServicesFile;
 const hexclave = services.profiles.hexclave!;
 const selftest = services.profiles.selftest!;
 const byName = (p: Profile, name: string) => p.services.find((s) => s.name === name);
+/** The Hexclave profile serves Backend and Dashboard from one program, the server image's entrypoint. */
+const hexclaveServiceOf = (name: string) => (name === "backend" || name === "dashboard" ? "app" : name);
+/** Upstream's supervisord programs (docker/local-emulator/supervisord.conf) and ours: init-services is our one-shot init, stack-app our app; the file bridge is ours. */
+const UPSTREAM_PROGRAMS: Record<string, string> = {
+  postgres: "postgres",
+  redis: "redis",
+  inbucket: "inbucket",
+  clickhouse: "clickhouse",
+  minio: "minio",
+  "stripe-mock": "stripe-mock",
+  "freestyle-mock": "freestyle-mock",
+  "mock-oauth": "mock-oauth",
+  svix: "svix",
+  qstash: "qstash",
+  "stack-app": "app",
+  "cron-jobs": "cron-jobs",
+};
 
 /**
  * ARCHITECTURE.md's service table, transcribed: service, ports, health check
@@ -94,7 +114,7 @@ const ARCHITECTURE_TABLE = [
     name: "svix",
     title: "Svix",
     ports: [8071],
-    health: { path: "/api/v1/health/", status: 200 },
+    health: { path: "/api/v1/health/", status: 200, also: 204 },
     data: null,
     stage: 3,
   },
@@ -173,36 +193,112 @@ const expand = (ref: string) =>
     return v;
   });
 
+const dockerText = dockerfile.map((i) => `${i.op} ${i.args}`).join("\n");
+const runsIn = (pattern: RegExp) => dockerfile.some((i) => i.op === "RUN" && pattern.test(i.args));
+
 describe("docker/Dockerfile (the Hexclave image)", () => {
-  it("pins every FROM by a tag held in a build ARG with a default, never latest", () => {
+  it("names every upstream image by a build ARG with a default", () => {
     const upstream = froms.filter((f) => !stageNames.has(f.image));
     expect(upstream.length).toBeGreaterThanOrEqual(8);
     for (const { image } of upstream) {
       expect(image, `${image} must be \${X_IMAGE}:\${X_TAG}`).toMatch(/^\$\{\w+_IMAGE\}:\$\{\w+_TAG\}$/);
       const tagArg = /:\$\{(\w+)\}$/.exec(image)![1]!;
-      const tag = argDefault(tagArg);
-      expect(tag, `${tagArg} default`).toBeTruthy();
-      expect(tag).not.toMatch(/^latest$|^stable$|^main$/i);
+      expect(argDefault(tagArg), `${tagArg} default`).toBeTruthy();
       expect(expand(image)).toMatch(/^[a-z0-9./-]+:[\w.-]+$/);
     }
   });
 
-  it("pins the versions ARCHITECTURE.md names", () => {
+  it("uses the images and versions upstream's local emulator uses", () => {
     expect(argDefault("DEBIAN_IMAGE")).toBe("debian");
     expect(argDefault("DEBIAN_TAG")).toBe("trixie-slim");
-    expect(argDefault("REDIS_TAG")).toMatch(/^7\.\d+\.\d+/);
-    expect(argDefault("CLICKHOUSE_TAG")).toMatch(/^25\.10(\.|$)/);
+    expect(argDefault("CLICKHOUSE_IMAGE")).toBe("clickhouse/clickhouse-server");
+    expect(argDefault("CLICKHOUSE_TAG")).toBe("25.10");
     expect(argDefault("MINIO_TAG")).toBe("RELEASE.2025-09-07T16-13-09Z");
     expect(argDefault("INBUCKET_TAG")).toBe("3.1.0");
     expect(argDefault("SVIX_TAG")).toBe("v1.88.0");
-    expect(argDefault("QSTASH_TAG")).toMatch(/^v?\d+\.\d+\.\d+$/);
-    expect(argDefault("HEXCLAVE_SERVER_IMAGE")).toBeTruthy();
-    expect(argDefault("HEXCLAVE_SERVER_TAG")).toMatch(/^v?\d+\.\d+\.\d+/);
-    const pg = dockerfile.filter((i) => i.op === "ARG").map((i) => i.args);
-    expect(pg).toContain("PG_MAJOR=16");
-    expect(pg.find((a) => a.startsWith("POSTGRES_APT_VERSION="))).toMatch(
-      /^POSTGRES_APT_VERSION=16\.\d+-\d+\.pgdg13\+\d+$/,
-    );
+    expect(`${argDefault("STRIPE_MOCK_IMAGE")}:${argDefault("STRIPE_MOCK_TAG")}`).toBe("stripe/stripe-mock:v0.195.0");
+    // §1.3: upstream's QStash image; its binary is found, not assumed at a path.
+    expect(`${argDefault("QSTASH_IMAGE")}:${argDefault("QSTASH_TAG")}`).toBe("bgodil/qstash:latest");
+    expect(runsIn(/command -v qstash \|\| find \/ /)).toBe(true);
+    expect(dockerText).toMatch(/COPY --from=qstash \/qstash-binary \/out\/usr\/local\/bin\/qstash/);
+  });
+
+  it("takes the server image upstream publishes, with a tag of a kind it publishes (§1.1)", () => {
+    // stackauth/server is published as latest (main), the branch name and the short sha; never semver.
+    expect(argDefault("HEXCLAVE_SERVER_IMAGE")).toBe("stackauth/server");
+    const tag = argDefault("HEXCLAVE_SERVER_TAG")!;
+    expect(tag).toMatch(/^(latest|dev|main|[0-9a-f]{7,40}|sha-[0-9a-f]{7,40})$/);
+    expect(tag).not.toMatch(/^v?\d+\.\d+\.\d+/);
+  });
+
+  it("installs PostgreSQL 16 from PGDG unpinned, through a source seam (§1.2)", () => {
+    const args = dockerfile.filter((i) => i.op === "ARG").map((i) => i.args);
+    expect(args).toContain("PG_MAJOR=16");
+    expect(args).toContain("PGDG_APT_URL=http://apt.postgresql.org/pub/repos/apt");
+    expect(args).toContain("PGDG_KEY_URL=https://www.postgresql.org/media/keys/ACCC4CF8.asc");
+    expect(dockerText).toMatch(/apt-get install[^\n]*"postgresql-\$\{PG_MAJOR\}" "postgresql-client-\$\{PG_MAJOR\}"/);
+    expect(dockerText).not.toMatch(/postgresql-(client-)?(\$\{PG_MAJOR\}|16)"?=/);
+    expect(dockerText).toMatch(/\$\{VERSION_CODENAME\}-pgdg main/);
+  });
+
+  it("installs full python3 for the file bridge proxy, not python3-minimal (§1.4)", () => {
+    expect(dockerText).toMatch(/apt-get install[^\n]* python3[ ;]/);
+    expect(dockerText).not.toContain("python3-minimal");
+    const proxy = read("file-bridge/bridge-proxy.py");
+    expect(proxy).toMatch(/import http\.(client|server)/);
+  });
+
+  it("replaces ClickHouse's whole configuration with upstream's settings (§1.5)", () => {
+    expect(dockerText).toContain("COPY config/clickhouse/config.xml /etc/clickhouse-server/config.xml");
+    expect(dockerText).toContain("COPY config/clickhouse/users.xml /etc/clickhouse-server/users.xml");
+    expect(dockerText).not.toMatch(/COPY --from=clickhouse \/etc\/clickhouse-server/);
+    const config = read("config/clickhouse/config.xml");
+    expect(config).toMatch(/<local_directory>\s*<path>\/data\/clickhouse\/access\/<\/path>/);
+    expect(config).toContain("<max_server_memory_usage_to_ram_ratio>0.5</max_server_memory_usage_to_ram_ratio>");
+    expect(config.match(/<listen_host>[^<]*<\/listen_host>/g)).toEqual(["<listen_host>127.0.0.1</listen_host>"]);
+    for (const tag of ["path", "tmp_path", "user_files_path", "format_schema_path"]) {
+      expect(config).toMatch(new RegExp(`<${tag}>/data/clickhouse/`));
+    }
+    expect(config).not.toContain("interserver_http_port");
+    const users = read("config/clickhouse/users.xml");
+    expect(users).toContain("<max_memory_usage>1000000000</max_memory_usage>");
+    expect(users).toMatch(/<stackframe>[\s\S]*<access_management>1<\/access_management>[\s\S]*<\/stackframe>/);
+  });
+
+  it("runs the server image's own entrypoint for Backend and Dashboard (§1.6, §1.8, §1.9)", () => {
+    expect(dockerText).toMatch(/COPY --from=hexclave-server \$\{HEXCLAVE_SERVER_APP_DIR\} \/app/);
+    expect(dockerText).toMatch(/COPY --from=hexclave-server \/usr\/local\/bin\/node \/usr\/local\/bin\/node/);
+    const app = read("run/app.sh");
+    expect(app).toMatch(/^\.\/entrypoint\.sh &$/m);
+    expect(app).toMatch(/^cd "\$\{HEXCLAVE_APP_DIR:-\/app\}"/m);
+    // No second, hand-written way to migrate or start the apps.
+    for (const f of ["app.sh", "init.sh"]) expect(read(`run/${f}`)).not.toMatch(/db-migrations|server\.js/);
+  });
+
+  it("bakes no secret into the image: configuration comes from the runtime environment", () => {
+    const env = dockerfile
+      .filter((i) => i.op === "ENV")
+      .map((i) => i.args)
+      .join(" ");
+    expect(env).not.toMatch(/PASSWORD|SECRET|TOKEN|_KEY/);
+  });
+
+  it("collects the single binaries, stripping only what upstream strips", () => {
+    for (const [stage, path] of [
+      ["minio", "/usr/bin/minio"],
+      ["inbucket", "/opt/inbucket"],
+      ["svix", "/usr/local/bin/svix-server"],
+      ["stripe-mock", "/bin/stripe-mock"],
+      ["clickhouse", "/usr/bin/clickhouse"],
+    ] as const) {
+      expect(dockerText).toContain(`COPY --from=${stage} ${path} `);
+    }
+    expect(dockerText).toMatch(/COPY --from=binaries \/out\/ \//);
+    expect(dockerText).toMatch(/COPY run\/ \/etc\/hexclave\/run\//);
+    expect(dockerText).toMatch(/COPY services\.json \/etc\/hexclave\/services\.json/);
+    const strip = dockerfile.find((i) => i.op === "RUN" && i.args.includes("strip --strip-all"))!.args;
+    expect(strip).not.toContain("clickhouse");
+    for (const bin of ["minio", "svix-server", "qstash"]) expect(strip).toContain(`/out/usr/local/bin/${bin}`);
   });
 
   it("builds the final image on debian trixie-slim with tini as PID 1 and the shared entrypoint", () => {
@@ -217,31 +313,8 @@ describe("docker/Dockerfile (the Hexclave image)", () => {
     expect(env).toContain("HEXCLAVE_PROFILE=hexclave");
   });
 
-  it("installs or copies every service of the table", () => {
-    const text = dockerfile.map((i) => `${i.op} ${i.args}`).join("\n");
-    const evidence: Record<string, RegExp> = {
-      postgres: /apt-get install[^\n]*"postgresql-\$\{PG_MAJOR\}=\$\{POSTGRES_APT_VERSION\}"/,
-      redis: /COPY --from=redis \/usr\/local\/bin\/redis-server/,
-      clickhouse: /COPY --from=clickhouse \/usr\/bin\/clickhouse /,
-      minio: /COPY --from=minio \/usr\/bin\/minio /,
-      inbucket: /COPY --from=inbucket \/opt\/inbucket /,
-      svix: /COPY --from=svix \/usr\/local\/bin\/svix-server /,
-      qstash: /COPY --from=qstash \S+ \/out\/usr\/local\/bin\/qstash/,
-      backend: /COPY --from=hexclave-server \$\{HEXCLAVE_SERVER_APP_DIR\} \/opt\/hexclave/,
-      dashboard: /COPY --from=hexclave-server \$\{HEXCLAVE_SERVER_APP_DIR\} \/opt\/hexclave/,
-    };
-    for (const { name } of ARCHITECTURE_TABLE) expect(text, name).toMatch(evidence[name]!);
-    expect(text).toMatch(/COPY --from=binaries \/out\/ \//);
-    expect(text).toMatch(/COPY run\/ \/etc\/hexclave\/run\//);
-    expect(text).toMatch(/COPY services\.json \/etc\/hexclave\/services\.json/);
-    // ClickHouse is never stripped; the Go/Rust/C single binaries are.
-    const strip = dockerfile.find((i) => i.op === "RUN" && i.args.startsWith("strip"))!.args;
-    expect(strip).not.toContain("clickhouse");
-    for (const bin of ["redis-server", "minio", "inbucket", "svix-server", "qstash"]) expect(strip).toContain(bin);
-  });
-
   it("has an executable run script for every service and the init", () => {
-    for (const s of hexclave.services) accessSync(join(dockerDir, "run", `${s.name}.sh`), constants.X_OK);
+    for (const s of hexclave.services) accessSync(join(dockerDir, "run", `${s.script ?? s.name}.sh`), constants.X_OK);
     accessSync(join(dockerDir, "run", `${hexclave.init!.script}.sh`), constants.X_OK);
   });
 });
@@ -254,20 +327,27 @@ describe("docker/services.json", () => {
     expect(services.formatVersion).toBe(1);
   });
 
-  it("lists the nine services of ARCHITECTURE.md's table with their ports, health checks, stages and data", () => {
-    // Plus the guest side of the emulator's file bridge (issue 10), an auxiliary service of both images.
-    expect(
-      hexclave.services
-        .map((s) => s.name)
-        .filter((n) => n !== "file-bridge")
-        .sort(),
-    ).toEqual(ARCHITECTURE_TABLE.map((s) => s.name).sort());
+  it("has upstream's programs: thirteen with the file bridge", () => {
+    const names = hexclave.services.map((s) => s.name).sort();
+    expect(names).toEqual([...Object.values(UPSTREAM_PROGRAMS), "file-bridge"].sort());
+    expect(names).toHaveLength(13);
+  });
+
+  it("serves the services of ARCHITECTURE.md's table with their ports, health checks, stages and data", () => {
     for (const row of ARCHITECTURE_TABLE) {
-      const s = byName(hexclave, row.name)!;
-      expect(
-        s.ports.map((p) => p.port),
-        row.name,
-      ).toEqual([...row.ports]);
+      const s = byName(hexclave, hexclaveServiceOf(row.name))!;
+      expect(s, row.name).toBeDefined();
+      for (const port of row.ports)
+        expect(
+          s.ports.map((p) => p.port),
+          row.name,
+        ).toContain(port);
+      if (s.name === "app") {
+        expect(s.stage).toBe(row.stage);
+        if ("path" in row.health)
+          expect(s.health.command!.join(" "), row.name).toContain(`:${row.ports[0]}${row.health.path}`);
+        continue;
+      }
       expect(s.stage, row.name).toBe(row.stage);
       expect(s.dataDir, row.name).toBe(row.data);
       if ("path" in row.health) {
@@ -275,7 +355,7 @@ describe("docker/services.json", () => {
           kind: "http",
           port: row.ports[0],
           path: row.health.path,
-          expectStatus: [row.health.status],
+          expectStatus: "also" in row.health ? [row.health.status, row.health.also] : [row.health.status],
         });
       } else {
         expect(s.health.kind).toBe("exec");
@@ -319,13 +399,14 @@ describe("docker/services.json", () => {
       expect(e.health).toEqual({ kind: "http", port: e.guestPort, path: e.health.path, expectStatus: [200] });
   });
 
-  it("serves the exposed endpoints from the same service, guest port, path and codes in every profile", () => {
+  it("serves the exposed endpoints from a service of every profile, with the same health check", () => {
     for (const [name, profile] of Object.entries(services.profiles)) {
       for (const e of services.exposed) {
-        const s = byName(profile, e.service);
+        const s = byName(profile, name === "hexclave" ? hexclaveServiceOf(e.service) : e.service);
         expect(s, `${name}/${e.service}`).toBeDefined();
-        expect(s!.health, `${name}/${e.service}`).toEqual(e.health);
         expect(s!.ports.map((p) => p.port)).toContain(e.guestPort);
+        if (s!.health.kind === "http") expect(s!.health, `${name}/${e.service}`).toEqual(e.health);
+        else expect(s!.health.command!.join(" "), `${name}/${e.service}`).toContain(`:${e.guestPort}${e.health.path}`);
       }
     }
   });
@@ -366,13 +447,16 @@ describe("docker/selftest/Dockerfile", () => {
       expect(copies(selftestFile)).toContain(c);
       expect(copies(dockerfile)).toContain(c);
     }
-    expect(copies(selftestFile)).toContain("selftest/run/ /etc/hexclave/run/");
+    // One set of run scripts: the services both images have run the same script.
+    expect(copies(selftestFile)).toContain("run/ /etc/hexclave/run/");
+    expect(copies(dockerfile)).toContain("run/ /etc/hexclave/run/");
+    expect(existsSync(join(dockerDir, "selftest", "run"))).toBe(false);
     const entry = (f: Instruction[]) => f.filter((i) => i.op === "ENTRYPOINT").at(-1)!.args;
     expect(entry(selftestFile)).toBe(entry(dockerfile));
   });
 
   it("has an executable run script for every self-test service and the init", () => {
-    for (const s of selftest.services) accessSync(join(dockerDir, "selftest", "run", `${s.name}.sh`), constants.X_OK);
-    accessSync(join(dockerDir, "selftest", "run", `${selftest.init!.script}.sh`), constants.X_OK);
+    for (const s of selftest.services) accessSync(join(dockerDir, "run", `${s.script ?? s.name}.sh`), constants.X_OK);
+    accessSync(join(dockerDir, "run", `${selftest.init!.script}.sh`), constants.X_OK);
   });
 });

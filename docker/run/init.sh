@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# One-shot init of the Hexclave image, idempotent (it runs on every start):
-# databases hexclave and svix, the MinIO buckets (HEXCLAVE_MINIO_BUCKETS,
-# space-separated), ClickHouse database analytics.
+# One-shot init of the Hexclave image, idempotent (it runs on every start,
+# after stage 3): databases stackframe and svix, roles anon and authenticated
+# and pg_stat_statements in stackframe (as upstream's entrypoint makes them),
+# the MinIO buckets (HEXCLAVE_MINIO_BUCKETS, space-separated), and a check that
+# the backend's ClickHouse admin user can log in.
 set -euo pipefail
 
-psql_=(psql -h /run/postgresql -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt)
-for db in hexclave svix; do
-  if [[ $("${psql_[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$db'") != 1 ]]; then
-    "${psql_[@]}" -c "CREATE DATABASE $db"
+psql_=(psql -h /run/postgresql -U postgres -v ON_ERROR_STOP=1 -qAt)
+for db in stackframe svix; do
+  if [[ $("${psql_[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'") != 1 ]]; then
+    "${psql_[@]}" -d postgres -c "CREATE DATABASE $db"
     echo "created database $db"
+  fi
+done
+"${psql_[@]}" -d stackframe -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+for role in anon authenticated; do
+  if [[ $("${psql_[@]}" -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname = '$role'") != 1 ]]; then
+    "${psql_[@]}" -d postgres -c "CREATE ROLE $role NOLOGIN"
   fi
 done
 
@@ -27,4 +35,5 @@ for bucket in "${buckets[@]}"; do
   esac
 done
 
-curl -fsS --user "default:$CLICKHOUSE_PASSWORD" --data-binary "CREATE DATABASE IF NOT EXISTS analytics" http://127.0.0.1:8123/
+curl -fsS -o /dev/null -H "X-ClickHouse-User: ${CLICKHOUSE_ADMIN_USER:-stackframe}" -H "X-ClickHouse-Key: $CLICKHOUSE_PASSWORD" \
+  --data-binary "SELECT 1" http://127.0.0.1:8123/

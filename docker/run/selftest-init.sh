@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Self-test one-shot init, idempotent: database hexclave and its rows table.
+# Self-test image only: one-shot init, idempotent: database hexclave and its rows table.
 set -euo pipefail
 
 psql_=(psql -h 127.0.0.1 -p 5432 -U postgres -v ON_ERROR_STOP=1 -qAt)

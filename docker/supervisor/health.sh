@@ -9,12 +9,12 @@
 #   hexclave-health --quiet NAME    no output, status only
 #
 # Environment: HEXCLAVE_SERVICES_FILE (default /etc/hexclave/services.json),
-# HEXCLAVE_PROFILE (default hexclave), HEXCLAVE_HEALTH_TIMEOUT_SECONDS (3).
+# HEXCLAVE_PROFILE (default hexclave), HEXCLAVE_HEALTH_TIMEOUT_SECONDS (10).
 set -euo pipefail
 
 SERVICES_FILE=${HEXCLAVE_SERVICES_FILE:-/etc/hexclave/services.json}
 PROFILE=${HEXCLAVE_PROFILE:-hexclave}
-CHECK_TIMEOUT=${HEXCLAVE_HEALTH_TIMEOUT_SECONDS:-3}
+CHECK_TIMEOUT=${HEXCLAVE_HEALTH_TIMEOUT_SECONDS:-10}
 
 quiet=0
 names=()

@@ -5,14 +5,23 @@
 #
 #   services.json  which services a profile has, their start stage, health
 #                  check, stop signal and start deadline, and the one-shot init
-#   RUN_DIR/<name>.sh  how to run each service in the foreground (exec ...)
+#   RUN_DIR/<script>.sh  how to run each service in the foreground (exec ...);
+#                  <script> is the service's "script", default its name; the
+#                  script gets the service's name in HEXCLAVE_SERVICE
 #   RUN_DIR/init.sh    the idempotent one-shot init
 #
 # Start: stage by stage in ascending order; every service of a stage is
 # started, then the supervisor waits until each is healthy (deadline per
-# service; the failure names the service and its last check), runs the init
-# after the stage the profile names, then goes on. When all are healthy it
-# prints "hexclave: all services healthy" and touches STATE_DIR/ready.
+# service: "startTimeoutSeconds", or "buildStartTimeoutSeconds" while the
+# build's warm boot runs the migrations, HEXCLAVE_RUN_BUILD_MIGRATIONS=1),
+# runs the init after the stage the profile names, then goes on. When all are
+# healthy it prints "hexclave: all services healthy" and touches STATE_DIR/ready.
+# A service that misses its deadline is reported (its name and last check)
+# and kept restarting; the others keep running and the later stages still
+# start, as upstream's supervisord does: one broken program does not take the
+# emulator's other endpoints down. The ready marker and the "all services
+# healthy" line come when every service is healthy, possibly later (the
+# health monitor notices). Only a failed one-shot init is fatal.
 # Crash: a service that exits is restarted, with exponential backoff.
 # Stop (SIGTERM/SIGINT): services get their stop signal stage by stage in
 # reverse order, each stage waiting for its processes to exit, all within
@@ -57,18 +66,22 @@ jq -e --arg p "$PROFILE" '.profiles[$p]' "$SERVICES_FILE" >/dev/null || {
 }
 
 # Service table: name, stage, stop signal, start deadline (profile defaults apply).
-declare -A STAGE SIGNAL DEADLINE
+declare -A STAGE SIGNAL DEADLINE SCRIPT
 NAMES=()
-while IFS=$'\x1f' read -r name stage sig deadline; do
+BUILD_MIGRATIONS=${HEXCLAVE_RUN_BUILD_MIGRATIONS:-0}
+while IFS=$'\x1f' read -r name stage sig deadline build_deadline script; do
   NAMES+=("$name")
   STAGE[$name]=$stage
   SIGNAL[$name]=$sig
   DEADLINE[$name]=$deadline
+  [[ $BUILD_MIGRATIONS == 1 ]] && DEADLINE[$name]=$build_deadline
+  SCRIPT[$name]=$script
 done < <(jq -r --arg p "$PROFILE" '
   .profiles[$p] as $prof
   | $prof.services[]
+  | (.startTimeoutSeconds // $prof.defaults.startTimeoutSeconds // 120) as $deadline
   | [.name, (.stage | tostring), (.stopSignal // $prof.defaults.stopSignal // "TERM"),
-     (.startTimeoutSeconds // $prof.defaults.startTimeoutSeconds // 120 | tostring)]
+     ($deadline | tostring), (.buildStartTimeoutSeconds // $deadline | tostring), (.script // .name)]
   | join("\u001f")' "$SERVICES_FILE")
 mapfile -t STAGES < <(jq -r --arg p "$PROFILE" '.profiles[$p].services | map(.stage) | unique | .[]' "$SERVICES_FILE")
 INIT_AFTER=$(jq -r --arg p "$PROFILE" '.profiles[$p].init.afterStage // ""' "$SERVICES_FILE")
@@ -76,8 +89,8 @@ INIT_SCRIPT=$(jq -r --arg p "$PROFILE" '.profiles[$p].init.script // "init"' "$S
 INIT_TIMEOUT=$(jq -r --arg p "$PROFILE" '.profiles[$p].init.timeoutSeconds // 120' "$SERVICES_FILE")
 
 for name in "${NAMES[@]}"; do
-  [[ -x $RUN_DIR/$name.sh ]] || {
-    log "FATAL: no executable run script $RUN_DIR/$name.sh for service $name"
+  [[ -x $RUN_DIR/${SCRIPT[$name]}.sh ]] || {
+    log "FATAL: no executable run script $RUN_DIR/${SCRIPT[$name]}.sh for service $name"
     exit 1
   }
 done
@@ -100,7 +113,7 @@ keep() {
   local name=$1 backoff=1 started pid rc restarts=0 tick
   while [[ ! -e $STATE_DIR/stopping ]]; do
     started=$SECONDS
-    setsid "$RUN_DIR/$name.sh" </dev/null > >(sed -u "s/^/$name | /") 2>&1 &
+    HEXCLAVE_SERVICE=$name setsid "$RUN_DIR/${SCRIPT[$name]}.sh" </dev/null > >(sed -u "s/^/$name | /") 2>&1 &
     pid=$!
     echo "$pid" >"$STATE_DIR/pids/$name"
     rc=0
@@ -127,7 +140,9 @@ start_service() {
   KEEPER[$name]=$!
 }
 
-# wait_healthy NAME: polls the service's health until it passes or its deadline ends.
+# wait_healthy NAME: polls the service's health until it passes or its
+# deadline ends; a miss is reported and remembered in UNHEALTHY, not fatal.
+UNHEALTHY=()
 wait_healthy() {
   local name=$1 deadline=$((SECONDS + DEADLINE[$1])) last=""
   while ((SECONDS < deadline)); do
@@ -137,7 +152,8 @@ wait_healthy() {
     fi
     sleep 0.5
   done
-  die "service $name did not become healthy within ${DEADLINE[$name]}s (last check: ${last:-none})"
+  log "FAILED: service $name did not become healthy within ${DEADLINE[$name]}s (last check: ${last:-none}); it keeps being restarted, the other services keep running"
+  UNHEALTHY+=("$name")
 }
 
 run_init() {
@@ -213,12 +229,14 @@ trap 'on_signal SIGTERM' TERM
 trap 'on_signal SIGINT' INT
 
 # monitor: logs every health change after start-up, so a crashed and restarted
-# service shows up in the logs as "unhealthy" then "healthy again".
+# service shows up in the logs as "unhealthy" then "healthy again"; when the
+# start left services unhealthy, it marks the image ready once all are healthy.
 monitor() {
   trap - TERM INT
   local -A state
-  local name now line
+  local name now line all_ok
   while sleep "$MONITOR_INTERVAL"; do
+    all_ok=1
     while read -r line; do
       name=${line%% *}
       now=$(cut -d' ' -f2 <<<"$line")
@@ -226,7 +244,12 @@ monitor() {
         if [[ $now == ok ]]; then log "$name healthy again"; else log "$name unhealthy: ${line#* * }"; fi
       fi
       state[$name]=$now
+      [[ $now == ok ]] || all_ok=0
     done < <("$HEALTH" 2>&1 || true)
+    if [[ $all_ok == 1 && ! -e $STATE_DIR/ready ]]; then
+      touch "$STATE_DIR/ready"
+      log "hexclave: all services healthy after $((SECONDS - T0))s"
+    fi
   done
 }
 
@@ -242,10 +265,17 @@ for stage in "${STAGES[@]}"; do
   done
   [[ $INIT_AFTER == "$stage" ]] && run_init
 done
-touch "$STATE_DIR/ready"
-log "hexclave: all services healthy after $((SECONDS - T0))s"
+if [[ ${#UNHEALTHY[@]} -eq 0 ]]; then
+  touch "$STATE_DIR/ready"
+  log "hexclave: all services healthy after $((SECONDS - T0))s"
+else
+  log "hexclave: started with unhealthy services: ${UNHEALTHY[*]} (the others are running)"
+fi
 
 MONITOR_PID=""
+if [[ $MONITOR_INTERVAL == 0 && ${#UNHEALTHY[@]} -gt 0 ]]; then
+  MONITOR_INTERVAL=15
+fi
 if [[ $MONITOR_INTERVAL != 0 ]]; then
   monitor &
   MONITOR_PID=$!

