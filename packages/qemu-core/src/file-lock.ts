@@ -85,7 +85,9 @@ export function describeLockHolder(holder: LockHolder): string {
   const { record } = holder;
   const where = record.hostname !== undefined && record.hostname !== hostname() ? ` on host ${record.hostname}` : "";
   const cmd = holder.identity?.cmdline.join(" ");
-  return `pid ${record.pid}${where} (${record.purpose} since ${record.acquiredAt})${cmd === undefined ? "" : `, running: ${cmd}`}`;
+  // Records of older versions (the download lock's) lack purpose and acquiredAt.
+  const since = `${record.purpose ?? "lock"} since ${record.acquiredAt ?? (record as { createdAt?: string }).createdAt ?? "an unknown time"}`;
+  return `pid ${record.pid}${where} (${since})${cmd === undefined ? "" : `, running: ${cmd}`}`;
 }
 
 /**
