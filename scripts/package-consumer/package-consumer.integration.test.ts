@@ -29,11 +29,14 @@ interface Packed {
   readonly bytes: number;
 }
 
+/** npm settings a machine may need to reach its registry; every other npm_* / pnpm_* variable comes from pnpm. */
+const KEPT_NPM_SETTINGS = /^npm_config_(registry|proxy|https_proxy|noproxy|cafile|ca|strict_ssl)$/i;
+
 /** The environment of a user's shell: no npm_* / pnpm_* variables leaking in from the pnpm that runs the tests. */
 function userEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || /^(npm|pnpm)_/i.test(key)) continue;
+    if (value === undefined || (/^(npm|pnpm)_/i.test(key) && !KEPT_NPM_SETTINGS.test(key))) continue;
     env[key] = value;
   }
   return { ...env, NO_UPDATE_NOTIFIER: "1", NO_COLOR: "1" };
