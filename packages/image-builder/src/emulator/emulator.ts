@@ -143,6 +143,8 @@ export interface CreateEmulatorOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** qemu-img wrapper (tests). */
   readonly qemuImg?: QemuImg;
+  /** The KVM device the accelerator probe checks; default `/dev/kvm` (tests point it elsewhere). */
+  readonly kvmDevice?: string;
 }
 
 interface CallOptions {
@@ -461,6 +463,7 @@ export class Emulator {
   readonly vm: VmInstance;
   private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly img: QemuImg;
+  private readonly kvmDevice: string | undefined;
   private firmware: Firmware | undefined;
 
   constructor(options: CreateEmulatorOptions = {}) {
@@ -468,6 +471,7 @@ export class Emulator {
     this.home = options.home ?? emulatorHome(this.env as NodeJS.ProcessEnv);
     this.instanceName = options.instance ?? "vm";
     this.img = options.qemuImg ?? createQemuImg();
+    this.kvmDevice = options.kvmDevice;
     this.vm = new VmInstance({ home: this.home, name: this.instanceName, qemuImg: this.img });
   }
 
@@ -561,7 +565,13 @@ export class Emulator {
   ): Promise<EmulatorStartResult> {
     const seenAt = Date.now();
     const words = verdictWords(info as Parameters<typeof verdictWords>[0]);
-    await recordAcceleratorFailure({ arch: s.arch, accel: info.accel, reason: words, env: this.env });
+    await recordAcceleratorFailure({
+      arch: s.arch,
+      accel: info.accel,
+      reason: words,
+      env: this.env,
+      ...(this.kvmDevice === undefined ? {} : { kvmDevice: this.kvmDevice }),
+    });
     options.onEvent?.({
       type: "accelerator-fallback",
       from: info.accel,
@@ -646,6 +656,7 @@ export class Emulator {
       signal,
       env: this.env,
       choice: options.accel ?? "auto",
+      ...(this.kvmDevice === undefined ? {} : { kvmDevice: this.kvmDevice }),
       ...(image.manifest.boot.kind === "kernel" ? { linuxKernel: image.paths.kernel } : {}),
     });
     emit({ type: "accelerator", accel: probe.accel, reason: probe.reason });
