@@ -47,7 +47,7 @@ import { acquireFileLock } from "../src/download/lock.js";
 import { startFaultServer } from "./fault-server.js";
 
 /** Bumped when the way the disk is made changes. */
-export const CLOUD_STANDIN_REVISION = 1;
+export const CLOUD_STANDIN_REVISION = 2;
 /** The real host's path for trixie's latest build. */
 export const CLOUD_HOST_PATH = "/images/cloud/trixie/latest/";
 /** The disk's virtual size (the real one is 3 GiB; the warm boot grows it anyway). */
@@ -187,6 +187,8 @@ async function makeDisk(recipe: CloudStandinRecipe, work: string, log: (line: st
     join(root, "etc/fstab"),
     `UUID=${rootUuid} / ext4 rw,discard,errors=remount-ro,x-systemd.growfs 0 1\nUUID=${espUuid} /boot/efi vfat umask=0077,nofail 0 1\n`,
   );
+  // Netplan (written by cloud-init at first boot) renders for systemd-networkd, which Debian leaves disabled.
+  await run("systemctl", ["--root", root, "enable", "systemd-networkd.service"]);
   await mkdir(join(root, "boot/efi"), { recursive: true });
   await mkdir(join(root, "boot/grub"), { recursive: true });
   const search = `search --no-floppy --fs-uuid --set=root ${rootUuid}`;
