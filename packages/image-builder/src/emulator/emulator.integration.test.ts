@@ -28,6 +28,7 @@ import { readManifest, writeManifest } from "../manifest.js";
 import { loadProfile } from "../profiles.js";
 import { createEmulator, type Emulator } from "./emulator.js";
 import type { EmulatorEvent } from "./emulator-events.js";
+import { updateSnapshotRecord } from "./snapshot-record.js";
 
 let home: string;
 let emulator: Emulator;
@@ -38,6 +39,14 @@ const common = { arch: "amd64" as const, cpus: 1, memoryMb: 256, timeoutMs: 1500
 /** What the guest-less VM's kernel prints on its console before it spins: a banner, then a panic line. */
 const TINY_KERNEL_BANNER = "hexclave tiny kernel";
 const TINY_KERNEL_PANIC = "Kernel panic - not syncing: tiny kernel test";
+
+/**
+ * The guest-less VM never becomes healthy, and `stop` saves only a machine that did (issue 14): the tests of the
+ * suspend mechanism record it as healthy first, as a start does once every service answers.
+ */
+async function markHealthy(): Promise<void> {
+  await updateSnapshotRecord(emulator.recordFile, (r) => ({ ...r, healthySinceStart: true }));
+}
 
 function collect(): { events: EmulatorEvent[]; onEvent: (e: EmulatorEvent) => void } {
   const events: EmulatorEvent[] = [];
@@ -122,7 +131,24 @@ describe("emulator runtime on a guest-less VM", () => {
     expect(status.lastStart).toMatchObject({ kind: "cold" });
   });
 
+  it("stop never saves a VM that did not reach healthy since its last start (issue 14)", async () => {
+    const { events, onEvent } = collect();
+    const stop = await emulator.stop({ onEvent });
+    expect(stop).toMatchObject({
+      wasRunning: true,
+      suspended: false,
+      reason: expect.stringMatching(/did not reach healthy/),
+    });
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: "message", level: "warn", text: expect.stringMatching(/^Not suspending/) }),
+    );
+    expect(existsSync(emulator.paths.suspendState)).toBe(false);
+    const r = await emulator.start({ ...common });
+    expect(r.bootKind).toBe("cold");
+  });
+
   it("stop suspends into a state file; start resumes it with the identical machine and consumes it", async () => {
+    await markHealthy();
     const stop = await emulator.stop();
     expect(stop).toMatchObject({ wasRunning: true, suspended: true, method: "suspend" });
     // The state is a file beside the overlay (the VM's 256 MB of RAM, mostly zero pages); the overlay holds no suspend.
@@ -156,6 +182,7 @@ describe("emulator runtime on a guest-less VM", () => {
   });
 
   it("a changed memory size does not resume: visible cold boot with the reason, then a new suspend", async () => {
+    await markHealthy();
     await emulator.stop();
     const { events, onEvent } = collect();
     const r = await emulator.start({ ...common, memoryMb: 320, onEvent });
@@ -164,6 +191,7 @@ describe("emulator runtime on a guest-less VM", () => {
     expect(events.find((e) => e.type === "boot-mode")).toMatchObject({ mode: "cold", reason: r.reason });
     // The state that did not fit was dropped: it can never be resumed later.
     expect(existsSync(emulator.paths.suspendState)).toBe(false);
+    await markHealthy();
     await emulator.stop();
     const again = await emulator.start({ ...common, memoryMb: 320 });
     expect(again.bootKind).toBe("resume");
