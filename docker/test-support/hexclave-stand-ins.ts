@@ -33,16 +33,16 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/pr
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+// Relative imports (not the package name): the image-builder package's own typecheck reaches this file through its e2e test.
+import { externalBaseImages, parseFromInstructions } from "../../packages/image-builder/src/payload/dockerfile-from.js";
 import {
   ensureSelftestBaseImage,
-  externalBaseImages,
   hostDebianArch,
-  parseFromInstructions,
   type SelftestBaseEvent,
   type SelftestBaseRecipe,
   selftestBaseRecipe,
-} from "@hexclave/image-builder";
-import { execa } from "execa";
+} from "../../packages/image-builder/src/selftest-base.js";
 import { ensureDockerd } from "./ensure-dockerd.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
