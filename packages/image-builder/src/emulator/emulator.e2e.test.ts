@@ -147,22 +147,4 @@ describe("emulator instant restart on the self-test image", () => {
     expect((await getRow("committed")).status).toBe(404);
   });
 
-  it("stop never saves the state of a VM that did not reach healthy since its last start (issue 14)", async () => {
-    await emulator.stop({ noSnapshot: true });
-    const r = await emulator.start({ ...settings, noSnapshot: true, timeoutMs: 1000 });
-    expect(r.ready).toBe(false);
-    const events: EmulatorEvent[] = [];
-    const stop = await emulator.stop({ onEvent: (e) => events.push(e) });
-    expect(stop).toMatchObject({
-      wasRunning: true,
-      suspended: false,
-      reason: expect.stringMatching(/did not reach healthy/),
-    });
-    expect(events).toContainEqual(
-      expect.objectContaining({ type: "message", level: "warn", text: expect.stringMatching(/^Not suspending/) }),
-    );
-    expect(existsSync(emulator.paths.suspendState)).toBe(false);
-    const status = await emulator.status({ arch: "amd64" });
-    expect(status.snapshots).not.toContain("suspend");
-  });
 });
