@@ -146,5 +146,4 @@ describe("emulator instant restart on the self-test image", () => {
     expect(r.reason).toMatch(/first start/);
     expect((await getRow("committed")).status).toBe(404);
   });
-
 });
