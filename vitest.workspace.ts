@@ -7,6 +7,9 @@
  *   *.e2e.test.ts          end-to-end: boots the shared self-test emulator image under TCG
  *   *.cross-arch.test.ts   arm64 on an amd64 host, end to end (hours under TCG): only with
  *                          `pnpm test:cross-arch`, never in `pnpm test`
+ *   *.contract-e2e.test.ts the real Hexclave image built against offline stand-ins of its upstream
+ *                          images, then the emulator on it (about 25 min under TCG): only with
+ *                          `pnpm test:contract-e2e` until its first green run on a clean machine
  *
  * Run one tag alone with `pnpm vitest run --project unit` (or integration, e2e).
  */
@@ -22,7 +25,7 @@ export const alias = {
   "@hexclave/image-builder": src("image-builder"),
 };
 
-const slow = ["**/*.integration.test.ts", "**/*.e2e.test.ts", "**/*.cross-arch.test.ts"];
+const slow = ["**/*.integration.test.ts", "**/*.e2e.test.ts", "**/*.cross-arch.test.ts", "**/*.contract-e2e.test.ts"];
 
 export const projects: TestProjectInlineConfiguration[] = [
   {
@@ -70,6 +73,17 @@ export const projects: TestProjectInlineConfiguration[] = [
       exclude: ["**/node_modules/**"],
       testTimeout: 4 * 3_600_000,
       hookTimeout: 4 * 3_600_000,
+      poolOptions: { forks: { singleFork: true } },
+    },
+  },
+  {
+    resolve: { alias },
+    test: {
+      name: "contract-e2e",
+      include: ["packages/*/src/**/*.contract-e2e.test.ts"],
+      exclude: ["**/node_modules/**"],
+      testTimeout: 30 * 60_000,
+      hookTimeout: 90 * 60_000,
       poolOptions: { forks: { singleFork: true } },
     },
   },
