@@ -127,7 +127,9 @@ export function serviceUnit(imageTag: string): SystemdUnit {
 
 function healthLine(service: ProfileService): string {
   const h = service.health;
-  if (h.kind === "http") return sh`wait_for ${service.name} check_http ${h.port} ${h.path} ${h.expectStatus.join(" ")}`;
+  // One argument per accepted status: check_http compares each ("200 204" as one word matched nothing: svix).
+  if (h.kind === "http")
+    return sh`wait_for ${service.name} check_http ${h.port} ${h.path} ${h.expectStatus.map((code) => String(code))}`;
   return sh`wait_for ${service.name} check_exec ${h.expectOutput ?? ""} ${[...h.command]}`;
 }
 
