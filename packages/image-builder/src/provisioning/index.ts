@@ -1,3 +1,3 @@
 export * from "./markers.js";
-export * from "./user-data.js";
 export * from "./runtime-env.js";
+export * from "./user-data.js";
