@@ -14,8 +14,17 @@ export interface GuestProgram {
   readonly detail: string;
 }
 
+/** Seconds each check of `hexclave-health` may take when `status` asks (the tool's own default is 10). */
+const CHECK_TIMEOUT_SECONDS = 3;
 /** The container's health tool (docker/supervisor/health.sh, installed as `hexclave-health`). */
-export const GUEST_HEALTH_COMMAND = ["/usr/bin/docker", "exec", CONTAINER_NAME, "hexclave-health"] as const;
+export const GUEST_HEALTH_COMMAND = [
+  "/usr/bin/docker",
+  "exec",
+  "--env",
+  `HEXCLAVE_HEALTH_TIMEOUT_SECONDS=${CHECK_TIMEOUT_SECONDS}`,
+  CONTAINER_NAME,
+  "hexclave-health",
+] as const;
 
 const CONNECT_TIMEOUT_MS = 3_000;
 /** 13 checks of up to 3 s each in the worst case, plus `docker exec` under TCG. */
