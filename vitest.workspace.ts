@@ -25,7 +25,7 @@ export const alias = {
   "@hexclave/image-builder": src("image-builder"),
 };
 
-const slow = ["**/*.integration.test.ts", "**/*.e2e.test.ts", "**/*.cross-arch.test.ts", "**/*.contract-e2e.test.ts"];
+const slow = ["**/*.integration.test.ts", "**/*.e2e.test.ts", "**/*.cross-arch.test.ts", "**/*.contract-e2e.test.ts", "**/*.cloud-e2e.test.ts"];
 
 export const projects: TestProjectInlineConfiguration[] = [
   {
@@ -73,6 +73,19 @@ export const projects: TestProjectInlineConfiguration[] = [
       exclude: ["**/node_modules/**"],
       testTimeout: 4 * 3_600_000,
       hookTimeout: 4 * 3_600_000,
+      poolOptions: { forks: { singleFork: true } },
+    },
+  },
+  {
+    // Opt-in (`pnpm test:cloud-e2e`): the stand-in of Debian's cloud image host and `build-image --base cloud`
+    // against it. Not yet run end to end on this machine kind; it joins `pnpm test` once it has, with its cost measured.
+    resolve: { alias },
+    test: {
+      name: "cloud-e2e",
+      include: ["packages/*/src/**/*.cloud-e2e.test.ts"],
+      exclude: ["**/node_modules/**"],
+      testTimeout: 60 * 60_000,
+      hookTimeout: 90 * 60_000,
       poolOptions: { forks: { singleFork: true } },
     },
   },
