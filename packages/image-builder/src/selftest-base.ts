@@ -21,7 +21,7 @@ import {
   mmdebstrapFailureHint,
 } from "./bootstrap/mmdebstrap-output.js";
 import { imageBuilderErrors } from "./errors-data.js";
-import { loadWithPlatform } from "./payload/image-platform.js";
+import { followDockerProgress, loadWithPlatform } from "./payload/image-platform.js";
 
 /** Docker repository of the base image; the tag is the recipe hash. */
 export const SELFTEST_BASE_REPOSITORY = "hexclave-selftest-base";
@@ -203,17 +203,6 @@ async function markPlatform(
   }
 }
 
-function followProgress(docker: Dockerode, stream: NodeJS.ReadableStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string }>) => {
-      if (error) return reject(error);
-      const failed = output.find((o) => typeof o.error === "string");
-      if (failed) return reject(new Error(failed.error));
-      resolve();
-    });
-  });
-}
-
 function abortedError(cause: unknown) {
   return imageBuilderErrors.create("ABORTED", "Building the self-test base image was aborted", { cause });
 }
@@ -322,7 +311,7 @@ export async function ensureSelftestBaseImage(options: EnsureSelftestBaseOptions
       tag: partialTag,
       ...(signal === undefined ? {} : { abortSignal: signal }),
     });
-    await followProgress(docker, response);
+    await followDockerProgress(docker, response);
   })().catch((error: unknown) => {
     stopChild();
     stdout.resume();

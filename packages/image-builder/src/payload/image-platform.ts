@@ -51,7 +51,8 @@ export function rewriteSaveManifest(
   return [{ ...only, Config: configFile, RepoTags: [repoTag] }];
 }
 
-function follow(docker: Dockerode, stream: NodeJS.ReadableStream): Promise<void> {
+/** Waits for a Docker engine progress stream (import, load) to end; an `error` item in it rejects. */
+export function followDockerProgress(docker: Dockerode, stream: NodeJS.ReadableStream): Promise<void> {
   return new Promise((resolve, reject) => {
     docker.modem.followProgress(stream, (error: Error | null, output: Array<{ error?: string }>) => {
       if (error) return reject(error);
@@ -97,7 +98,7 @@ export async function loadWithPlatform(options: {
     await rm(join(dir, "repositories"), { force: true });
     signal?.throwIfAborted();
     const response = await docker.loadImage(pack(dir), { quiet: true, ...(signal ? { abortSignal: signal } : {}) });
-    await follow(docker, response);
+    await followDockerProgress(docker, response);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
