@@ -33,7 +33,8 @@ ROLES = {
 }
 KEY = re.compile(r"^/rows/([A-Za-z0-9._-]{1,200})$")
 MAX_BODY = 1 << 20
-DSN = os.environ.get("HEXCLAVE_SELFTEST_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=hexclave connect_timeout=3")
+# The local socket (trust): TCP asks for POSTGRES_PASSWORD whenever the runtime environment sets it.
+DSN = os.environ.get("HEXCLAVE_SELFTEST_DSN", "host=/run/postgresql port=5432 user=postgres dbname=hexclave connect_timeout=3")
 
 
 def db():

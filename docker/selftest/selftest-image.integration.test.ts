@@ -6,9 +6,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureSelftestBaseImage } from "@hexclave/image-builder";
+import { buildEnvFile, ensureSelftestBaseImage } from "@hexclave/image-builder";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDockerd } from "../test-support/ensure-dockerd.js";
@@ -25,6 +27,7 @@ const container = `hexclave-selftest-it-${id}`;
 const volume = `hexclave-selftest-it-${id}`;
 const hostPorts = new Map<number, number>();
 const timings: Record<string, number> = {};
+let envDir: string | undefined;
 
 const docker = (...args: string[]) => execa("docker", args, { env: { DOCKER_BUILDKIT: "0" } });
 
@@ -100,7 +103,24 @@ beforeAll(async () => {
   await docker("volume", "create", volume);
   const publish = services.exposed.flatMap((e) => ["-p", `127.0.0.1::${e.guestPort}`]);
   t = Date.now();
-  await docker("run", "-d", "--name", container, "--stop-timeout", "60", "-v", `${volume}:/data`, ...publish, image);
+  // The environment the guest's hexclave.service always gives the container (a password for PostgreSQL among it).
+  envDir = await mkdtemp(join(tmpdir(), "hexclave-selftest-env-"));
+  const envFile = join(envDir, "runtime.env");
+  await writeFile(envFile, buildEnvFile(false), { mode: 0o600 });
+  await docker(
+    "run",
+    "-d",
+    "--name",
+    container,
+    "--stop-timeout",
+    "60",
+    "--env-file",
+    envFile,
+    "-v",
+    `${volume}:/data`,
+    ...publish,
+    image,
+  );
   await mappedPorts();
   timings.firstHealthySeconds = await waitAllHealthy();
   timings.firstRunToHealthySeconds = (Date.now() - t) / 1000;
@@ -111,6 +131,7 @@ afterAll(async () => {
   await docker("rm", "-f", container).catch(() => {});
   await docker("volume", "rm", "-f", volume).catch(() => {});
   await docker("image", "rm", image).catch(() => {});
+  if (envDir !== undefined) await rm(envDir, { recursive: true, force: true });
 });
 
 describe("the self-test image", () => {
