@@ -25,7 +25,13 @@ export const alias = {
   "@hexclave/image-builder": src("image-builder"),
 };
 
-const slow = ["**/*.integration.test.ts", "**/*.e2e.test.ts", "**/*.cross-arch.test.ts", "**/*.contract-e2e.test.ts", "**/*.cloud-e2e.test.ts"];
+const slow = [
+  "**/*.integration.test.ts",
+  "**/*.e2e.test.ts",
+  "**/*.cross-arch.test.ts",
+  "**/*.contract-e2e.test.ts",
+  "**/*.cloud-e2e.test.ts",
+];
 
 export const projects: TestProjectInlineConfiguration[] = [
   {
