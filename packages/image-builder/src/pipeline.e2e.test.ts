@@ -23,9 +23,11 @@ import {
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { selftestImage } from "../test-support/selftest-image.global-setup.js";
+import { generateRuntimeSecrets } from "./emulator/runtime-secrets.js";
 import { readManifest } from "./manifest.js";
 import { buildImage } from "./pipeline.js";
 import { loadProfile } from "./profiles.js";
+import { runtimeEnvFwCfgEntry, writeRuntimeEnvFwCfg } from "./provisioning/runtime-env-fwcfg.js";
 
 async function sha256(file: string): Promise<string> {
   const hash = createHash("sha256");
@@ -94,6 +96,17 @@ describe("the self-test image", () => {
     await qemuImg.createOverlay({ file: overlay, backingFile: img.image, backingFormat: "qcow2" });
     const ports = await Promise.all(manifest.services.map(() => freePort()));
     const { accel } = await probeAccelerator({ arch: "amd64" });
+    // The image's contract: its runtime environment arrives through fw_cfg at every boot, as the emulator gives it.
+    const portOf = (service: string) => ports[manifest.services.findIndex((s) => s.service === service)] ?? 0;
+    await writeRuntimeEnvFwCfg(work, {
+      ports: {
+        dashboard: portOf("dashboard"),
+        backend: portOf("backend"),
+        minio: portOf("minio"),
+        inbucket: portOf("inbucket"),
+      },
+      secrets: generateRuntimeSecrets(),
+    });
     const spec: VmSpec = {
       name: "hexclave-e2e",
       arch: "amd64",
@@ -107,6 +120,7 @@ describe("the self-test image", () => {
         forwards: manifest.services.map((s, i) => ({ hostPort: ports[i] ?? 0, guestPort: s.guestPort })),
       },
       serial: { file: join(work, "serial.log") },
+      fwCfg: [runtimeEnvFwCfgEntry(work)],
       rng: true,
       noReboot: true,
     };
