@@ -21,6 +21,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateRuntimeSecrets } from "../packages/image-builder/src/emulator/runtime-secrets.js";
 import {
   formatEnvFile,
   parseEnvFile,
@@ -40,17 +41,8 @@ const work = mkdtempSync(join(tmpdir(), "hexclave-contract-"));
 const dataDir = join(work, "data");
 const containers: string[] = [];
 
-const hex = () => randomBytes(32).toString("hex");
 /** Per-install secrets, as the emulator makes them once per home. */
-const secrets: RuntimeSecrets = {
-  serverSecret: randomBytes(32).toString("base64url"),
-  internalPublishableClientKey: hex(),
-  internalSecretServerKey: hex(),
-  internalSuperSecretAdminKey: hex(),
-  cronSecret: hex(),
-  svixJwtSecret: hex(),
-  issuedAt: Math.floor(Date.now() / 1000),
-};
+const secrets: RuntimeSecrets = generateRuntimeSecrets();
 const BUILD_PORTS: RuntimeHostPorts = { dashboard: 27700, backend: 27701, minio: 27702, inbucket: 27703 };
 const RUN_PORTS: RuntimeHostPorts = { dashboard: 28710, backend: 28711, minio: 28712, inbucket: 28713 };
 
