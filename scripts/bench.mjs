@@ -6,13 +6,16 @@
  *   pnpm bench -- --only probe     accelerator probe (cold and cached)
  *   pnpm bench -- --only build     self-test image build: time per stage; size zstd vs zlib vs none vs no zeroing
  *   pnpm bench -- --only emulator  cold boot vs resume (stop -> start -> all healthy), boot breakdown
- *   --runs N                       emulator cycles (default 3)
+ *   pnpm bench -- --only cli       `stack emulator status --json` with the VM stopped: median wall time (what
+ *                                  the CLI loads before it answers; node's own start is about 0.05 s)
+ *   --runs N                       emulator cycles (default 3); CLI runs are 5x this, at least 11
  *   --no-trim-run                  skip the second warm boot that measures the size without zeroing
  *   --json                         one JSON document on stdout instead of tables
  *
  * Timings on shared 2-core machines vary by up to 2x from hour to hour: compare within one run.
  * The build and emulator sections need the packages built (`pnpm bench` builds them first).
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { copyFile, link, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -32,10 +35,10 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
   },
 });
-const sections = values.only ? values.only.split(",") : ["probe", "build", "emulator"];
+const sections = values.only ? values.only.split(",") : ["probe", "cli", "build", "emulator"];
 for (const s of sections) {
-  if (!["probe", "build", "emulator"].includes(s)) {
-    console.error(`bench: unknown section '${s}' (probe, build, emulator)`);
+  if (!["probe", "cli", "build", "emulator"].includes(s)) {
+    console.error(`bench: unknown section '${s}' (probe, cli, build, emulator)`);
     process.exit(2);
   }
 }
@@ -79,6 +82,42 @@ async function benchProbe() {
     ],
   );
   log(`reason: ${fresh.result.reason}`);
+}
+
+/** Median wall time of `stack emulator status --json` in an empty emulator home (VM stopped, no image). */
+async function benchCli() {
+  const home = await mkdtemp(join(tmpdir(), "hexclave-bench-cli-"));
+  const bin = join(repo, "packages/cli/dist/bin.js");
+  const count = Math.max(11, runs * 5);
+  const times = [];
+  try {
+    for (let i = 0; i < count + 1; i++) {
+      const started = performance.now();
+      const r = spawnSync(process.execPath, [bin, "emulator", "status", "--json"], {
+        env: { ...process.env, HEXCLAVE_EMULATOR_HOME: home },
+        encoding: "utf8",
+      });
+      const ms = performance.now() - started;
+      if (!r.stdout.includes('"health"')) throw new Error(`status printed no JSON: ${r.stderr || r.stdout}`);
+      if (i > 0) times.push(ms); // the first run warms the file cache
+    }
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+  const started = performance.now();
+  spawnSync(process.execPath, ["-e", ""]);
+  const nodeMs = performance.now() - started;
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)];
+  report.cli = { statusMedianMs: median, statusMinMs: times[0], statusMaxMs: times.at(-1), runs: count, nodeMs };
+  table(
+    `stack emulator status --json, VM stopped (${count} runs)`,
+    ["command", "median", "min", "max"],
+    [
+      ["status --json", `${median.toFixed(0)} ms`, `${times[0].toFixed(0)} ms`, `${times.at(-1).toFixed(0)} ms`],
+      ["node -e '' (once)", `${nodeMs.toFixed(0)} ms`, "-", "-"],
+    ],
+  );
 }
 
 async function benchBuild() {
@@ -218,6 +257,6 @@ async function benchEmulator() {
   }
 }
 
-const benches = { probe: benchProbe, build: benchBuild, emulator: benchEmulator };
+const benches = { probe: benchProbe, cli: benchCli, build: benchBuild, emulator: benchEmulator };
 for (const s of sections) await benches[s]();
 if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
