@@ -16,13 +16,26 @@
 import { fileURLToPath } from "node:url";
 import type { TestProjectInlineConfiguration } from "vitest/config";
 
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+const src = (pkg: string, entry = "index.ts") =>
+  fileURLToPath(new URL(`./packages/${pkg}/src/${entry}`, import.meta.url));
+const fixtures = (dir: string) => fileURLToPath(new URL(`./${dir}/test-support/`, import.meta.url));
 
-/** Tests import the workspace packages from source, so no build is needed for them. */
+/**
+ * Tests import the workspace packages from source, so no build is needed for them. Fixtures shared across
+ * packages are reached as `#fixtures/<package>/<file>.js` (the same mapping is in each package's tsconfig paths).
+ */
 export const alias = {
   "@hexclave/qemu-core": src("qemu-core"),
   "@hexclave/cloud-init-gen": src("cloud-init-gen"),
+  "@hexclave/image-builder/image": src("image-builder", "image/index.ts"),
+  "@hexclave/image-builder/release": src("image-builder", "release/index.ts"),
+  "@hexclave/image-builder/download": src("image-builder", "download/index.ts"),
+  "@hexclave/image-builder/accelerator-fallback": src("image-builder", "accelerator-fallback.ts"),
   "@hexclave/image-builder": src("image-builder"),
+  "@hexclave/emulator": src("emulator"),
+  "#fixtures/image-builder/": fixtures("packages/image-builder"),
+  "#fixtures/qemu-core/": fixtures("packages/qemu-core"),
+  "#fixtures/docker/": fixtures("docker"),
 };
 
 const slow = [

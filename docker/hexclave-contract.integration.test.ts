@@ -21,7 +21,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateRuntimeSecrets } from "../packages/image-builder/src/emulator/runtime-secrets.js";
+import { generateRuntimeSecrets } from "../packages/image-builder/src/image/runtime-secrets.js";
 import {
   formatEnvFile,
   parseEnvFile,

@@ -107,9 +107,25 @@ async function benchCli() {
   const started = performance.now();
   spawnSync(process.execPath, ["-e", ""]);
   const nodeMs = performance.now() - started;
+  // What it loads, a figure the machine's load does not change: the CommonJS files in node's module cache at exit.
+  const probeHome = await mkdtemp(join(tmpdir(), "hexclave-bench-cli-"));
+  const probe = spawnSync(
+    process.execPath,
+    ["--require", join(repo, "scripts/bench-loaded-modules.cjs"), bin, "emulator", "status", "--json"],
+    { env: { ...process.env, HEXCLAVE_EMULATOR_HOME: probeHome }, encoding: "utf8" },
+  );
+  await rm(probeHome, { recursive: true, force: true });
+  const loaded = JSON.parse(probe.stderr.split("\n").find((l) => l.startsWith("{")) ?? "{}");
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
-  report.cli = { statusMedianMs: median, statusMinMs: times[0], statusMaxMs: times.at(-1), runs: count, nodeMs };
+  report.cli = {
+    statusMedianMs: median,
+    statusMinMs: times[0],
+    statusMaxMs: times.at(-1),
+    runs: count,
+    nodeMs,
+    loaded,
+  };
   table(
     `stack emulator status --json, VM stopped (${count} runs)`,
     ["command", "median", "min", "max"],
@@ -117,6 +133,9 @@ async function benchCli() {
       ["status --json", `${median.toFixed(0)} ms`, `${times[0].toFixed(0)} ms`, `${times.at(-1).toFixed(0)} ms`],
       ["node -e '' (once)", `${nodeMs.toFixed(0)} ms`, "-", "-"],
     ],
+  );
+  log(
+    `loaded: ${loaded.files} CommonJS files; dockerode ${loaded.packages?.includes("dockerode") ? "LOADED" : "not loaded"}`,
   );
 }
 

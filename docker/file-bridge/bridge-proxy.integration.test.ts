@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { startBridgeProcess, stopBridgeProcess } from "@hexclave/image-builder";
+import { startBridgeProcess, stopBridgeProcess } from "@hexclave/emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const proxyScript = fileURLToPath(new URL("./bridge-proxy.py", import.meta.url));

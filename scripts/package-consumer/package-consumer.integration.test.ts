@@ -1,5 +1,5 @@
 /**
- * The packages as a stranger gets them from npm: pack the four packages with pnpm (which rewrites `workspace:^`
+ * The packages as a stranger gets them from npm: pack the five packages with pnpm (which rewrites `workspace:^`
  * and `catalog:`), install the tarballs into a scratch project with plain npm (third-party dependencies from the
  * npm registry), then use them from ESM, from require(), from a strict TypeScript file (skipLibCheck: false) and
  * through the `stack` bin, and run publint, @arethetypeswrong/cli and `npm publish --dry-run --provenance` on the
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const fixture = fileURLToPath(new URL("./fixture", import.meta.url));
 const REPOSITORY_URL = "git+https://github.com/hexclave/emulator.git";
-const PACKAGES = ["qemu-core", "cloud-init-gen", "image-builder", "cli"] as const;
+const PACKAGES = ["qemu-core", "cloud-init-gen", "image-builder", "emulator", "cli"] as const;
 const MINUTES = 60_000;
 /** A known npm (the root devDependency, npm 11: trusted publishing needs >= 11.5.1), whatever the machine has. */
 const NPM_CLI = join(repo, "node_modules", "npm", "bin", "npm-cli.js");
@@ -87,7 +87,7 @@ beforeAll(async () => {
     [
       "package consumer:",
       ...packed.map((p) => `  ${p.name}@${p.version}  ${p.bytes} B packed`),
-      `  npm ${npmVersion} install of the 4 tarballs + @types/node: ${(installMs / 1000).toFixed(1)} s`,
+      `  npm ${npmVersion} install of the ${packed.length} tarballs + @types/node: ${(installMs / 1000).toFixed(1)} s`,
     ].join("\n"),
   );
 }, 20 * MINUTES);

@@ -33,7 +33,7 @@ for (const name of ["channel", "version", "base-url", "dir"]) {
 }
 
 const { channelPointerFromDir } = await import(
-  new URL("../../packages/image-builder/dist/index.js", import.meta.url).href
+  new URL("../../packages/image-builder/dist/release.js", import.meta.url).href
 );
 try {
   const pointer = await channelPointerFromDir({

@@ -18,8 +18,8 @@ import { fileURLToPath } from "node:url";
 import { imagePaths, manifestFileName } from "@hexclave/qemu-core";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CloudImageHost, startCloudImageHost } from "../../image-builder/test-support/cloud-image-host.js";
-import { fourPortStatuses } from "../../image-builder/test-support/four-ports.js";
+import { type CloudImageHost, startCloudImageHost } from "#fixtures/image-builder/cloud-image-host.js";
+import { fourPortStatuses } from "#fixtures/image-builder/four-ports.js";
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 const bin = join(repo, "packages/cli/dist/bin.js");

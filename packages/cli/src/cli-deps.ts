@@ -3,8 +3,9 @@
  * emulator runtime, the image builder and the doctor's probes. `runCli` uses
  * {@link defaultCliDeps}; tests may replace one piece.
  *
- * `@hexclave/image-builder` is imported lazily, on first use: it is large, and
- * `--help` or a usage error should not wait for it.
+ * `@hexclave/emulator` and `@hexclave/image-builder` are imported lazily, on first
+ * use: `--help` or a usage error should not wait for them, and only `build-image`
+ * loads image-builder (dockerode and its gRPC stack).
  */
 import { homedir } from "node:os";
 import { type Arch, detectHost } from "@hexclave/qemu-core";
@@ -25,7 +26,7 @@ export interface RuntimeLocation {
 export interface CliDeps {
   readonly hostArch: Arch;
   readonly userHome: string;
-  /** image-builder's `createEmulator({ home, env })`. The caller closes it. */
+  /** The runtime's `createEmulator({ home, env })`. The caller closes it. */
   loadRuntime(location: RuntimeLocation): Promise<EmulatorRuntime>;
   loadBuildImage(): Promise<BuildImage>;
   doctorProbes(env: Readonly<Record<string, string | undefined>>): DoctorProbes;
@@ -45,7 +46,7 @@ export function defaultCliDeps(): CliDeps {
   return {
     hostArch: hostArch(),
     userHome: homedir(),
-    loadRuntime: async ({ home, env }) => (await import("@hexclave/image-builder")).createEmulator({ home, env }),
+    loadRuntime: async ({ home, env }) => (await import("@hexclave/emulator")).createEmulator({ home, env }),
     loadBuildImage: async () => (await import("@hexclave/image-builder")).buildImage,
     doctorProbes: (env) => createDefaultProbes({ env }),
     stackOnPath: (env) => findStackOnPath(env.PATH, process.argv[1]),

@@ -32,7 +32,7 @@ import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { selftestImage } from "../../image-builder/test-support/selftest-image.global-setup.js";
+import { selftestImage } from "#fixtures/image-builder/selftest-image.global-setup.js";
 import statusSchema from "../schemas/status.schema.json" with { type: "json" };
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url));

@@ -1,15 +1,14 @@
 /**
- * What `stack emulator start|stop|reset|status|logs|bench` call: image-builder's
- * emulator runtime (`createEmulator()` in
- * packages/image-builder/src/emulator/emulator.ts), used as it is. The CLI
+ * What `stack emulator start|stop|reset|status|logs|bench` call: the emulator
+ * runtime (`createEmulator()` from `@hexclave/emulator`), used as it is. The CLI
  * resolves flags and environment into {@link EmulatorSettings}, passes them to
  * the runtime's methods, and renders the runtime's events and results; it
  * declares no types of its own for them.
  *
- * `EmulatorRuntime` is the part of image-builder's `Emulator` the commands use,
+ * `EmulatorRuntime` is the part of the runtime's `Emulator` the commands use,
  * so tests can hand `runCli` a small object in its place.
  */
-import type { Emulator } from "@hexclave/image-builder";
+import type { Emulator } from "@hexclave/emulator";
 
 export type EmulatorRuntime = Pick<Emulator, "start" | "stop" | "reset" | "status" | "logs" | "bench" | "close">;
 
@@ -24,4 +23,4 @@ export type {
   EmulatorStopResult,
   PhaseStats,
   ServiceHealthCheck,
-} from "@hexclave/image-builder";
+} from "@hexclave/emulator";

@@ -69,7 +69,7 @@ const field = (record: Record<string, unknown>, ...names: string[]): unknown => 
 export async function readImageManifest(path: string): Promise<ImageManifestSummary> {
   let raw: unknown;
   try {
-    raw = await (await import("@hexclave/image-builder")).readManifest(path);
+    raw = await (await import("@hexclave/image-builder/image")).readManifest(path);
   } catch (cause) {
     throw cliErrors.create(
       "MANIFEST_UNREADABLE",

@@ -412,7 +412,7 @@ describe("the runtime's results as the commands show them", () => {
         bench: async (options) => {
           expect(options?.runs).toBe(1);
           options?.onEvent?.({ type: "accelerator", accel: "tcg", reason: "no kvm" });
-          const { summariseEmulatorBench } = await import("@hexclave/image-builder");
+          const { summariseEmulatorBench } = await import("@hexclave/emulator");
           return { runs, summary: summariseEmulatorBench(runs) };
         },
       });

@@ -4,7 +4,7 @@
  * `packages/cli/schemas/status.schema.json` (tests validate real documents
  * against it); change both together and bump `schemaVersion` on a breaking change.
  */
-import type { EmulatorStatus } from "@hexclave/image-builder";
+import type { EmulatorStatus } from "@hexclave/emulator";
 import { type EmulatorSettings, SERVICE_NAMES, serviceUrls } from "./emulator-settings.js";
 import { ExitCode } from "./exit-codes.js";
 

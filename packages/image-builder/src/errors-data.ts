@@ -74,39 +74,7 @@ export const imageBuilderErrors = defineErrorCatalogue({
     title: "Cloud image not listed in SHA512SUMS",
     hint: "The mirror does not publish this image; check the mirror URL, arch and variant.",
   },
-  // Emulator runtime (src/emulator)
-  EMULATOR_IMAGE_MISSING: {
-    title: "No emulator image installed",
-    hint: "Get one with `stack emulator pull`, or build it with `stack build-image` (offline: --profile selftest --base bootstrap).",
-  },
-  EMULATOR_MANIFEST_INVALID: {
-    title: "The image manifest cannot drive a VM",
-    hint: "Pull or build the image again; the manifest beside it is damaged or from an unknown format.",
-  },
-  EMULATOR_SETTING_INVALID: {
-    title: "Invalid emulator setting",
-    hint: "Fix the environment variable named in the message (EMULATOR_ARCH, EMULATOR_CPUS, EMULATOR_RAM_MB, EMULATOR_*_PORT).",
-  },
-  EMULATOR_NOT_RUNNING: {
-    title: "The emulator is not running",
-    hint: "Start it with `stack emulator start`.",
-  },
-  EMULATOR_NO_LOGS: {
-    title: "No logs to show",
-    hint: "Start the emulator once; the serial log is written from the first boot.",
-  },
-  EMULATOR_NOT_READY: {
-    title: "The emulator did not become healthy",
-    hint: "Read the failing services and the serial log (`stack emulator logs --serial`).",
-  },
-  EMULATOR_START_IN_PROGRESS: {
-    title: "Another start of this emulator is in progress",
-    hint: "Wait for it (`stack emulator status` shows it as starting), or end it: Ctrl-C in its terminal, or `stack emulator stop`.",
-  },
-  EMULATOR_STOPPED_DURING_START: {
-    title: "The emulator was stopped while start waited for it",
-    hint: "Another command (`stack emulator stop` or `reset`) stopped it; run `stack emulator start` again when you want it.",
-  },
+  // Accelerator verdicts (src/accelerator-fallback.ts; the build and the emulator runtime)
   EMULATOR_VM_FAILED: {
     title: "The VM stopped in an error state",
     hint: "Read QEMU's words in the message (and qemu.log in the instance directory); `--accel tcg` runs without the hardware accelerator.",
@@ -114,18 +82,6 @@ export const imageBuilderErrors = defineErrorCatalogue({
   ACCEL_FAILED: {
     title: "The chosen accelerator could not run the guest",
     hint: "It was forced with --accel or EMULATOR_ACCEL: use --accel auto (which falls back to tcg by itself) or --accel tcg.",
-  },
-  EMULATOR_EXITED_DURING_START: {
-    title: "QEMU exited while start waited for the services",
-    hint: "Read the serial log (`stack emulator logs --serial`); `stack emulator start` boots the same disk again.",
-  },
-  EMULATOR_BASE_CHANGED: {
-    title: "The base image changed under the emulator's data",
-    hint: "Your data lives in an overlay of the previous image. Run `stack emulator reset --hard` to start fresh on the new image (this deletes the emulator's data).",
-  },
-  EMULATOR_BENCH_FAILED: {
-    title: "Benchmark failed",
-    hint: "Read the message; run `stack emulator start` and `stop` by hand to see the failing step.",
   },
   // Image build pipeline (bootstrap, warm boot, compaction, manifest: src/bootstrap, src/warm-boot, src/pipeline.ts)
   SERVICES_FILE_INVALID: {
@@ -164,7 +120,7 @@ export const imageBuilderErrors = defineErrorCatalogue({
     title: "Unsupported host architecture",
     hint: "Build on an amd64 or arm64 host.",
   },
-  // Pulling published images (src/image-store)
+  // Release pointer and layout (src/release; pull reads them)
   POINTER_FORMAT_UNSUPPORTED: {
     title: "The channel pointer is of a newer format than this CLI reads",
     hint: "Upgrade the Hexclave CLI (npm install -g @hexclave/cli@latest, or update it in your project), then pull again.",
@@ -173,58 +129,9 @@ export const imageBuilderErrors = defineErrorCatalogue({
     title: "The channel pointer is invalid",
     hint: "The release server or mirror published a damaged emulator-<channel>.json; try again later, or pull a version with --version.",
   },
-  RELEASE_NOT_FOUND: {
-    title: "Release not found",
-    hint: "Check --channel, --version and --from (or HEXCLAVE_EMULATOR_RELEASES); a mirror needs emulator-<channel>.json and <version>/ with the release files.",
-  },
   RELEASE_INVALID: {
     title: "The release is inconsistent",
     hint: "Its SHA256SUMS, manifest and channel pointer disagree (named in the message); pull another version, or report the release.",
-  },
-  RELEASE_ARCH_MISSING: {
-    title: "The release has no image for this architecture",
-    hint: "Pull the other architecture with --arch, or pick a release that has it with --version.",
-  },
-  PULL_NO_SPACE: {
-    title: "Not enough free disk space to pull the image",
-    hint: "Free space on the file system of the emulator home (HEXCLAVE_EMULATOR_HOME), or move the home elsewhere; the installed image was not touched.",
-  },
-  PULL_EMULATOR_RUNNING: {
-    title: "The emulator is running on the image to replace",
-    hint: "Stop it first with `stack emulator stop`, then pull again.",
-  },
-  PULL_SOURCE_INVALID: {
-    title: "Invalid pull source",
-    hint: "--from takes an http(s):// base URL or an existing local directory; HEXCLAVE_EMULATOR_RELEASES takes owner/name or an http(s):// base URL.",
-  },
-  // File bridge and --config-file sync (src/file-bridge)
-  FILE_BRIDGE_ROOT_INVALID: {
-    title: "The file bridge's project directory is not usable",
-    hint: "Pass an existing directory with --project-dir (default: the current directory).",
-  },
-  FILE_BRIDGE_OPTION_INVALID: {
-    title: "Invalid file bridge option",
-    hint: "Fix the option named in the message: the bridge listens on 127.0.0.1 only, on a port from 0 to 65535, with a token of 32 to 512 URL-safe characters.",
-  },
-  FILE_BRIDGE_LISTEN_FAILED: {
-    title: "The file bridge could not listen",
-    hint: "Another process holds the port named in the message; pick another port or use 0 for a free one.",
-  },
-  CONFIG_FILE_INVALID: {
-    title: "The config file cannot be used",
-    hint: "Pass an existing regular file with --config-file (for example ./stack.config.ts), no larger than the size named in the message.",
-  },
-  CONFIG_FILE_CONFLICT: {
-    title: "The config file changed on the host while the emulator ran",
-    hint: "Both versions were kept: compare the host file with the emulator's copy beside it (named in the message), merge them by hand, and delete the copy.",
-  },
-  CONFIG_FILE_WRITE_FAILED: {
-    title: "Writing the config file back to the host failed",
-    hint: "Check permissions and free space in the file's directory; the host copy was left as it was.",
-  },
-  FILE_BRIDGE_PROCESS_FAILED: {
-    title: "The file bridge process did not start",
-    hint: "Read run/<instance>/bridge.log in the emulator home; start without the bridge with --no-file-bridge meanwhile.",
   },
   // Runtime environment of the Hexclave image (src/provisioning/runtime-env*.ts)
   RUNTIME_ENV_INVALID: {

@@ -23,8 +23,8 @@ import {
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { selftestImage } from "../test-support/selftest-image.global-setup.js";
-import { generateRuntimeSecrets } from "./emulator/runtime-secrets.js";
-import { readManifest } from "./manifest.js";
+import { readManifest } from "./image/manifest.js";
+import { generateRuntimeSecrets } from "./image/runtime-secrets.js";
 import { buildImage } from "./pipeline.js";
 import { loadProfile } from "./profiles.js";
 import { runtimeEnvFwCfgEntry, writeRuntimeEnvFwCfg } from "./provisioning/runtime-env-fwcfg.js";

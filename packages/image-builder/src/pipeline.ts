@@ -37,7 +37,7 @@ import { defaultCacheDir } from "./cache-dir.js";
 import { type CompactionEvent, type Compression, compactImage } from "./compaction.js";
 import { digestFile } from "./download/hash-file.js";
 import { imageBuilderErrors } from "./errors-data.js";
-import { type Manifest, type ManifestBase, type ManifestBoot, writeManifest } from "./manifest.js";
+import { type Manifest, type ManifestBase, type ManifestBoot, writeManifest } from "./image/manifest.js";
 import { buildPayload, type PayloadEvent } from "./payload/build-payload.js";
 import { type BuildProfile, loadProfile, type ProfileName } from "./profiles.js";
 import { ensureSelftestBaseImage, type SelftestBaseEvent } from "./selftest-base.js";

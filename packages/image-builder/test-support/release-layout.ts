@@ -15,9 +15,9 @@ import { createHash } from "node:crypto";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Arch, imageFileName, initrdFileName, kernelFileName, manifestFileName } from "@hexclave/qemu-core";
-import { type Channel, type ChannelPointer, channelPointerFileName } from "../src/image-store/channel-pointer.js";
-import { channelPointerFromDir } from "../src/image-store/release-dir.js";
-import type { Manifest } from "../src/manifest.js";
+import type { Manifest } from "../src/image/manifest.js";
+import { type Channel, type ChannelPointer, channelPointerFileName } from "../src/release/channel-pointer.js";
+import { channelPointerFromDir } from "../src/release/release-dir.js";
 
 export const sha256Of = (data: Buffer | string): string => createHash("sha256").update(data).digest("hex");
 

@@ -27,7 +27,7 @@ import { imageFileName, initrdFileName, kernelFileName, manifestFileName } from 
 import type { TestProject } from "vitest/node";
 import { ensureDockerd } from "../../../docker/test-support/ensure-dockerd.js";
 import { acquireFileLock } from "../src/download/lock.js";
-import { readManifest } from "../src/manifest.js";
+import { readManifest } from "../src/image/manifest.js";
 import { buildImage } from "../src/pipeline.js";
 
 declare module "vitest" {

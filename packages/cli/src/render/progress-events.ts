@@ -4,7 +4,7 @@
  * the build pipeline's stage markers. Library events of other shapes are
  * translated by {@link toProgressEvent}.
  */
-import type { EmulatorEvent } from "@hexclave/image-builder";
+import type { EmulatorEvent } from "@hexclave/emulator";
 
 /** Bytes moving: `total` and `etaSeconds` are null when unknown. */
 export interface DownloadProgressEvent {

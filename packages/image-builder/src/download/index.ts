@@ -1,11 +1,14 @@
+export { formatBytes } from "./byte-size.js";
 export type { DownloadResult, DownloadTimeouts, DownloadVerifiedOptions, RetryBackoff } from "./download-verified.js";
 export { downloadVerified } from "./download-verified.js";
 export type { DigestAlgorithm, DownloadEvent, ExpectedDigest } from "./events.js";
 export { freeBytes } from "./free-space.js";
 export { digestFile } from "./hash-file.js";
+export { installVerified } from "./install-verified.js";
 export type { FileLock, FileLockOptions } from "./lock.js";
 export { acquireFileLock } from "./lock.js";
+export { partPaths } from "./part-state.js";
 export type { TransportOptions } from "./proxy.js";
-export { isNoProxy, proxyForUrl } from "./proxy.js";
+export { isNoProxy, proxyForUrl, transportFor } from "./proxy.js";
 export type { ContentRange, RangeRequest, ResourceValidator, ResponseDecision, ResponseFacts } from "./resume.js";
 export { decideResponse, ifRangeValue, parseContentRange, rangeRequest } from "./resume.js";

@@ -22,9 +22,8 @@
 import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ShellScript } from "@hexclave/cloud-init-gen";
-import { type FwCfgEntry, RUNTIME_ENV_FW_CFG_FILE } from "@hexclave/qemu-core";
+import { type FwCfgEntry, RUNTIME_ENV_FW_CFG_FILE, writeFileAtomic } from "@hexclave/qemu-core";
 import { imageBuilderErrors } from "../errors-data.js";
-import { writeFileAtomic } from "../file-bridge/atomic-file.js";
 import { formatEnvFile, RUNTIME_ENV_MAGIC, type RuntimeEnvInput, renderRuntimeEnv } from "./runtime-env.js";
 
 /** The fw_cfg name (guest: `/sys/firmware/qemu_fw_cfg/by_name/opt/hexclave/env/raw`). */

@@ -25,17 +25,18 @@ import {
   type DriveSpec,
   detectHost,
   HexclaveError,
+  kernelPanicReason,
   QmpClient,
   qemuImg,
+  SerialFollower,
   type VmSpec,
   watchQemuRun,
+  withRebootOnPanic,
   writeIso,
 } from "@hexclave/qemu-core";
 import { execa } from "execa";
 import { vmFailedError } from "../accelerator-fallback.js";
 import { imageBuilderErrors } from "../errors-data.js";
-import { kernelPanicReason, withRebootOnPanic } from "../guest-console/kernel-panic.js";
-import { SerialFollower } from "../guest-console/serial-follower.js";
 import type { ProfileService } from "../profiles.js";
 import { parseMarker } from "../provisioning/markers.js";
 import { PAYLOAD_DRIVE_SERIAL, provisioningSeed } from "../provisioning/user-data.js";

@@ -8,12 +8,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readManifest } from "@hexclave/image-builder";
+import { readManifest } from "@hexclave/image-builder/image";
 import { imagePaths } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FaultServer, startFaultServer } from "../../../../image-builder/test-support/fault-server.js";
-import { writeRelease } from "../../../../image-builder/test-support/release-layout.js";
-import { selftestImage } from "../../../../image-builder/test-support/selftest-image.global-setup.js";
+import { type FaultServer, startFaultServer } from "#fixtures/image-builder/fault-server.js";
+import { writeRelease } from "#fixtures/image-builder/release-layout.js";
+import { selftestImage } from "#fixtures/image-builder/selftest-image.global-setup.js";
 import type { CliIo } from "../../cli-io.js";
 import { runCli } from "../../run-cli.js";
 

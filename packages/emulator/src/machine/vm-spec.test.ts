@@ -1,0 +1,105 @@
+import { buildQemuArgs, imagePaths, instancePaths } from "@hexclave/qemu-core";
+import { describe, expect, it } from "vitest";
+import { phaseStats, summariseEmulatorBench } from "../lifecycle/bench-stats.js";
+import { buildEmulatorVmSpec, fullEmulatorSpec, type RuntimeManifest, withHostPorts } from "./vm-spec.js";
+
+const manifest: RuntimeManifest = {
+  arch: "amd64",
+  image: { sha256: "ab".repeat(32) },
+  boot: { kind: "kernel", append: "root=LABEL=root console=ttyS0" },
+  services: [
+    {
+      service: "dashboard",
+      guestPort: 8101,
+      hostPort: 26700,
+      health: { kind: "http", path: "/handler/sign-in", expectStatus: [200] },
+    },
+    {
+      service: "backend",
+      guestPort: 8102,
+      hostPort: 26701,
+      health: { kind: "http", path: "/health?db=1", expectStatus: [200] },
+    },
+    {
+      service: "minio",
+      guestPort: 9090,
+      hostPort: 26702,
+      health: { kind: "http", path: "/minio/health/live", expectStatus: [200] },
+    },
+    { service: "inbucket", guestPort: 9001, hostPort: 26703, health: { kind: "http", path: "/", expectStatus: [200] } },
+  ],
+};
+const home = "/h";
+const input = {
+  manifest,
+  image: imagePaths(home, "amd64"),
+  instance: instancePaths(home, "vm"),
+  instanceName: "vm",
+  accel: "tcg" as const,
+  cpus: 2,
+  memoryMb: 2048,
+  ports: { backend: 36701 },
+};
+
+describe("buildEmulatorVmSpec", () => {
+  it("boots the manifest's kernel (rebooting on a panic, zeroing freed pages) on a discard-enabled overlay with four loopback forwards", () => {
+    const spec = buildEmulatorVmSpec(input);
+    expect(spec.kernelBoot).toEqual({
+      kernel: "/h/images/stack-emulator-amd64.vmlinuz",
+      initrd: "/h/images/stack-emulator-amd64.initrd",
+      append: "root=LABEL=root console=ttyS0 panic=-1 oops=panic init_on_free=1",
+    });
+    expect(spec.drives).toEqual([{ id: "disk", file: "/h/run/vm/disk.qcow2", format: "qcow2", discard: true }]);
+    expect(spec.network?.forwards).toEqual([
+      { hostAddress: "127.0.0.1", hostPort: 26700, guestPort: 8101 },
+      { hostAddress: "127.0.0.1", hostPort: 36701, guestPort: 8102 },
+      { hostAddress: "127.0.0.1", hostPort: 26702, guestPort: 9090 },
+      { hostAddress: "127.0.0.1", hostPort: 26703, guestPort: 9001 },
+    ]);
+    expect(spec).toMatchObject({ arch: "amd64", accel: "tcg", cpus: 2, memoryMb: 2048, rng: true });
+    expect(spec.firmware).toBeUndefined();
+  });
+
+  it("gives QEMU arguments with the guest agent, QMP and serial of the instance", () => {
+    const args = buildQemuArgs(fullEmulatorSpec(buildEmulatorVmSpec(input), input.instance, "vm"));
+    expect(args).toContain(
+      "user,id=net0,hostfwd=tcp:127.0.0.1:26700-:8101,hostfwd=tcp:127.0.0.1:36701-:8102,hostfwd=tcp:127.0.0.1:26702-:9090,hostfwd=tcp:127.0.0.1:26703-:9001",
+    );
+    expect(args).toContain("virtserialport,bus=virtio-serial0.0,chardev=qga0,name=org.qemu.guest_agent.0");
+    expect(args.join(" ")).toContain("-chardev socket,id=qmp,path=/h/run/vm/qmp.sock");
+    expect(args).toContain("-daemonize");
+  });
+
+  it("firmware images get qcow2 UEFI variables in the instance (so savevm works)", () => {
+    const spec = buildEmulatorVmSpec({
+      ...input,
+      manifest: { ...manifest, boot: { kind: "firmware" } },
+      firmwareCode: "/fw/code.fd",
+    });
+    expect(spec.firmware).toEqual({ code: "/fw/code.fd", vars: "/h/run/vm/efivars.qcow2", varsFormat: "qcow2" });
+    expect(spec.kernelBoot).toBeUndefined();
+  });
+
+  it("a resume keeps the recorded machine but today's host ports", () => {
+    const recorded = buildEmulatorVmSpec({ ...input, ports: {} });
+    const today = buildEmulatorVmSpec({ ...input, memoryMb: 4096 });
+    const resumed = withHostPorts(recorded, today);
+    expect(resumed.memoryMb).toBe(2048);
+    expect(resumed.network?.forwards[1]?.hostPort).toBe(36701);
+  });
+});
+
+describe("bench statistics", () => {
+  it("min, median, max per phase and the cold/resume ratio", () => {
+    expect(phaseStats([5, 1, 3])).toEqual({ min: 1, median: 3, max: 5, count: 3 });
+    expect(phaseStats([4, 2])).toEqual({ min: 2, median: 3, max: 4, count: 2 });
+    const summary = summariseEmulatorBench([
+      { kind: "cold", phases: { "qemu-up": 100, "all-healthy": 90_000 }, stopMs: 1000 },
+      { kind: "cold", phases: { "qemu-up": 120, "all-healthy": 110_000 }, stopMs: 1000 },
+      { kind: "resume", phases: { "qemu-up": 300, "all-healthy": 2_000 }, stopMs: 2000 },
+    ]);
+    expect(summary.cold["all-healthy"]).toEqual({ min: 90_000, median: 100_000, max: 110_000, count: 2 });
+    expect(summary.resume["qemu-up"]?.median).toBe(300);
+    expect(summary.ratio).toBe(50);
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * The emulator's VM, as a qemu-core `VmSpec` built from the image manifest and
+ * the run settings. Pure: same inputs, same spec (and so the same QEMU
+ * arguments, which a resume depends on).
+ */
+
+import { runtimeEnvFwCfgEntry } from "@hexclave/image-builder/image";
+import type {
+  Accelerator,
+  Arch,
+  ImagePaths,
+  InstancePaths,
+  InstanceVmSpec,
+  PortForward,
+  VmSpec,
+} from "@hexclave/qemu-core";
+import { REBOOT_ON_PANIC_OPTIONS, withKernelOptions } from "@hexclave/qemu-core";
+import { bridgeFwCfgEntry } from "../file-bridge/fw-cfg.js";
+
+/**
+ * Kernel options of the emulator's guest. `init_on_free=1`: the kernel zeroes
+ * pages as it frees them, so a saved state (stop) skips them as zero pages
+ * instead of carrying their stale contents, and a resume loads less. Together
+ * with dropping the guest's clean page cache before the save (stop does), the
+ * state shrinks to what the guest really holds.
+ */
+export const EMULATOR_KERNEL_OPTIONS = ["init_on_free=1"] as const;
+
+/** One endpoint forwarded to the host (docker/services.json `exposed`, recorded in the manifest). */
+export interface ExposedEndpoint {
+  readonly service: string;
+  readonly guestPort: number;
+  readonly hostPort: number;
+  readonly hostPortEnv?: string;
+  readonly health: { readonly kind: "http"; readonly path: string; readonly expectStatus: readonly number[] };
+}
+
+/** How the image boots (manifest `boot`). */
+export type EmulatorBoot = { readonly kind: "kernel"; readonly append: string } | { readonly kind: "firmware" };
+
+/** The part of the image manifest the runtime needs. */
+export interface RuntimeManifest {
+  readonly arch: Arch;
+  readonly image: { readonly sha256: string };
+  readonly boot: EmulatorBoot;
+  readonly services: readonly ExposedEndpoint[];
+}
+
+/** The guest NIC's MAC: fixed, so a resumed guest sees the same NIC. */
+export const EMULATOR_MAC = "52:54:00:48:58:01";
+/** Drive id of the overlay (the node that holds snapshots). */
+export const OVERLAY_DRIVE_ID = "disk";
+/** Name of the guest NIC for QMP `set_link`. */
+export const NIC_ID = "net0";
+
+export interface EmulatorSpecInput {
+  readonly manifest: RuntimeManifest;
+  readonly image: ImagePaths;
+  readonly instance: InstancePaths;
+  readonly instanceName: string;
+  readonly accel: Accelerator;
+  readonly cpus: number;
+  readonly memoryMb: number;
+  /** Host port per service name; a service missing here uses the manifest's default. */
+  readonly ports: Readonly<Record<string, number>>;
+  /** UEFI code for firmware-booting images (`findFirmware`). */
+  readonly firmwareCode?: string;
+}
+
+/** Host port per service: the given ones over the manifest's defaults. */
+export function resolveHostPorts(
+  services: readonly ExposedEndpoint[],
+  ports: Readonly<Record<string, number>>,
+): Record<string, number> {
+  return Object.fromEntries(services.map((s) => [s.service, ports[s.service] ?? s.hostPort]));
+}
+
+/**
+ * The emulator VM as `VmInstance.start` takes it (the instance adds its QMP,
+ * guest agent and serial files, pidfile, daemonize and loadvm).
+ */
+export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
+  const { manifest, instance } = input;
+  const hostPorts = resolveHostPorts(manifest.services, input.ports);
+  const forwards: PortForward[] = manifest.services.map((s) => ({
+    hostAddress: "127.0.0.1",
+    hostPort: hostPorts[s.service] ?? s.hostPort,
+    guestPort: s.guestPort,
+  }));
+  const boot: Pick<VmSpec, "kernelBoot" | "firmware"> =
+    manifest.boot.kind === "kernel"
+      ? {
+          kernelBoot: {
+            kernel: input.image.kernel,
+            initrd: input.image.initrd,
+            // A guest kernel that panics (rare under TCG, early in boot) reboots instead of hanging the start.
+            append: withKernelOptions(manifest.boot.append, [...REBOOT_ON_PANIC_OPTIONS, ...EMULATOR_KERNEL_OPTIONS]),
+          },
+        }
+      : {
+          firmware: {
+            code: input.firmwareCode ?? "",
+            vars: instance.uefiVars,
+            varsFormat: "qcow2",
+          },
+        };
+  return {
+    name: `hexclave-emulator-${input.instanceName}`,
+    arch: manifest.arch,
+    accel: input.accel,
+    cpus: input.cpus,
+    memoryMb: input.memoryMb,
+    drives: [{ id: OVERLAY_DRIVE_ID, file: instance.overlay, format: "qcow2", discard: true }],
+    ...boot,
+    network: { kind: "user", forwards, mac: EMULATOR_MAC },
+    rng: true,
+    // The file bridge's port and token (issue 10) and the runtime environment (issue 13): always present,
+    // read by QEMU from their files at each start.
+    fwCfg: [bridgeFwCfgEntry(instance.dir), runtimeEnvFwCfgEntry(instance.dir)],
+  };
+}
+
+/** The full spec QEMU will run (what `VmInstance` makes of it), for fingerprinting its arguments. */
+export function fullEmulatorSpec(spec: InstanceVmSpec, instance: InstancePaths, instanceName: string): VmSpec {
+  return {
+    ...spec,
+    name: spec.name ?? instanceName,
+    qmpSocket: instance.qmpSocket,
+    guestAgentSocket: instance.guestAgentSocket,
+    serial: { file: instance.serialLog },
+    pidFile: instance.pidFile,
+    daemonize: true,
+  };
+}
+
+/** A recorded spec with today's host ports: forwards are host-side and do not change the guest. */
+export function withHostPorts(spec: InstanceVmSpec, current: InstanceVmSpec): InstanceVmSpec {
+  if (spec.network === undefined || current.network === undefined) return spec;
+  return { ...spec, network: { ...spec.network, forwards: current.network.forwards } };
+}

@@ -1,2 +1,0 @@
-export * from "./kernel-panic.js";
-export * from "./serial-follower.js";
