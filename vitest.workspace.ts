@@ -35,6 +35,7 @@ export const alias = {
   "@hexclave/emulator": src("emulator"),
   "#fixtures/image-builder/": fixtures("packages/image-builder"),
   "#fixtures/qemu-core/": fixtures("packages/qemu-core"),
+  "#fixtures/cloud-init-gen/": fixtures("packages/cloud-init-gen"),
   "#fixtures/docker/": fixtures("docker"),
 };
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectHost, probeAccelerator } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { installLyingKvmQemu } from "../../qemu-core/test-support/lying-kvm/lying-kvm.js";
+import { installLyingKvmQemu } from "#fixtures/qemu-core/lying-kvm/lying-kvm.js";
 import { consoleMultibootKernel } from "../test-support/tiny-kernels.js";
 
 let dir: string;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { cloudInitSchemaCheck } from "../../../cloud-init-gen/test-support/cloud-init-schema.js";
+import { cloudInitSchemaCheck } from "#fixtures/cloud-init-gen/cloud-init-schema.js";
 import { loadProfile } from "../profiles.js";
 import { parseEnvFile } from "./runtime-env.js";
 import { BUILD_ENV_GUEST_PATH, RUNTIME_ENV_SCRIPT_PATH, runtimeEnvGuestScript } from "./runtime-env-fwcfg.js";
