@@ -63,7 +63,7 @@ import {
   VmInstance,
   waitForReady,
 } from "@hexclave/qemu-core";
-import { emulatorErrors } from "./errors-data.js";
+import { emulatorErrors, isCataloguedError } from "./errors-data.js";
 import type { EmulatorEvent, EmulatorEventListener } from "./events.js";
 import {
   type BridgeProcessInfo,
@@ -716,7 +716,7 @@ export class Emulator {
           launched = await this.launch(runSpec, image, fingerprint, plan.snapshot, signal, emit);
         } catch (error) {
           if (aborted(signal)) throw abortError(signal);
-          if (emulatorErrors.is(error) || (HexclaveError.is(error) && NOT_RESUME_FAILURES.has(error.code))) throw error;
+          if (isCataloguedError(error) || (HexclaveError.is(error) && NOT_RESUME_FAILURES.has(error.code))) throw error;
           // The accelerator failing the resumed guest is the accelerator's failure, not the saved state's.
           if (acceleratorFailureOf(error, probe.accel) !== undefined) throw withAccel(error, probe.accel);
           emit({ type: "resume-failed", snapshot: plan.snapshot, error: errorText(error) });

@@ -4,7 +4,8 @@
  * build (downloads, manifest, release pointer, runtime environment, accelerator verdicts) stay in image-builder's
  * catalogue and come through its subpaths.
  */
-import { defineErrorCatalogue } from "@hexclave/qemu-core";
+import { imageBuilderErrors } from "@hexclave/image-builder/image";
+import { defineErrorCatalogue, type HexclaveError } from "@hexclave/qemu-core";
 
 export const emulatorErrors = defineErrorCatalogue({
   // Emulator runtime (start, stop, reset, status, logs, bench)
@@ -107,3 +108,11 @@ export const emulatorErrors = defineErrorCatalogue({
 });
 
 export type EmulatorErrorCode = keyof typeof emulatorErrors.catalogue;
+
+/**
+ * Whether `error` is one the runtime or the image contract it reads throws on purpose (a code of either
+ * catalogue), as opposed to a failure from below that still needs wrapping.
+ */
+export function isCataloguedError(error: unknown): error is HexclaveError {
+  return emulatorErrors.is(error) || imageBuilderErrors.is(error);
+}

@@ -1,5 +1,6 @@
 export * from "./accelerator.js";
 export * from "./atomic-file.js";
+export * from "./byte-size.js";
 export * from "./command-runner.js";
 export * from "./errors.js";
 export * from "./errors-data.js";

@@ -1,18 +1,9 @@
 /** Pure formatting of sizes, speeds, durations and times for human output. */
 
-const UNITS = ["B", "kB", "MB", "GB", "TB"] as const;
+import { formatBytes } from "@hexclave/qemu-core";
 
-/** Decimal units, as download tools show them: `1536000` -> `1.5 MB`. */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return "? B";
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
-}
+/** Binary units, the same as the packages' messages: `1536000` -> `1.5 MiB`. */
+export { formatBytes };
 
 export function formatSpeed(bytesPerSecond: number): string {
   return `${formatBytes(bytesPerSecond)}/s`;

@@ -71,7 +71,7 @@ describe("plain renderer (pipes, CI, --json)", () => {
     }
     const lines = out.text.trim().split("\n");
     expect(lines.length).toBe(11);
-    expect(lines.at(-1)).toBe("03:04:05 download 1.0 MB / 1.0 MB (100%)  2.0 MB/s  ETA 3.0 s");
+    expect(lines.at(-1)).toBe("03:04:05 download 976.6 KiB / 976.6 KiB (100%)  1.9 MiB/s  ETA 3.0 s");
   });
 });
 
@@ -98,7 +98,7 @@ describe("tty renderer", () => {
     });
     r.close();
     expect(term.text).toContain("downloading the base image...");
-    expect(term.text).toContain("5.0 MB / 10.0 MB (50%)  1.0 MB/s  ETA 5.0 s");
+    expect(term.text).toContain("4.8 MiB / 9.5 MiB (50%)  976.6 KiB/s  ETA 5.0 s");
     expect(term.text).toContain("✔");
     expect(term.text).toContain("✖");
     expect(term.text).toContain("\u001b[");
@@ -152,12 +152,12 @@ describe("tty renderer", () => {
 describe("formatting", () => {
   it("formats sizes, durations and transfers", () => {
     expect(formatBytes(999)).toBe("999 B");
-    expect(formatBytes(1_536_000)).toBe("1.5 MB");
-    expect(formatBytes(323_000_000)).toBe("323 MB");
+    expect(formatBytes(1_536_000)).toBe("1.5 MiB");
+    expect(formatBytes(323_000_000)).toBe("308.0 MiB");
     expect(formatDuration(850)).toBe("850 ms");
     expect(formatDuration(125_000)).toBe("2 min 5 s");
     expect(formatTransfer({ transferred: 1000, total: null, bytesPerSecond: 0, etaSeconds: null })).toBe(
-      "1.0 kB  0 B/s  ETA ?",
+      "1000 B  0 B/s  ETA ?",
     );
   });
 });

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { readFile, realpath, stat } from "node:fs/promises";
 import type { HexclaveError } from "@hexclave/qemu-core";
 import { writeFileAtomic, writeFileExclusive } from "@hexclave/qemu-core";
-import { emulatorErrors } from "../errors-data.js";
+import { emulatorErrors, isCataloguedError } from "../errors-data.js";
 import {
   type ConfigWriteBackDecision,
   configBackupPath,
@@ -102,7 +102,7 @@ export async function configFileSession(options: ConfigFileSessionOptions): Prom
     hostPath = await realpath(options.hostPath);
     ({ snapshot: initial, mode } = await readHostFile(hostPath, maxBytes));
   } catch (error) {
-    if (emulatorErrors.is(error)) throw error;
+    if (isCataloguedError(error)) throw error;
     throw emulatorErrors.create(
       "CONFIG_FILE_INVALID",
       `Cannot read the config file ${options.hostPath}: ${(error as Error).message}`,

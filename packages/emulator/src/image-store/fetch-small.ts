@@ -10,7 +10,7 @@ import { type TransportOptions, transportFor } from "@hexclave/image-builder/dow
 import { imageBuilderErrors } from "@hexclave/image-builder/image";
 import got, { HTTPError } from "got";
 import pRetry, { AbortError } from "p-retry";
-import { emulatorErrors } from "../errors-data.js";
+import { emulatorErrors, isCataloguedError } from "../errors-data.js";
 
 export interface FetchSmallOptions extends TransportOptions {
   readonly signal?: AbortSignal | undefined;
@@ -52,7 +52,7 @@ export async function fetchSmallText(location: string, what: string, options: Fe
         throw imageBuilderErrors.create("RELEASE_INVALID", `${location} is larger than ${maxBytes} bytes`);
       return data.toString("utf8");
     } catch (cause) {
-      if (emulatorErrors.is(cause)) throw cause;
+      if (isCataloguedError(cause)) throw cause;
       if ((cause as NodeJS.ErrnoException).code === "ENOENT") {
         throw emulatorErrors.create("RELEASE_NOT_FOUND", `There is no ${what} at ${location}`, {
           cause,
@@ -120,7 +120,7 @@ export async function fetchSmallText(location: string, what: string, options: Fe
       },
     );
   } catch (cause) {
-    if (emulatorErrors.is(cause)) throw cause;
+    if (isCataloguedError(cause)) throw cause;
     if (options.signal?.aborted) throw emulatorErrors.create("ABORTED", `Fetching ${location} aborted`, { cause });
     if (cause instanceof HTTPError && (cause.response.statusCode === 404 || cause.response.statusCode === 410)) {
       throw emulatorErrors.create(

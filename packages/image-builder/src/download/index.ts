@@ -1,4 +1,3 @@
-export { formatBytes } from "./byte-size.js";
 export type { DownloadResult, DownloadTimeouts, DownloadVerifiedOptions, RetryBackoff } from "./download-verified.js";
 export { downloadVerified } from "./download-verified.js";
 export type { DigestAlgorithm, DownloadEvent, ExpectedDigest } from "./events.js";

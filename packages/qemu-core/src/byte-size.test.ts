@@ -9,6 +9,8 @@ describe("formatBytes", () => {
     [1536, "1.5 KiB"],
     [5 * 1024 ** 3, "5.0 GiB"],
     [3 * 1024 ** 5, "3072.0 TiB"],
+    [-1, "? B"],
+    [Number.NaN, "? B"],
   ])("%d -> %s", (n, text) => {
     expect(formatBytes(n)).toBe(text);
   });
