@@ -204,12 +204,24 @@ describe("publish checks on the tarballs", () => {
   );
 
   it(
+    // Profile node16: node10 resolution (no `exports`) cannot see subpath entries such as
+    // @hexclave/image-builder/image, and no supported Node (engines >= 22.12) resolves that way.
     "@arethetypeswrong/cli finds no problem (require of ESM is allowed: Node >= 22.12 loads it)",
     async () => {
       for (const p of packed) {
         const result = await execa(
           "pnpm",
-          ["exec", "attw", p.tarball, "--format", "ascii", "--ignore-rules", "cjs-resolves-to-esm"],
+          [
+            "exec",
+            "attw",
+            p.tarball,
+            "--format",
+            "ascii",
+            "--ignore-rules",
+            "cjs-resolves-to-esm",
+            "--profile",
+            "node16",
+          ],
           { cwd: repo, reject: false, env: { ...process.env, NO_COLOR: "1" } },
         );
         expect(result.exitCode, `${p.name}\n${result.stdout}\n${result.stderr}`).toBe(0);
