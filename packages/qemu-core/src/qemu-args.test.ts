@@ -163,6 +163,47 @@ const table: Array<{ title: string; spec: VmSpec; hostArch?: "amd64" | "arm64"; 
     ],
   },
   {
+    title: "restricted user network: restrict=on, hostfwd kept, guestfwd to commands (commas doubled)",
+    spec: {
+      ...base,
+      arch: "amd64",
+      accel: "tcg",
+      network: {
+        kind: "user",
+        restrict: true,
+        forwards: [{ hostPort: 26700, guestPort: 8101 }],
+        guestForwards: [
+          { guestAddress: "10.0.2.100", guestPort: 3000, command: "'/run,1/connect' 3000" },
+          { guestAddress: "10.0.2.101", guestPort: 8110, command: "/run/connect bridge" },
+        ],
+      },
+    },
+    args: [
+      ...[...head, "-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", ...tail],
+      "-netdev",
+      "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:26700-:8101,guestfwd=tcp:10.0.2.100:3000-cmd:'/run,,1/connect' 3000,guestfwd=tcp:10.0.2.101:8110-cmd:/run/connect bridge",
+      ...["-device", "virtio-net-pci,netdev=net0"],
+    ],
+  },
+  {
+    title: "unrestricted user network with a guest forward: no restrict option at all",
+    spec: {
+      ...base,
+      arch: "amd64",
+      accel: "tcg",
+      network: {
+        kind: "user",
+        restrict: false,
+        forwards: [],
+        guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 1, command: "c" }],
+      },
+    },
+    args: [
+      ...[...head, "-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", ...tail],
+      ...["-netdev", "user,id=net0,guestfwd=tcp:10.0.2.100:1-cmd:c", "-device", "virtio-net-pci,netdev=net0"],
+    ],
+  },
+  {
     title: "foreground: serial on stdio, incoming migration",
     spec: { ...base, arch: "amd64", accel: "tcg", serial: "stdio", incoming: "defer" },
     args: [
@@ -299,6 +340,93 @@ describe("spec validation", () => {
         network: { kind: "user", forwards: [{ hostPort: 80, guestPort: 80, hostAddress: "::1" }] },
       },
       path: "network.forwards[0].hostAddress",
+    },
+    {
+      title: "guest forward to the host address 10.0.2.2 (QEMU refuses it)",
+      spec: {
+        ...base,
+        arch: "amd64",
+        accel: "tcg",
+        network: {
+          kind: "user",
+          forwards: [],
+          guestForwards: [{ guestAddress: "10.0.2.2", guestPort: 80, command: "c" }],
+        },
+      },
+      path: "network.guestForwards[0].guestAddress",
+    },
+    {
+      title: "guest forward outside the user network",
+      spec: {
+        ...base,
+        arch: "amd64",
+        accel: "tcg",
+        network: {
+          kind: "user",
+          forwards: [],
+          guestForwards: [{ guestAddress: "192.168.1.5", guestPort: 80, command: "c" }],
+        },
+      },
+      path: "network.guestForwards[0].guestAddress",
+    },
+    {
+      title: "guest forward port out of range",
+      spec: {
+        ...base,
+        arch: "amd64",
+        accel: "tcg",
+        network: {
+          kind: "user",
+          forwards: [],
+          guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 65536, command: "c" }],
+        },
+      },
+      path: "network.guestForwards[0].guestPort",
+    },
+    {
+      title: "guest forward with an empty command",
+      spec: {
+        ...base,
+        arch: "amd64",
+        accel: "tcg",
+        network: {
+          kind: "user",
+          forwards: [],
+          guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 80, command: " " }],
+        },
+      },
+      path: "network.guestForwards[0].command",
+    },
+    {
+      title: "guest forward command over two lines",
+      spec: {
+        ...base,
+        arch: "amd64",
+        accel: "tcg",
+        network: {
+          kind: "user",
+          forwards: [],
+          guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 80, command: "a\nb" }],
+        },
+      },
+      path: "network.guestForwards[0].command",
+    },
+    {
+      title: "the same guest address and port twice",
+      spec: {
+        ...base,
+        arch: "amd64",
+        accel: "tcg",
+        network: {
+          kind: "user",
+          forwards: [],
+          guestForwards: [
+            { guestAddress: "10.0.2.100", guestPort: 80, command: "a" },
+            { guestAddress: "10.0.2.100", guestPort: 80, command: "b" },
+          ],
+        },
+      },
+      path: "network.guestForwards[1].guestPort",
     },
     {
       title: "bad MAC",
