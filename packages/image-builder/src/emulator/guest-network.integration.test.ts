@@ -111,7 +111,11 @@ function spec(mode: GuestNetworkMode, loadvm?: string): VmSpec {
 }
 
 /** Waits for `HXNET <round> done` and returns that round's results by probe name. */
-async function roundResults(round: string, qemu: Promise<unknown>, deadlineMs: number): Promise<Record<string, string>> {
+async function roundResults(
+  round: string,
+  qemu: Promise<unknown>,
+  deadlineMs: number,
+): Promise<Record<string, string>> {
   const until = Date.now() + deadlineMs;
   let exited = false;
   qemu.finally(() => {
