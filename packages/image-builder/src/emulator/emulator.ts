@@ -77,6 +77,7 @@ import {
   withHostPorts,
 } from "./emulator-vm-spec.js";
 import { computeFingerprint, type VmFingerprint } from "./fingerprint.js";
+import { type GuestNetworkSettings, guestNetworkOf, writeGuestConnector } from "./guest-network.js";
 import { type GuestProgram, readGuestPrograms } from "./guest-programs.js";
 import { prepareRuntimeEnv, refreshGuestRuntimeEnv } from "./runtime-env-start.js";
 import { type InstalledImage, readInstalledImage } from "./runtime-manifest.js";
@@ -171,6 +172,8 @@ export interface EmulatorStartOptions extends CallOptions {
   readonly stopOnFailure?: boolean;
   /** The file bridge (issue 10): the project directory served to the guest, and `--config-file`. */
   readonly fileBridge?: EmulatorStartFileBridgeOptions;
+  /** What the guest may reach (`--guest-network`, `--guest-reach`; guest-network.ts); default isolated. */
+  readonly guestNetwork?: GuestNetworkSettings;
 }
 
 /** The file bridge of a start: a detached process on 127.0.0.1, reached by the guest at 10.0.2.2. */
@@ -262,6 +265,8 @@ export interface EmulatorStartResult {
   readonly savedSnapshot?: SnapshotName;
   /** This start's file bridge (absent when it was already running). */
   readonly fileBridge?: EmulatorFileBridgeInfo;
+  /** What the guest may reach in this run (absent when it was already running). */
+  readonly guestNetwork?: GuestNetworkSettings;
   /** A `--config-file` of an earlier run that ended without a stop, written back by this start. */
   readonly previousConfigFile?: EmulatorConfigWriteBack;
   /** The hardware accelerator failed the guest and this start went on under tcg. */
@@ -321,6 +326,8 @@ export interface EmulatorStatus {
     readonly cpus: number;
     readonly memoryMb: number;
     readonly uptimeSeconds: number | null;
+    /** What the running guest may reach; null when not running. */
+    readonly guestNetwork: GuestNetworkSettings | null;
   };
   readonly image: {
     readonly path: string;
@@ -674,6 +681,7 @@ export class Emulator {
       cpus: s.cpus,
       memoryMb: s.memoryMb,
       ports: hostPorts,
+      ...(options.guestNetwork === undefined ? {} : { guestNetwork: options.guestNetwork }),
     });
     const fingerprint = this.fingerprintOf(spec, probe.qemuVersion, image.manifest.image.sha256);
 
@@ -700,6 +708,8 @@ export class Emulator {
     }
     // The file bridge runs before QEMU reads its fw_cfg file, cold or resume (a new port and token every start).
     const bridge = await this.startFileBridge(options.fileBridge, signal, emit);
+    // The connector QEMU runs per guest-forwarded connection (the bridge, --guest-reach ports), for this Node.
+    await writeGuestConnector(this.paths.dir);
     let bridgeInUse = false;
     try {
       let launched: Launched | undefined;
@@ -760,6 +770,7 @@ export class Emulator {
             configFile: bridge.configFile,
             writable: bridge.writable,
           },
+          ...(runSpec.network === undefined ? {} : { guestNetwork: guestNetworkOf(runSpec.network) }),
           ...(bridge.previous?.configFile
             ? { previousConfigFile: describeConfigWriteBack(bridge.previous.configFile) }
             : {}),
@@ -1738,6 +1749,7 @@ export class Emulator {
         cpus: live && runSpec ? runSpec.cpus : s.cpus,
         memoryMb: live && runSpec ? runSpec.memoryMb : s.memoryMb,
         uptimeSeconds: live && vmStatus.uptimeMs !== undefined ? Math.round(vmStatus.uptimeMs / 1000) : null,
+        guestNetwork: live && runSpec?.network !== undefined ? guestNetworkOf(runSpec.network) : null,
       },
       image: {
         path: paths.image,

@@ -75,6 +75,14 @@ export function guestNetworkSpec(
   return { restrict: settings.mode === "isolated", guestForwards };
 }
 
+/** The settings a VM runs under, read back from its network spec (`status`); pure. */
+export function guestNetworkOf(network: Pick<UserNetworkSpec, "restrict" | "guestForwards">): GuestNetworkSettings {
+  return {
+    mode: network.restrict === true ? "isolated" : "open",
+    reach: (network.guestForwards ?? []).filter((f) => f.guestAddress === HOST_ALIAS_ADDRESS).map((f) => f.guestPort),
+  };
+}
+
 /** One line for `start`, `status` and `doctor`: what the guest can reach. */
 export function describeGuestNetwork(settings: GuestNetworkSettings): string {
   const reach =

@@ -3,6 +3,7 @@ export * from "./emulator.js";
 export * from "./emulator-events.js";
 export * from "./emulator-vm-spec.js";
 export * from "./fingerprint.js";
+export * from "./guest-network.js";
 export * from "./runtime-manifest.js";
 export * from "./service-health.js";
 export * from "./snapshot-record.js";
