@@ -341,93 +341,36 @@ describe("spec validation", () => {
       },
       path: "network.forwards[0].hostAddress",
     },
-    {
-      title: "guest forward to the host address 10.0.2.2 (QEMU refuses it)",
-      spec: {
-        ...base,
-        arch: "amd64",
-        accel: "tcg",
-        network: {
-          kind: "user",
-          forwards: [],
-          guestForwards: [{ guestAddress: "10.0.2.2", guestPort: 80, command: "c" }],
-        },
-      },
-      path: "network.guestForwards[0].guestAddress",
-    },
-    {
-      title: "guest forward outside the user network",
-      spec: {
-        ...base,
-        arch: "amd64",
-        accel: "tcg",
-        network: {
-          kind: "user",
-          forwards: [],
-          guestForwards: [{ guestAddress: "192.168.1.5", guestPort: 80, command: "c" }],
-        },
-      },
-      path: "network.guestForwards[0].guestAddress",
-    },
-    {
-      title: "guest forward port out of range",
-      spec: {
-        ...base,
-        arch: "amd64",
-        accel: "tcg",
-        network: {
-          kind: "user",
-          forwards: [],
-          guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 65536, command: "c" }],
-        },
-      },
-      path: "network.guestForwards[0].guestPort",
-    },
-    {
-      title: "guest forward with an empty command",
-      spec: {
-        ...base,
-        arch: "amd64",
-        accel: "tcg",
-        network: {
-          kind: "user",
-          forwards: [],
-          guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 80, command: " " }],
-        },
-      },
-      path: "network.guestForwards[0].command",
-    },
-    {
-      title: "guest forward command over two lines",
-      spec: {
-        ...base,
-        arch: "amd64",
-        accel: "tcg",
-        network: {
-          kind: "user",
-          forwards: [],
-          guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 80, command: "a\nb" }],
-        },
-      },
-      path: "network.guestForwards[0].command",
-    },
-    {
-      title: "the same guest address and port twice",
-      spec: {
-        ...base,
-        arch: "amd64",
-        accel: "tcg",
-        network: {
-          kind: "user",
-          forwards: [],
-          guestForwards: [
-            { guestAddress: "10.0.2.100", guestPort: 80, command: "a" },
-            { guestAddress: "10.0.2.100", guestPort: 80, command: "b" },
+    ...(
+      [
+        ["guest forward to the host address 10.0.2.2 (QEMU refuses it)", [["10.0.2.2", 80, "c"]], "0].guestAddress"],
+        ["guest forward outside the user network", [["192.168.1.5", 80, "c"]], "0].guestAddress"],
+        ["guest forward port out of range", [["10.0.2.100", 65536, "c"]], "0].guestPort"],
+        ["guest forward with an empty command", [["10.0.2.100", 80, " "]], "0].command"],
+        ["guest forward command over two lines", [["10.0.2.100", 80, "a\nb"]], "0].command"],
+        [
+          "the same guest address and port twice",
+          [
+            ["10.0.2.100", 80, "a"],
+            ["10.0.2.100", 80, "b"],
           ],
+          "1].guestPort",
+        ],
+      ] as const
+    ).map(([title, forwards, at]) => ({
+      title,
+      spec: {
+        ...base,
+        arch: "amd64" as const,
+        accel: "tcg" as const,
+        network: {
+          kind: "user" as const,
+          forwards: [],
+          guestForwards: forwards.map(([guestAddress, guestPort, command]) => ({ guestAddress, guestPort, command })),
         },
       },
-      path: "network.guestForwards[1].guestPort",
-    },
+      path: `network.guestForwards[${at}`,
+    })),
     {
       title: "bad MAC",
       spec: { ...base, arch: "amd64", accel: "tcg", network: { kind: "user", forwards: [], mac: "nope" } },
