@@ -5,7 +5,10 @@
  * `init=/bin/bash` running a probe script handed in through fw_cfg. The QEMU
  * arguments are the emulator's own (`guestNetworkSpec`, `buildQemuArgs`), the
  * connector is the one the emulator writes, the bridge is the real file bridge
- * server (recorded in `bridge.json` as the bridge process does).
+ * server (recorded in `bridge.json` as the bridge process does), and the
+ * guest's bridge proxy is the images' own (docker/file-bridge/bridge-proxy.py,
+ * reading the bridge's fw_cfg entry): direct to 10.0.2.2 when open, through
+ * the guest forward when isolated.
  *
  * One guest, three QEMU runs of it: isolated, then the saved state resumed
  * under open, then resumed under isolated again. At each run the guest probes
@@ -18,12 +21,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { buildQemuArgs, QmpClient, qemuSystemBinaryName, type VmSpec } from "@hexclave/qemu-core";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BootstrapBase, bootstrapBaseImage } from "../bootstrap/bootstrap-base.js";
 import { writeBridgeRecord } from "../file-bridge/bridge-record.js";
 import { type FileBridge, startFileBridge } from "../file-bridge/file-bridge-server.js";
+import { BRIDGE_FW_CFG_NAME, writeBridgeFwCfg } from "../file-bridge/runtime-hooks.js";
 import { type GuestNetworkMode, guestNetworkSpec, writeGuestConnector } from "./guest-network.js";
 
 let dir: string;
@@ -34,6 +39,8 @@ const servers: Server[] = [];
 let secretPort: number;
 let appPort: number;
 let forwardedPort: number;
+/** The guest side of the bridge, as both images run it. */
+const bridgeProxy = fileURLToPath(new URL("../../../../docker/file-bridge/bridge-proxy.py", import.meta.url));
 
 async function serve(body: string): Promise<number> {
   const server = createServer((_req, res) => res.end(body));
@@ -62,6 +69,10 @@ ip link set lo up; ip link set "$dev" up
 ip addr add 10.0.2.15/24 dev "$dev"; ip route add default via 10.0.2.2
 mkdir -p /tmp/www && echo guest-http > /tmp/www/index.html
 (cd /tmp/www && python3 -m http.server 8000 >/dev/null 2>&1 &)
+# The images' bridge proxy, reading the bridge's fw_cfg entry as in the emulator.
+cp /sys/firmware/qemu_fw_cfg/by_name/opt/hx/proxy/raw /tmp/bridge-proxy.py
+HEXCLAVE_FILE_BRIDGE_FWCFG=/sys/firmware/qemu_fw_cfg/by_name/${BRIDGE_FW_CFG_NAME}/raw HEXCLAVE_FILE_BRIDGE_TOKEN_FILE=/tmp/proxy-token python3 /tmp/bridge-proxy.py 8110 >/dev/null 2>&1 &
+for i in $(seq 1 120); do curl -s -m 2 http://127.0.0.1:8110/healthz >/dev/null && break; sleep 0.5; done
 say() { echo "HXNET $*" > /dev/ttyS0; }
 # FAIL-7: refused at once (curl could not connect), FAIL-28: no answer within the time limit.
 probe() { local out; out=$(curl -s -m 8 "\${@:2}" 2>/dev/null) || out="FAIL-$?"; say "$round $1 \${out:-EMPTY}"; }
@@ -74,6 +85,7 @@ while true; do
     probe reach http://10.0.2.100:${appPort}/
     probe alias-other-port http://10.0.2.100:${secretPort}/
     probe bridge -H "Authorization: Bearer ${token}" http://10.0.2.101:8110/v1/files/hello.txt
+    probe proxy -H "Authorization: Bearer $(cat /tmp/proxy-token)" http://127.0.0.1:8110/v1/files/hello.txt
     ok=$(seq 1 24 | xargs -P 24 -I{} curl -s -m 30 -o /dev/null -w '%{http_code}\\n' -H "Authorization: Bearer ${token}" http://10.0.2.101:8110/v1/files/hello.txt | grep -c '^200$')
     say "$round bridge-parallel $ok"
     say "$round done"
@@ -104,6 +116,8 @@ function spec(mode: GuestNetworkMode, loadvm?: string): VmSpec {
     fwCfg: [
       { name: "opt/hx/script", file: join(dir, "script.sh") },
       { name: "opt/hx/round", file: join(dir, "round") },
+      { name: "opt/hx/proxy", file: bridgeProxy },
+      { name: BRIDGE_FW_CFG_NAME, file: join(instanceDir, "bridge.fwcfg") },
     ],
     qmpSocket: join(dir, "qmp.sock"),
     serial: { file: join(dir, "serial.log") },
@@ -178,6 +192,7 @@ beforeAll(async () => {
     startedAt: new Date().toISOString(),
     configFile: null,
   });
+  await writeBridgeFwCfg(instanceDir, { port: bridge.port, token: bridge.token });
   await writeGuestConnector(instanceDir);
   secretPort = await serve("host-secret");
   appPort = await serve("user-app");
@@ -200,6 +215,7 @@ describe("the guest's network reach (real QEMU, a Debian guest)", () => {
       reach: "user-app",
       "alias-other-port": "FAIL-7",
       bridge: "hello-from-bridge",
+      proxy: "hello-from-bridge",
       "bridge-parallel": "24",
     });
     expect(isolated.forwarded).toBe("guest-http");
@@ -209,6 +225,7 @@ describe("the guest's network reach (real QEMU, a Debian guest)", () => {
       "host-loopback": "host-secret",
       reach: "user-app",
       bridge: "hello-from-bridge",
+      proxy: "hello-from-bridge",
       "bridge-parallel": "24",
     });
     // 10.0.2.100 is no host alias except for granted ports, also when open.
