@@ -120,6 +120,33 @@ describe("bridge-proxy.py", () => {
     expect(await again.text()).toBe("beta");
   });
 
+  it("guest network isolated: the direct route refused (restrict=on), the proxy goes through the guest forward", async () => {
+    const bridge = await startBridgeProcess({ instanceDir, projectDir: project, writable: ["sub"] });
+    // 127.0.0.2 refuses (the bridge listens on 127.0.0.1 only), as restrict=on resets 10.0.2.2; the forward leads to the bridge.
+    const isolatedPort = await freePort();
+    const isolatedTokenFile = join(dir, "guest-isolated", "token");
+    const isolated = spawn("python3", ["-u", proxyScript, String(isolatedPort)], {
+      env: {
+        ...process.env,
+        HEXCLAVE_FILE_BRIDGE_FWCFG: join(instanceDir, "bridge.fwcfg"),
+        HEXCLAVE_FILE_BRIDGE_HOST: "127.0.0.2",
+        HEXCLAVE_FILE_BRIDGE_FORWARD: `127.0.0.1:${bridge.port}`,
+        HEXCLAVE_FILE_BRIDGE_TOKEN_FILE: isolatedTokenFile,
+      },
+      stdio: "ignore",
+    });
+    try {
+      const url = `http://127.0.0.1:${isolatedPort}`;
+      await until("the isolated proxy", async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined));
+      const token = (await readFile(isolatedTokenFile, "utf8")).trim();
+      const read = await fetch(`${url}/v1/files/a.txt`, { headers: { authorization: `Bearer ${token}` } });
+      expect(read.status).toBe(200);
+      expect(await read.text()).toBe("alpha");
+    } finally {
+      isolated.kill("SIGKILL");
+    }
+  });
+
   it("finding 5: a guest process without the proxy's credential is refused; only the bridge's routes and methods pass", async () => {
     expect((await stat(tokenFile)).mode & 0o777).toBe(0o400);
     expect(guestToken).toMatch(/^[0-9a-f]{64}$/);

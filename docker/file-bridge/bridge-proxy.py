@@ -7,7 +7,10 @@ Two jobs, in one process:
 
 1. A proxy for the backend at HEXCLAVE_FILE_BRIDGE_URL (http://127.0.0.1:8110, the
    container uses the VM's network). Every request is forwarded to the host's bridge at
-   http://10.0.2.2:<port> with `Authorization: Bearer <host token>`; port and host token
+   http://10.0.2.2:<port> with `Authorization: Bearer <host token>`, or, when that route is
+   refused (the emulator's guest network is `isolated`: QEMU's restrict=on resets it at once),
+   through the runtime's guest forward HEXCLAVE_FILE_BRIDGE_FORWARD (default 10.0.2.101:8110,
+   which QEMU hands to the host's bridge of the current start); port and host token
    come from the fw_cfg entry opt/hexclave/bridge, READ AGAIN ON EVERY REQUEST (a resumed
    VM talks to a new bridge with a new port and token):
 
@@ -56,6 +59,7 @@ FWCFG = os.environ.get(
     "HEXCLAVE_FILE_BRIDGE_FWCFG", "/run/qemu_fw_cfg/by_name/opt/hexclave/bridge/raw"
 )
 HOST = os.environ.get("HEXCLAVE_FILE_BRIDGE_HOST", "10.0.2.2")
+FORWARD = os.environ.get("HEXCLAVE_FILE_BRIDGE_FORWARD", "10.0.2.101:8110")
 TOKEN_FILE = os.environ.get("HEXCLAVE_FILE_BRIDGE_TOKEN_FILE", "/run/hexclave-bridge/token")
 CLIENT_USER = os.environ.get("HEXCLAVE_FILE_BRIDGE_CLIENT_USER", "")
 MOUNT_ROOT = os.environ.get("STACK_LOCAL_EMULATOR_HOST_MOUNT_ROOT", "")
@@ -85,6 +89,20 @@ def endpoint():
     if not m or int(m.group(1)) == 0 or int(m.group(1)) > 65535:
         return None
     return int(m.group(1)), m.group(2)
+
+
+def bridge_connection(port, timeout):
+    """A connected HTTPConnection to the host bridge: HOST:port, else (refused) the guest forward FORWARD."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.connect()
+        return conn
+    except (ConnectionRefusedError, ConnectionResetError):
+        conn.close()
+    host, _, forward_port = FORWARD.rpartition(":")
+    conn = http.client.HTTPConnection(host, int(forward_port), timeout=timeout)
+    conn.connect()
+    return conn
 
 
 def client_ids():
@@ -259,7 +277,10 @@ class Handler(BaseHTTPRequestHandler):
         if ep is None:
             raise Refused(503, "no-bridge", "the emulator was started without a file bridge")
         port, token = ep
-        conn = http.client.HTTPConnection(HOST, port, timeout=60)
+        try:
+            conn = bridge_connection(port, 60)
+        except OSError as e:
+            raise Refused(503, "bridge-unreachable", str(e))
         try:
             try:
                 conn.putrequest(self.command, self.path, skip_accept_encoding=True)
@@ -327,7 +348,7 @@ class Handler(BaseHTTPRequestHandler):
 def host_request(ep, method, path, body=None):
     """One request of the config mirror to the host bridge: (status, headers, body)."""
     port, token = ep
-    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    conn = bridge_connection(port, 30)
     try:
         headers = {"Authorization": "Bearer " + token}
         conn.request(method, path, body=body, headers=headers)

@@ -33,6 +33,7 @@ describe("resolveEmulatorSettings", () => {
     expect(s.ports).toEqual(DEFAULT_PORTS);
     expect(s.sources).toEqual({
       accel: "default",
+      guestNetwork: "default",
       arch: "default",
       cpus: "default",
       memoryMb: "default",
@@ -64,7 +65,14 @@ describe("resolveEmulatorSettings", () => {
     };
     const fromEnv = resolveEmulatorSettings({}, context(env));
     expect(fromEnv).toMatchObject({ cpus: 2, memoryMb: 2048, arch: "arm64", home: "/data/emu" });
-    expect(fromEnv.sources).toEqual({ accel: "default", arch: "env", cpus: "env", memoryMb: "env", home: "env" });
+    expect(fromEnv.sources).toEqual({
+      accel: "default",
+      guestNetwork: "default",
+      arch: "env",
+      cpus: "env",
+      memoryMb: "env",
+      home: "env",
+    });
     const fromFlags = resolveEmulatorSettings({ cpus: "8", memory: "8192", arch: "amd64" }, context(env));
     expect(fromFlags).toMatchObject({ cpus: 8, memoryMb: 8192, arch: "amd64" });
     expect(fromFlags.sources).toMatchObject({ arch: "flag", cpus: "flag", memoryMb: "flag" });
@@ -127,6 +135,55 @@ describe("resolveEmulatorSettings", () => {
     expect(usageMessage(() => resolveEmulatorSettings({}, context({ EMULATOR_MINIO_PORT: "26701" })))).toContain(
       "backend and minio would both use host port 26701",
     );
+  });
+
+  it.each([
+    { title: "default: isolated, no host port", flags: {}, env: {}, mode: "isolated", reach: [], source: "default" },
+    {
+      title: "the environment: mode and comma-separated ports (deduplicated, sorted)",
+      flags: {},
+      env: { EMULATOR_GUEST_NETWORK: "open", EMULATOR_GUEST_REACH: "5173, 3000,5173" },
+      mode: "open",
+      reach: [3000, 5173],
+      source: "env",
+    },
+    {
+      title: "flags win: --guest-network and repeated --guest-reach replace the variables",
+      flags: { guestNetwork: "isolated", guestReach: ["8080", "3000"] },
+      env: { EMULATOR_GUEST_NETWORK: "open", EMULATOR_GUEST_REACH: "1" },
+      mode: "isolated",
+      reach: [3000, 8080],
+      source: "flag",
+    },
+    {
+      title: "one --guest-reach",
+      flags: { guestReach: "3000" },
+      env: {},
+      mode: "isolated",
+      reach: [3000],
+      source: "flag",
+    },
+  ])("guest network: $title", ({ flags, env, mode, reach, source }) => {
+    const s = resolveEmulatorSettings(flags, context(env));
+    expect(s.guestNetwork).toEqual({ mode, reach });
+    expect(s.sources.guestNetwork).toBe(source);
+  });
+
+  it.each([
+    { flags: { guestNetwork: "host" }, env: {}, message: "--guest-network must be one of isolated, open" },
+    {
+      flags: {},
+      env: { EMULATOR_GUEST_NETWORK: "wide" },
+      message: "EMULATOR_GUEST_NETWORK must be one of isolated, open",
+    },
+    { flags: { guestReach: "0" }, env: {}, message: "--guest-reach must be a whole number from 1 to 65535" },
+    {
+      flags: {},
+      env: { EMULATOR_GUEST_REACH: "3000,http" },
+      message: "EMULATOR_GUEST_REACH must be a whole number from 1 to 65535",
+    },
+  ])("guest network: refuses $message", ({ flags, env, message }) => {
+    expect(usageMessage(() => resolveEmulatorSettings(flags, context(env)))).toContain(message);
   });
 
   it("turns snapshots off with --no-snapshot or EMULATOR_NO_SNAPSHOT=1", () => {

@@ -12,8 +12,10 @@
  * | ports         |             | `EMULATOR_{DASHBOARD,BACKEND,MINIO,INBUCKET}_PORT` | 26700..26703 |
  * | snapshot      | `--no-snapshot` | `EMULATOR_NO_SNAPSHOT=1`                  | on               |
  * | accel         | `--accel`   | `EMULATOR_ACCEL`                              | auto (probe)     |
+ * | guestNetwork  | `--guest-network`, `--guest-reach` (repeatable) | `EMULATOR_GUEST_NETWORK`, `EMULATOR_GUEST_REACH` (comma-separated) | isolated, no port |
  */
 import { join, resolve } from "node:path";
+import { DEFAULT_GUEST_NETWORK_MODE, GUEST_NETWORK_MODES, type GuestNetworkSettings } from "@hexclave/emulator";
 import {
   ACCELERATOR_CHOICES,
   type AcceleratorChoice,
@@ -52,6 +54,8 @@ export const MEMORY_ENV = "EMULATOR_RAM_MB";
 export const ARCH_ENV = "EMULATOR_ARCH";
 export const NO_SNAPSHOT_ENV = "EMULATOR_NO_SNAPSHOT";
 export const ACCEL_ENV = "EMULATOR_ACCEL";
+export const GUEST_NETWORK_ENV = "EMULATOR_GUEST_NETWORK";
+export const GUEST_REACH_ENV = "EMULATOR_GUEST_REACH";
 
 export type SettingSource = "flag" | "env" | "default";
 
@@ -68,9 +72,12 @@ export interface EmulatorSettings {
   readonly snapshot: boolean;
   /** `auto` probes (and falls back to tcg when the accelerator fails the guest); anything else forces it. */
   readonly accel: AcceleratorChoice;
+  /** What the guest may reach (issue 15): `isolated` (default) or `open`, plus host ports granted at 10.0.2.100. */
+  readonly guestNetwork: GuestNetworkSettings;
   /** Where each value came from, for `doctor` and `status`. */
   readonly sources: Readonly<{
     accel: SettingSource;
+    guestNetwork: SettingSource;
     arch: SettingSource;
     cpus: SettingSource;
     memoryMb: SettingSource;
@@ -86,6 +93,10 @@ export interface EmulatorFlags {
   /** false when `--no-snapshot` was given. */
   readonly snapshot?: boolean | undefined;
   readonly accel?: string | undefined;
+  /** `--guest-network isolated|open` (start). */
+  readonly guestNetwork?: string | undefined;
+  /** `--guest-reach PORT`, repeatable (citty gives an array for a repeated flag). */
+  readonly guestReach?: string | readonly string[] | undefined;
 }
 
 export interface SettingsContext {
@@ -143,6 +154,8 @@ export function resolveEmulatorSettings(flags: EmulatorFlags, context: SettingsC
         ? parseChoice(accelEnv, ACCELERATOR_CHOICES, { env: ACCEL_ENV }, path)
         : "auto";
 
+  const guestNetwork = resolveGuestNetwork(flags, env, path);
+
   const snapshot = flags.snapshot === false ? false : !parseEnvBoolean(env[NO_SNAPSHOT_ENV], NO_SNAPSHOT_ENV, path);
 
   const homeEnv = env[HOME_ENV];
@@ -162,14 +175,45 @@ export function resolveEmulatorSettings(flags: EmulatorFlags, context: SettingsC
     ports,
     snapshot,
     accel,
+    guestNetwork,
     sources: {
       accel: source(flags.accel, accelEnv),
+      guestNetwork:
+        flags.guestNetwork !== undefined || flags.guestReach !== undefined
+          ? "flag"
+          : present(env[GUEST_NETWORK_ENV]) || present(env[GUEST_REACH_ENV])
+            ? "env"
+            : "default",
       arch: source(archFlag, archEnv),
       cpus: source(flags.cpus, cpusEnv),
       memoryMb: source(flags.memory, memoryEnv),
       home: present(homeEnv) ? "env" : "default",
     },
   };
+}
+
+/** `--guest-network` over `EMULATOR_GUEST_NETWORK`, `--guest-reach` (all of them) over `EMULATOR_GUEST_REACH`. */
+function resolveGuestNetwork(
+  flags: EmulatorFlags,
+  env: Readonly<Record<string, string | undefined>>,
+  path: readonly string[],
+): GuestNetworkSettings {
+  const modeEnv = env[GUEST_NETWORK_ENV];
+  const mode =
+    flags.guestNetwork !== undefined
+      ? parseChoice(flags.guestNetwork, GUEST_NETWORK_MODES, { flag: "--guest-network" }, path)
+      : present(modeEnv)
+        ? parseChoice(modeEnv, GUEST_NETWORK_MODES, { env: GUEST_NETWORK_ENV }, path)
+        : DEFAULT_GUEST_NETWORK_MODE;
+  const bounds = { min: 1, max: 65535 };
+  const reachEnv = env[GUEST_REACH_ENV];
+  const reach =
+    flags.guestReach !== undefined
+      ? [flags.guestReach].flat().map((p) => parseInteger(p, { flag: "--guest-reach" }, bounds, path))
+      : present(reachEnv)
+        ? reachEnv.split(",").map((p) => parseInteger(p, { env: GUEST_REACH_ENV }, bounds, path))
+        : [];
+  return { mode, reach: [...new Set(reach)].sort((a, b) => a - b) };
 }
 
 /** The host ports, each overridable by its variable; two services on one port is a usage error. */

@@ -63,6 +63,7 @@ const report = (health: EmulatorStatus["health"]): EmulatorStatus => ({
     cpus: 4,
     memoryMb: 4096,
     uptimeSeconds: health === "stopped" ? null : 12.5,
+    guestNetwork: health === "stopped" ? null : { mode: "isolated", reach: [3000] },
   },
   image: {
     path: "/tmp/hexclave-test-home/images/stack-emulator-amd64.qcow2",
@@ -326,6 +327,8 @@ describe("the runtime's results as the commands show them", () => {
         stopOnFailure: false,
         // The file bridge (issue 10): on by default, serving the current directory.
         fileBridge: { enabled: true, projectDir: "/tmp", writable: [] },
+        // The guest network (issue 15): isolated by default.
+        guestNetwork: { mode: "isolated", reach: [] },
         signal: undefined,
         onEvent: undefined,
       });

@@ -84,6 +84,7 @@ import { type EmulatorBenchRun, type EmulatorBenchSummary, summariseEmulatorBenc
 import { prepareRuntimeEnv, refreshGuestRuntimeEnv } from "./lifecycle/runtime-env-start.js";
 import { type ColdPlan, decideStartPlan, overlayBaseMismatch, type StartPlan } from "./lifecycle/start-plan.js";
 import { computeFingerprint, type VmFingerprint } from "./machine/fingerprint.js";
+import { type GuestNetworkSettings, guestNetworkOf, writeGuestConnector } from "./machine/guest-network.js";
 import {
   buildEmulatorVmSpec,
   fullEmulatorSpec,
@@ -176,6 +177,8 @@ export interface EmulatorStartOptions extends CallOptions {
   readonly stopOnFailure?: boolean;
   /** The file bridge (issue 10): the project directory served to the guest, and `--config-file`. */
   readonly fileBridge?: EmulatorStartFileBridgeOptions;
+  /** What the guest may reach (`--guest-network`, `--guest-reach`; guest-network.ts); default isolated. */
+  readonly guestNetwork?: GuestNetworkSettings;
 }
 
 /** The file bridge of a start: a detached process on 127.0.0.1, reached by the guest at 10.0.2.2. */
@@ -267,6 +270,8 @@ export interface EmulatorStartResult {
   readonly savedSnapshot?: SnapshotName;
   /** This start's file bridge (absent when it was already running). */
   readonly fileBridge?: EmulatorFileBridgeInfo;
+  /** What the guest may reach in this run (absent when it was already running). */
+  readonly guestNetwork?: GuestNetworkSettings;
   /** A `--config-file` of an earlier run that ended without a stop, written back by this start. */
   readonly previousConfigFile?: EmulatorConfigWriteBack;
   /** The hardware accelerator failed the guest and this start went on under tcg. */
@@ -326,6 +331,8 @@ export interface EmulatorStatus {
     readonly cpus: number;
     readonly memoryMb: number;
     readonly uptimeSeconds: number | null;
+    /** What the running guest may reach; null when not running. */
+    readonly guestNetwork: GuestNetworkSettings | null;
   };
   readonly image: {
     readonly path: string;
@@ -679,6 +686,7 @@ export class Emulator {
       cpus: s.cpus,
       memoryMb: s.memoryMb,
       ports: hostPorts,
+      ...(options.guestNetwork === undefined ? {} : { guestNetwork: options.guestNetwork }),
     });
     const fingerprint = this.fingerprintOf(spec, probe.qemuVersion, image.manifest.image.sha256);
 
@@ -705,6 +713,8 @@ export class Emulator {
     }
     // The file bridge runs before QEMU reads its fw_cfg file, cold or resume (a new port and token every start).
     const bridge = await this.startFileBridge(options.fileBridge, signal, emit);
+    // The connector QEMU runs per guest-forwarded connection (the bridge, --guest-reach ports), for this Node.
+    await writeGuestConnector(this.paths.dir);
     let bridgeInUse = false;
     try {
       let launched: Launched | undefined;
@@ -764,6 +774,7 @@ export class Emulator {
             configFile: bridge.configFile,
             writable: bridge.writable,
           },
+          ...(runSpec.network === undefined ? {} : { guestNetwork: guestNetworkOf(runSpec.network) }),
           ...(bridge.previous?.configFile
             ? { previousConfigFile: describeConfigWriteBack(bridge.previous.configFile) }
             : {}),
@@ -1742,6 +1753,7 @@ export class Emulator {
         cpus: live && runSpec ? runSpec.cpus : s.cpus,
         memoryMb: live && runSpec ? runSpec.memoryMb : s.memoryMb,
         uptimeSeconds: live && vmStatus.uptimeMs !== undefined ? Math.round(vmStatus.uptimeMs / 1000) : null,
+        guestNetwork: live && runSpec?.network !== undefined ? guestNetworkOf(runSpec.network) : null,
       },
       image: {
         path: paths.image,

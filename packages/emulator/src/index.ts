@@ -7,6 +7,7 @@ export * from "./inspect/service-health.js";
 export * from "./lifecycle/bench-stats.js";
 export * from "./lifecycle/start-plan.js";
 export * from "./machine/fingerprint.js";
+export * from "./machine/guest-network.js";
 export * from "./machine/vm-spec.js";
 export * from "./store/installed-image.js";
 export * from "./store/snapshot-record.js";

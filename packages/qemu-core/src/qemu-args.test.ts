@@ -163,6 +163,47 @@ const table: Array<{ title: string; spec: VmSpec; hostArch?: "amd64" | "arm64"; 
     ],
   },
   {
+    title: "restricted user network: restrict=on, hostfwd kept, guestfwd to commands (commas doubled)",
+    spec: {
+      ...base,
+      arch: "amd64",
+      accel: "tcg",
+      network: {
+        kind: "user",
+        restrict: true,
+        forwards: [{ hostPort: 26700, guestPort: 8101 }],
+        guestForwards: [
+          { guestAddress: "10.0.2.100", guestPort: 3000, command: "'/run,1/connect' 3000" },
+          { guestAddress: "10.0.2.101", guestPort: 8110, command: "/run/connect bridge" },
+        ],
+      },
+    },
+    args: [
+      ...[...head, "-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", ...tail],
+      "-netdev",
+      "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:26700-:8101,guestfwd=tcp:10.0.2.100:3000-cmd:'/run,,1/connect' 3000,guestfwd=tcp:10.0.2.101:8110-cmd:/run/connect bridge",
+      ...["-device", "virtio-net-pci,netdev=net0"],
+    ],
+  },
+  {
+    title: "unrestricted user network with a guest forward: no restrict option at all",
+    spec: {
+      ...base,
+      arch: "amd64",
+      accel: "tcg",
+      network: {
+        kind: "user",
+        restrict: false,
+        forwards: [],
+        guestForwards: [{ guestAddress: "10.0.2.100", guestPort: 1, command: "c" }],
+      },
+    },
+    args: [
+      ...[...head, "-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", ...tail],
+      ...["-netdev", "user,id=net0,guestfwd=tcp:10.0.2.100:1-cmd:c", "-device", "virtio-net-pci,netdev=net0"],
+    ],
+  },
+  {
     title: "foreground: serial on stdio, incoming migration",
     spec: { ...base, arch: "amd64", accel: "tcg", serial: "stdio", incoming: "defer" },
     args: [
@@ -300,6 +341,36 @@ describe("spec validation", () => {
       },
       path: "network.forwards[0].hostAddress",
     },
+    ...(
+      [
+        ["guest forward to the host address 10.0.2.2 (QEMU refuses it)", [["10.0.2.2", 80, "c"]], "0].guestAddress"],
+        ["guest forward outside the user network", [["192.168.1.5", 80, "c"]], "0].guestAddress"],
+        ["guest forward port out of range", [["10.0.2.100", 65536, "c"]], "0].guestPort"],
+        ["guest forward with an empty command", [["10.0.2.100", 80, " "]], "0].command"],
+        ["guest forward command over two lines", [["10.0.2.100", 80, "a\nb"]], "0].command"],
+        [
+          "the same guest address and port twice",
+          [
+            ["10.0.2.100", 80, "a"],
+            ["10.0.2.100", 80, "b"],
+          ],
+          "1].guestPort",
+        ],
+      ] as const
+    ).map(([title, forwards, at]) => ({
+      title,
+      spec: {
+        ...base,
+        arch: "amd64" as const,
+        accel: "tcg" as const,
+        network: {
+          kind: "user" as const,
+          forwards: [],
+          guestForwards: forwards.map(([guestAddress, guestPort, command]) => ({ guestAddress, guestPort, command })),
+        },
+      },
+      path: `network.guestForwards[${at}`,
+    })),
     {
       title: "bad MAC",
       spec: { ...base, arch: "amd64", accel: "tcg", network: { kind: "user", forwards: [], mac: "nope" } },

@@ -10,7 +10,7 @@
  * passed as they are.
  */
 import { qemuErrors } from "./errors-data.js";
-import type { Accelerator, Arch, DriveSpec, PortForward, VmSpec } from "./vm-spec.js";
+import type { Accelerator, Arch, DriveSpec, GuestForward, PortForward, VmSpec } from "./vm-spec.js";
 import { ARCHES } from "./vm-spec.js";
 
 export interface BuildQemuArgsOptions {
@@ -38,6 +38,10 @@ const ACCELERATORS: readonly Accelerator[] = ["kvm", "hvf", "whpx", "tcg"];
 const QEMU_ID = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 const SMBIOS_FIELD = /^[a-z][a-z0-9_-]*$/;
+const IPV4 = /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/;
+/** QEMU's user network (10.0.2.0/24) and the two addresses it keeps for itself (a guestfwd there is refused). */
+const USER_NETWORK_PREFIX = "10.0.2.";
+const USER_NETWORK_RESERVED = new Set(["10.0.2.0", "10.0.2.2", "10.0.2.3", "10.0.2.255"]);
 
 /** The QEMU system emulator binary name for a guest arch (without `.exe`). */
 export function qemuSystemBinaryName(arch: Arch): string {
@@ -152,7 +156,7 @@ export function validateVmSpec(spec: VmSpec, options: BuildQemuArgsOptions = {})
         }
         for (const key of ["hostAddress", "guestAddress"] as const) {
           const address = f[key];
-          if (address !== undefined && !/^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(address)) {
+          if (address !== undefined && !IPV4.test(address)) {
             bad(`${at}.${key}`, `must be an IPv4 address (got ${JSON.stringify(address)})`);
           }
         }
@@ -161,6 +165,10 @@ export function validateVmSpec(spec: VmSpec, options: BuildQemuArgsOptions = {})
         taken.add(key);
       });
     }
+    if (s.network.restrict !== undefined && typeof s.network.restrict !== "boolean") {
+      bad("network.restrict", "must be a boolean");
+    }
+    validateGuestForwards(s.network.guestForwards, bad);
   }
 
   s.fwCfg?.forEach((entry, i) => {
@@ -201,6 +209,36 @@ export function validateVmSpec(spec: VmSpec, options: BuildQemuArgsOptions = {})
   return issues;
 }
 
+function validateGuestForwards(
+  forwards: readonly GuestForward[] | undefined,
+  bad: (path: string, message: string) => void,
+): void {
+  if (forwards === undefined) return;
+  if (!Array.isArray(forwards)) {
+    bad("network.guestForwards", "must be an array");
+    return;
+  }
+  const taken = new Set<string>();
+  forwards.forEach((f: GuestForward, i: number) => {
+    const at = `network.guestForwards[${i}]`;
+    const address = f.guestAddress;
+    if (typeof address !== "string" || !IPV4.test(address) || !address.startsWith(USER_NETWORK_PREFIX)) {
+      bad(`${at}.guestAddress`, `must be an address of the user network 10.0.2.0/24 (got ${JSON.stringify(address)})`);
+    } else if (USER_NETWORK_RESERVED.has(address)) {
+      bad(`${at}.guestAddress`, `${address} is the user network's own (host, DNS or broadcast): QEMU refuses it`);
+    }
+    if (!Number.isInteger(f.guestPort) || f.guestPort < 1 || f.guestPort > 65535) {
+      bad(`${at}.guestPort`, `must be an integer port from 1 to 65535 (got ${JSON.stringify(f.guestPort)})`);
+    }
+    if (typeof f.command !== "string" || f.command.trim() === "" || /[\n\r\0]/.test(f.command)) {
+      bad(`${at}.command`, "must be a non-empty command on one line");
+    }
+    const key = `${address}:${f.guestPort}`;
+    if (taken.has(key)) bad(`${at}.guestPort`, `${key} is forwarded twice`);
+    taken.add(key);
+  });
+}
+
 /** Throws `INVALID_VM_SPEC` naming every bad field (paths in `details.issues`) unless the spec is valid. */
 export function assertValidVmSpec(spec: VmSpec, options: BuildQemuArgsOptions = {}): void {
   const issues = validateVmSpec(spec, options);
@@ -214,6 +252,11 @@ export function assertValidVmSpec(spec: VmSpec, options: BuildQemuArgsOptions = 
 const opts = (head: string, pairs: ReadonlyArray<readonly [string, string | undefined]>): string =>
   [head, ...pairs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`)].filter((p) => p !== "").join(",");
 const esc = escapeQemuOptionValue;
+
+/** `guestfwd=` value: `tcp:10.0.2.100:8110-cmd:<command>`, commas doubled. */
+function guestfwd(f: GuestForward): string {
+  return `tcp:${f.guestAddress}:${f.guestPort}-cmd:${esc(f.command)}`;
+}
 
 function hostfwd(f: PortForward): string {
   const host = f.hostAddress ?? "127.0.0.1";
@@ -302,7 +345,15 @@ export function buildQemuArgs(spec: VmSpec, options: BuildQemuArgsOptions = {}):
   }
   if (spec.network !== undefined) {
     const net = spec.network;
-    add("-netdev", opts("user", [["id", "net0"], ...net.forwards.map((f) => ["hostfwd", hostfwd(f)] as const)]));
+    add(
+      "-netdev",
+      opts("user", [
+        ["id", "net0"],
+        ["restrict", net.restrict === true ? "on" : undefined],
+        ...net.forwards.map((f) => ["hostfwd", hostfwd(f)] as const),
+        ...(net.guestForwards ?? []).map((f) => ["guestfwd", guestfwd(f)] as const),
+      ]),
+    );
     add(
       "-device",
       opts("virtio-net-pci", [

@@ -33,9 +33,29 @@ export interface PortForward {
   readonly guestAddress?: string;
 }
 
+/**
+ * A guest TCP connection to `guestAddress:guestPort` handed to a host command
+ * (`guestfwd=tcp:ADDR:PORT-cmd:COMMAND`): QEMU starts the command once per
+ * connection, its stdin, stdout and stderr being the connection. The command
+ * is split like a shell would (quotes work) but no shell runs it.
+ */
+export interface GuestForward {
+  /** An address of the user network (10.0.2.0/24) other than the host (10.0.2.2) and DNS (10.0.2.3). */
+  readonly guestAddress: string;
+  readonly guestPort: number;
+  readonly command: string;
+}
+
 export interface UserNetworkSpec {
   readonly kind: "user";
   readonly forwards: readonly PortForward[];
+  /**
+   * `restrict=on`: the guest reaches nothing beyond the VM (not the host, not
+   * the LAN, not the internet); `forwards` and `guestForwards` still work.
+   */
+  readonly restrict?: boolean;
+  /** Guest connections to these addresses go to host commands (also under `restrict`). */
+  readonly guestForwards?: readonly GuestForward[];
   /** MAC address of the guest NIC (stable across resumes). */
   readonly mac?: string;
 }

@@ -2,8 +2,9 @@
  * Pure verdicts: each function turns facts gathered by `doctor-probes.ts`
  * into one {@link DoctorCheck} with a summary and a fix.
  */
+import { describeGuestNetwork, type GuestNetworkSettings } from "@hexclave/emulator";
 import type { Accelerator, Arch } from "@hexclave/qemu-core";
-import { PORT_ENV, type ServiceName } from "../emulator-settings.js";
+import { PORT_ENV, type ServiceName, type SettingSource } from "../emulator-settings.js";
 import { formatBytes } from "../render/format.js";
 import type { DoctorCheck, Verdict } from "./doctor-report.js";
 
@@ -275,6 +276,19 @@ export function portCheck(fact: PortFact): DoctorCheck {
 /** Space needed: an image (~1 GB compressed) plus overlays and snapshots that grow with use. */
 export const DISK_FAIL_BYTES = 2_000_000_000;
 export const DISK_WARN_BYTES = 10_000_000_000;
+
+/** The guest network setting starts will use (not a probe: what `--guest-network`/`EMULATOR_GUEST_NETWORK` resolve to). */
+export function guestNetworkCheck(settings: GuestNetworkSettings, source: SettingSource): DoctorCheck {
+  return check({
+    id: "guest-network",
+    category: "network",
+    title: "What the guest may reach",
+    verdict: "ok",
+    summary: `${describeGuestNetwork(settings)} (${source === "default" ? "the default" : `from ${source === "env" ? "EMULATOR_GUEST_NETWORK/EMULATOR_GUEST_REACH" : "the flags"}`}; choose with --guest-network isolated|open and --guest-reach PORT)`,
+    fix: null,
+    details: { mode: settings.mode, reach: settings.reach, source },
+  });
+}
 
 export function diskCheck(probed: Probed<{ path: string; freeBytes: number }>): DoctorCheck {
   const base = { id: "disk", category: "disk" as const, title: "Free disk for images and overlays" };

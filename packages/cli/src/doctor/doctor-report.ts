@@ -17,6 +17,7 @@ export type CheckCategory =
   | "disk"
   | "docker"
   | "image"
+  | "network"
   | "environment";
 
 export interface DoctorCheck {

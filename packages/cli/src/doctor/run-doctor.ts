@@ -5,6 +5,7 @@ import {
   diskCheck,
   dockerCheck,
   firmwareCheck,
+  guestNetworkCheck,
   imageCheck,
   kvmCheck,
   portCheck,
@@ -53,6 +54,7 @@ export async function runDoctor(
   );
   if (kvmResult !== null) checks.push(kvmResult.check);
   checks.push(...ports.map(portCheck), diskCheck(disk), dockerCheck(docker), imageCheck(image));
+  checks.push(guestNetworkCheck(settings.guestNetwork, settings.sources.guestNetwork));
 
   return {
     schemaVersion: DOCTOR_SCHEMA_VERSION,

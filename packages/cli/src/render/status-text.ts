@@ -1,4 +1,5 @@
 /** Human text for `status` and `doctor`. Pure: a report and a style in, text out. */
+import { describeGuestNetwork } from "@hexclave/emulator";
 import type { DoctorReport, Verdict } from "../doctor/doctor-report.js";
 import type { StatusReport } from "../status-report.js";
 import { formatDuration } from "./format.js";
@@ -26,6 +27,7 @@ export function renderStatusText(report: StatusReport, style: Style): string {
       (vm.uptimeSeconds === null ? "" : `, up ${formatDuration(vm.uptimeSeconds * 1000)}`),
   );
   if (vm.failure !== null) lines.push(`failure:  ${vm.failure}`);
+  if (vm.guestNetwork !== null) lines.push(`network:  ${describeGuestNetwork(vm.guestNetwork)}`);
   if (vm.accelerator !== null) {
     lines.push(`accel:    ${vm.accelerator}${vm.acceleratorReason === null ? "" : ` (${vm.acceleratorReason})`}`);
   }

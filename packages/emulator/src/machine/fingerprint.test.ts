@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareFingerprints, computeFingerprint, describeDifferences } from "./fingerprint.js";
+import { compareFingerprints, computeFingerprint, describeDifferences, splitQemuOptions } from "./fingerprint.js";
 
 const args = [
   "-name",
@@ -49,6 +49,26 @@ describe("computeFingerprint", () => {
       "-object rng-builtin,id=rng0",
       "-device virtio-rng-pci,rng=rng0",
     ]);
+  });
+
+  it("the guest network's policy (restrict, guest forwards with escaped commas) is host-side: any mode resumes", () => {
+    const isolated = args.map((a) =>
+      a.startsWith("user,")
+        ? `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:26700-:8101,guestfwd=tcp:10.0.2.101:8110-cmd:'/h,,x/guest-connect' bridge,guestfwd=tcp:10.0.2.100:3000-cmd:/h/guest-connect 3000`
+        : a,
+    );
+    expect(computeFingerprint({ ...base, args: isolated }).devices).toContain("-netdev user,id=net0");
+    expect(compareFingerprints(computeFingerprint(base), computeFingerprint({ ...base, args: isolated }))).toEqual([]);
+  });
+
+  it.each([
+    { value: "user,id=net0", parts: ["user", "id=net0"] },
+    { value: "a,,b,c", parts: ["a,,b", "c"] },
+    { value: "a,,,b", parts: ["a,,", "b"] },
+    { value: "x=,,,,y", parts: ["x=,,,,y"] },
+    { value: "", parts: [""] },
+  ])("splitQemuOptions($value)", ({ value, parts }) => {
+    expect(splitQemuOptions(value)).toEqual(parts);
   });
 
   it("moved host ports keep the fingerprint equal", () => {

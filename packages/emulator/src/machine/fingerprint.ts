@@ -43,14 +43,38 @@ const DEVICE_OPTIONS = new Set([
 ]);
 
 /**
- * Host-side details that do not change what the guest sees: where host ports
- * are bound (`hostfwd=`). A moved port must not throw away a saved state.
+ * Host-side network policy that does not change the guest's machine: where
+ * host ports are bound (`hostfwd=`), whether the user network is restricted
+ * (`restrict=`) and where guest forwards go (`guestfwd=`, `cmd:` ones: QEMU
+ * saves no state for them). A moved port or another `--guest-network` must not
+ * throw away a saved state; a VM saved under one loads under the other.
  */
+const HOST_SIDE_NETDEV_KEYS = ["hostfwd=", "restrict=", "guestfwd="];
+
+/** Splits a QEMU option string at its single commas (a doubled comma is an escaped one and stays in its part). */
+export function splitQemuOptions(value: string): string[] {
+  const parts: string[] = [];
+  let part = "";
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === "," && value[i + 1] === ",") {
+      part += ",,";
+      i++;
+    } else if (c === ",") {
+      parts.push(part);
+      part = "";
+    } else {
+      part += c;
+    }
+  }
+  parts.push(part);
+  return parts;
+}
+
 function normaliseDeviceValue(option: string, value: string): string {
   if (option !== "-netdev") return value;
-  return value
-    .split(/,(?!,)/)
-    .filter((part) => !part.startsWith("hostfwd="))
+  return splitQemuOptions(value)
+    .filter((part) => !HOST_SIDE_NETDEV_KEYS.some((key) => part.startsWith(key)))
     .join(",");
 }
 

@@ -63,7 +63,7 @@ describe("buildEmulatorVmSpec", () => {
   it("gives QEMU arguments with the guest agent, QMP and serial of the instance", () => {
     const args = buildQemuArgs(fullEmulatorSpec(buildEmulatorVmSpec(input), input.instance, "vm"));
     expect(args).toContain(
-      "user,id=net0,hostfwd=tcp:127.0.0.1:26700-:8101,hostfwd=tcp:127.0.0.1:36701-:8102,hostfwd=tcp:127.0.0.1:26702-:9090,hostfwd=tcp:127.0.0.1:26703-:9001",
+      "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:26700-:8101,hostfwd=tcp:127.0.0.1:36701-:8102,hostfwd=tcp:127.0.0.1:26702-:9090,hostfwd=tcp:127.0.0.1:26703-:9001,guestfwd=tcp:10.0.2.101:8110-cmd:'/h/run/vm/guest-connect' bridge",
     );
     expect(args).toContain("virtserialport,bus=virtio-serial0.0,chardev=qga0,name=org.qemu.guest_agent.0");
     expect(args.join(" ")).toContain("-chardev socket,id=qmp,path=/h/run/vm/qmp.sock");
@@ -86,6 +86,51 @@ describe("buildEmulatorVmSpec", () => {
     const resumed = withHostPorts(recorded, today);
     expect(resumed.memoryMb).toBe(2048);
     expect(resumed.network?.forwards[1]?.hostPort).toBe(36701);
+  });
+
+  it.each([
+    {
+      title: "default: isolated, the bridge forward only",
+      guestNetwork: undefined,
+      restrict: true,
+      forwards: ["10.0.2.101:8110 '/h/run/vm/guest-connect' bridge"],
+    },
+    {
+      title: "open: unrestricted, the bridge forward still (one path for the bridge in every mode)",
+      guestNetwork: { mode: "open" as const, reach: [] },
+      restrict: false,
+      forwards: ["10.0.2.101:8110 '/h/run/vm/guest-connect' bridge"],
+    },
+    {
+      title: "isolated with granted host ports: each once, sorted, at 10.0.2.100",
+      guestNetwork: { mode: "isolated" as const, reach: [5173, 3000, 5173] },
+      restrict: true,
+      forwards: [
+        "10.0.2.101:8110 '/h/run/vm/guest-connect' bridge",
+        "10.0.2.100:3000 '/h/run/vm/guest-connect' 3000",
+        "10.0.2.100:5173 '/h/run/vm/guest-connect' 5173",
+      ],
+    },
+  ])("guest network $title", ({ guestNetwork, restrict, forwards }) => {
+    const spec = buildEmulatorVmSpec({ ...input, ...(guestNetwork === undefined ? {} : { guestNetwork }) });
+    expect(spec.network?.restrict).toBe(restrict);
+    expect(spec.network?.guestForwards?.map((f) => `${f.guestAddress}:${f.guestPort} ${f.command}`)).toEqual(forwards);
+  });
+
+  it("a resume runs under today's guest network, whatever the recorded one was", () => {
+    const recorded = buildEmulatorVmSpec({ ...input, guestNetwork: { mode: "open", reach: [3000] } });
+    const today = buildEmulatorVmSpec({ ...input, guestNetwork: { mode: "isolated", reach: [] } });
+    const resumed = withHostPorts(recorded, today);
+    expect(resumed.network?.restrict).toBe(true);
+    expect(resumed.network?.guestForwards).toEqual(today.network?.guestForwards);
+    expect(resumed.network?.mac).toBe(recorded.network?.mac);
+  });
+
+  it("an instance directory with a quote or a comma still gives one connector argument (shell-quoted, commas doubled)", () => {
+    const odd = { ...input, instance: instancePaths("/h/it's,here", "vm") };
+    const args = buildQemuArgs(fullEmulatorSpec(buildEmulatorVmSpec(odd), odd.instance, "vm"));
+    const netdev = args[args.indexOf("-netdev") + 1] ?? "";
+    expect(netdev).toContain("guestfwd=tcp:10.0.2.101:8110-cmd:'/h/it'\\''s,,here/run/vm/guest-connect' bridge");
   });
 });
 

@@ -16,6 +16,7 @@ import type {
 } from "@hexclave/qemu-core";
 import { REBOOT_ON_PANIC_OPTIONS, withKernelOptions } from "@hexclave/qemu-core";
 import { bridgeFwCfgEntry } from "../file-bridge/fw-cfg.js";
+import { DEFAULT_GUEST_NETWORK, type GuestNetworkSettings, guestNetworkSpec } from "./guest-network.js";
 
 /**
  * Kernel options of the emulator's guest. `init_on_free=1`: the kernel zeroes
@@ -65,6 +66,8 @@ export interface EmulatorSpecInput {
   readonly ports: Readonly<Record<string, number>>;
   /** UEFI code for firmware-booting images (`findFirmware`). */
   readonly firmwareCode?: string;
+  /** What the guest may reach (`--guest-network`, `--guest-reach`); default isolated, no host port. */
+  readonly guestNetwork?: GuestNetworkSettings;
 }
 
 /** Host port per service: the given ones over the manifest's defaults. */
@@ -112,7 +115,12 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
     memoryMb: input.memoryMb,
     drives: [{ id: OVERLAY_DRIVE_ID, file: instance.overlay, format: "qcow2", discard: true }],
     ...boot,
-    network: { kind: "user", forwards, mac: EMULATOR_MAC },
+    network: {
+      kind: "user",
+      forwards,
+      mac: EMULATOR_MAC,
+      ...guestNetworkSpec(input.guestNetwork ?? DEFAULT_GUEST_NETWORK, instance.dir),
+    },
     rng: true,
     // The file bridge's port and token (issue 10) and the runtime environment (issue 13): always present,
     // read by QEMU from their files at each start.
@@ -133,8 +141,21 @@ export function fullEmulatorSpec(spec: InstanceVmSpec, instance: InstancePaths, 
   };
 }
 
-/** A recorded spec with today's host ports: forwards are host-side and do not change the guest. */
+/**
+ * A recorded spec with today's host-side network: host ports, `restrict` and
+ * guest forwards do not change the guest's machine (fingerprint.ts), so a
+ * resume runs under this start's `--guest-network`.
+ */
 export function withHostPorts(spec: InstanceVmSpec, current: InstanceVmSpec): InstanceVmSpec {
   if (spec.network === undefined || current.network === undefined) return spec;
-  return { ...spec, network: { ...spec.network, forwards: current.network.forwards } };
+  const { restrict, guestForwards, ...recorded } = spec.network;
+  return {
+    ...spec,
+    network: {
+      ...recorded,
+      forwards: current.network.forwards,
+      ...(current.network.restrict === undefined ? {} : { restrict: current.network.restrict }),
+      ...(current.network.guestForwards === undefined ? {} : { guestForwards: current.network.guestForwards }),
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { describeGuestNetwork } from "@hexclave/emulator";
 import type { CliDeps } from "../../cli-deps.js";
 import { defineStackCommand } from "../../command-runner.js";
 import type { EmulatorStartResult } from "../../emulator-runtime.js";
@@ -74,6 +75,19 @@ export function startCommand(deps: CliDeps) {
         default: true,
         description: "Start without the file bridge (the guest sees no host files)",
       },
+      // --- the guest's network (issue 15) ---
+      "guest-network": {
+        type: "string",
+        description:
+          "What the guest may reach: isolated (default: nothing on this machine, the LAN or the internet; the file bridge and the forwarded ports work) or open (this machine's 127.0.0.1 as 10.0.2.2, the LAN, the internet). Default: EMULATOR_GUEST_NETWORK, else isolated",
+        valueHint: "MODE",
+      },
+      "guest-reach": {
+        type: "string",
+        description:
+          "A port on this machine's 127.0.0.1 the guest may reach, at 10.0.2.100:PORT (repeatable; e.g. your app, for webhooks). Default: EMULATOR_GUEST_REACH (comma-separated), else none",
+        valueHint: "PORT",
+      },
     },
     examples: [
       "stack emulator start",
@@ -82,6 +96,8 @@ export function startCommand(deps: CliDeps) {
       "stack emulator start --arch arm64 --timeout 900  # arm64 guest, long deadline under TCG",
       "stack emulator start --json > start.json         # machine-readable result",
       "stack emulator start --accel tcg                 # no hardware accelerator (also EMULATOR_ACCEL=tcg)",
+      "stack emulator start --guest-reach 3000          # webhooks reach your app on 127.0.0.1:3000 as 10.0.2.100:3000",
+      "stack emulator start --guest-network open        # the guest reaches this machine, the LAN and the internet",
       "EMULATOR_BACKEND_PORT=36701 stack emulator start  # move a port that is taken",
     ],
     notes: `If no image is installed, get one with \`stack emulator pull\` or \`stack build-image\`.
@@ -93,14 +109,24 @@ Ctrl-C stops the VM this start launched (its data disk is kept; the next start b
 Only one start runs at a time; \`stack emulator stop\` during a start stops the VM and ends that start.
 
 Without --project-dir, the current directory is shared only if it holds package.json, .git or stack.config.*
-and is not / or your home (or above it). The guest's network is QEMU's user network: it reaches services on
-this machine's 127.0.0.1 (as 10.0.2.2), the LAN and the internet; the file bridge needs 10.0.2.2.
+and is not / or your home (or above it). The guest's network is isolated by default: it reaches nothing on
+this machine, the LAN or the internet, except the file bridge and the ports granted with --guest-reach
+(at 10.0.2.100:PORT); --guest-network open gives it this machine's 127.0.0.1 (as 10.0.2.2), the LAN and
+the internet. A saved state resumes under either mode.
 EXIT CODES  0 ready, 1 failure, 2 usage error, 130 interrupted
 
 ${ENVIRONMENT_NOTES}`,
     async run({ args, io, path }) {
       const settings = settingsFor(
-        { arch: args.arch, cpus: args.cpus, memory: args.memory, snapshot: args.snapshot, accel: args.accel },
+        {
+          arch: args.arch,
+          cpus: args.cpus,
+          memory: args.memory,
+          snapshot: args.snapshot,
+          accel: args.accel,
+          guestNetwork: args["guest-network"],
+          guestReach: args["guest-reach"],
+        },
         io,
         deps,
         path,
@@ -140,6 +166,7 @@ ${ENVIRONMENT_NOTES}`,
             accel: settings.accel,
             stopOnFailure,
             fileBridge,
+            guestNetwork: settings.guestNetwork,
             signal: io.signal,
             onEvent: eventSink(renderer),
           }),
@@ -159,7 +186,7 @@ ${ENVIRONMENT_NOTES}`,
       }
       const how = result.bootKind === "resume" ? "resumed the saved state" : `cold boot: ${result.reason}`;
       io.stdout.write(
-        `Emulator ready in ${formatDuration(result.durationMs)} (${how}; accelerator ${result.accel}).\n${urlLines(settings)}\n${fileBridgeLine(result)}Stop it with \`stack emulator stop\`.\n`,
+        `Emulator ready in ${formatDuration(result.durationMs)} (${how}; accelerator ${result.accel}).\n${urlLines(settings)}\n${fileBridgeLine(result)}${guestNetworkLine(result)}Stop it with \`stack emulator stop\`.\n`,
       );
       return ExitCode.Ok;
     },
@@ -185,6 +212,10 @@ export function renderNotReady(result: EmulatorStartResult): string {
 }
 
 /** The file bridge of a start, for people (issue 10). */
+export function guestNetworkLine(result: EmulatorStartResult): string {
+  return result.guestNetwork === undefined ? "" : `Guest network: ${describeGuestNetwork(result.guestNetwork)}.\n`;
+}
+
 export function fileBridgeLine(result: EmulatorStartResult): string {
   const b = result.fileBridge;
   if (b === undefined) return "";
