@@ -1,5 +1,5 @@
 /**
- * What `stack emulator start|stop|reset|status|logs|bench` call: image-builder's
+ * What `stack emulator start|stop|reset|status|logs` call: image-builder's
  * emulator runtime (`createEmulator()` in
  * packages/image-builder/src/emulator/emulator.ts), used as it is. The CLI
  * resolves flags and environment into {@link EmulatorSettings}, passes them to
@@ -11,17 +11,13 @@
  */
 import type { Emulator } from "@hexclave/image-builder";
 
-export type EmulatorRuntime = Pick<Emulator, "start" | "stop" | "reset" | "status" | "logs" | "bench" | "close">;
+export type EmulatorRuntime = Pick<Emulator, "start" | "stop" | "reset" | "status" | "logs" | "close">;
 
 export type {
-  EmulatorBenchResult,
-  EmulatorBenchRun,
-  EmulatorBenchSummary,
   EmulatorEvent,
   EmulatorResetResult,
   EmulatorStartResult,
   EmulatorStatus,
   EmulatorStopResult,
-  PhaseStats,
   ServiceHealthCheck,
 } from "@hexclave/image-builder";
