@@ -95,8 +95,18 @@ const report = (health: EmulatorStatus["health"]): EmulatorStatus => ({
     health === "stopped"
       ? null
       : [
-          { name: "postgres", healthy: true, detail: "pg_isready -q -h 127.0.0.1 -p 5432 -U postgres -> status 0" },
-          { name: "minio", healthy: health !== "degraded", detail: "GET :9090/minio/health/live -> 200 (want 200)" },
+          {
+            name: "postgres",
+            healthy: true,
+            detail: "pg_isready -q -h 127.0.0.1 -p 5432 -U postgres -> status 0",
+            checkedAt: "2025-01-02T03:04:01.000Z",
+          },
+          {
+            name: "minio",
+            healthy: health !== "degraded",
+            detail: "GET :9090/minio/health/live -> 200 (want 200)",
+            checkedAt: "2025-01-02T03:04:01.000Z",
+          },
         ],
   home: "/tmp/hexclave-test-home",
 });
@@ -170,8 +180,27 @@ describe("status: exit codes and the JSON schema", () => {
     expect(stream.out()).toContain("emulator: degraded");
     expect(stream.out()).toMatch(/down minio\s+http:\/\/127\.0\.0\.1:26702 {2}connection refused/);
     // The supervised programs in the guest, as its health tool reports them.
-    expect(stream.out()).toContain("programs: 1 of 2 healthy (in the guest's container)");
+    expect(stream.out()).toContain(
+      "programs: 1 of 2 healthy (in the guest's container)  checked 2025-01-02T03:04:01.000Z",
+    );
     expect(stream.out()).toMatch(/fail minio\s+GET :9090\/minio\/health\/live/);
+  });
+
+  it("running, no programs answer from the guest yet: says so, and the JSON has programs null", async () => {
+    const notYet = { ...report("healthy"), programs: null };
+    const text = io();
+    expect(
+      await runCli(["emulator", "status"], text, { loadRuntime: runtimeWith({ status: async () => notYet }) }),
+    ).toBe(0);
+    expect(text.out()).toContain("programs: not checked yet (the guest checks them in the background");
+    const json = io();
+    expect(
+      await runCli(["emulator", "status", "--json"], json, {
+        loadRuntime: runtimeWith({ status: async () => notYet }),
+      }),
+    ).toBe(0);
+    expect(validateStatus(JSON.parse(json.out()))).toBe(true);
+    expect(JSON.parse(json.out()).programs).toBeNull();
   });
 });
 

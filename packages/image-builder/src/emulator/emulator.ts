@@ -77,7 +77,7 @@ import {
   withHostPorts,
 } from "./emulator-vm-spec.js";
 import { computeFingerprint, type VmFingerprint } from "./fingerprint.js";
-import { type GuestProgram, readGuestPrograms } from "./guest-programs.js";
+import { type GuestProgram, readGuestPrograms, refreshGuestPrograms } from "./guest-programs.js";
 import { prepareRuntimeEnv, refreshGuestRuntimeEnv } from "./runtime-env-start.js";
 import { type InstalledImage, readInstalledImage } from "./runtime-manifest.js";
 import {
@@ -1017,6 +1017,8 @@ export class Emulator {
           });
         }
       }
+      // A cold-booted guest has no programs answer yet: start its first check for `status` (detached, returns at once).
+      if (bootKind === "cold") await refreshGuestPrograms(this.vm, signal ? { signal } : {});
     } else {
       serialTail = await tailLines(this.paths.serialLog, SERIAL_TAIL_LINES);
       if (options.stopOnFailure === true) {
