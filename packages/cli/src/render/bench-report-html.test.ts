@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FIXED_BENCH_REPORT } from "../../test-support/bench-report-fixture.js";
 import { benchReportLayout, niceAxisMs, REPORT_COLOURS, renderBenchReportHtml, tickText } from "./bench-report-html.js";
+import { STEP_LABELS } from "./bench-whole-table.js";
 
 describe("niceAxisMs", () => {
   it.each([
@@ -44,16 +45,7 @@ describe("benchReportLayout", () => {
 
   it("whole-command bars on one axis: the cold start (beyond it) is cut, the others are not", () => {
     const whole = layout.bars.filter((b) => b.series === "whole").slice(0, 8);
-    expect(whole.map((b) => b.label)).toEqual([
-      "status-stopped",
-      "start-cold",
-      "status-running",
-      "stop-suspend",
-      "start-resume",
-      "reset",
-      "start-after-reset",
-      "reset-to-healthy",
-    ]);
+    expect(whole.map((b) => b.label)).toEqual(Object.keys(STEP_LABELS));
     expect(whole.filter((b) => b.cut).map((b) => b.label)).toEqual(["start-cold"]);
     const longest = Math.max(...whole.map((b) => b.x + b.width));
     expect(whole.find((b) => b.label === "start-cold")!.x + whole.find((b) => b.label === "start-cold")!.width).toBe(
