@@ -13,6 +13,7 @@
 import { cliErrors } from "../cli-errors.js";
 import {
   BENCH_STEP_COMMANDS,
+  BENCH_STEPS,
   type BenchConfig,
   type BenchConfigRun,
   type BenchSample,
@@ -88,10 +89,7 @@ export async function runWholeCommandBench(options: WholeBenchOptions): Promise<
     for (let i = 0; i < options.runs; i++) await timed("status-stopped");
     for (let i = 0; i < options.runs; i++) {
       if (i > 0) await powerOff();
-      for (const step of ["start-cold", "status-running", "stop-suspend", "start-resume", "reset"] as const) {
-        await timed(step);
-      }
-      await timed("start-after-reset");
+      for (const step of BENCH_STEPS.filter((x) => x !== "status-stopped")) await timed(step);
     }
     out.push({ ...config, samples });
   }
