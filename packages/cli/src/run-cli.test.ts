@@ -452,14 +452,15 @@ describe("the runtime's results as the commands show them", () => {
             next = "cold";
             const allHealthy = startMs[kind]!;
             const phases = { "qemu-up": 100, "guest-booted": allHealthy / 2, "all-healthy": allHealthy };
-            return done(0, allHealthy + 1000, JSON.stringify({ accel: "tcg", phases }));
+            const bootKind = kind === "cold" ? "cold" : "resume";
+            return done(0, allHealthy + 1000, JSON.stringify({ accel: "tcg", bootKind, phases }));
           }
           case "stop":
             if (args.includes("--no-snapshot")) return done(0, 3000);
             next = "resume";
             return done(0, 22_000, "{}", "- snapshot done in 21.9 s (suspend (469 MiB of state))\n");
           case "reset":
-            next = "fresh";
+            next = args.includes("--hard") ? "cold" : "fresh";
             return done(0, 900, "{}");
           default:
             throw new Error(`unexpected ${args.join(" ")}`);
@@ -470,7 +471,7 @@ describe("the runtime's results as the commands show them", () => {
       expect(await runCli(argv, json, { stackCommand })).toBe(0);
       expect(calls.map((c) => c.args)).toEqual(
         [1, 2].flatMap(() => [
-          "stop --no-snapshot --json",
+          "reset --hard --yes --json",
           "status --json",
           "start --json",
           "status --json",
@@ -487,6 +488,17 @@ describe("the runtime's results as the commands show them", () => {
       });
       const document = JSON.parse(json.out());
       expect(document).toMatchObject({ schemaVersion: 2, accel: "tcg", runs: 1 });
+      expect(
+        document.configs[0].samples.map((x: { step: string; bootKind?: string }) => `${x.step} ${x.bootKind ?? ""}`),
+      ).toEqual([
+        "status-stopped ",
+        "start-cold cold",
+        "status-running ",
+        "stop-suspend ",
+        "start-resume resume",
+        "reset ",
+        "start-after-reset resume",
+      ]);
       const [defaults, small] = document.summary;
       expect(defaults.label).toBe("default (4 CPUs, 4096 MB)");
       expect(small).toMatchObject({ cpus: 2, memoryMb: 2048 });

@@ -4,10 +4,11 @@
  * what each start reports (its phases since QEMU's spawn) and each suspend
  * (the save's time and size) beside it.
  *
- * Per configuration (machine size), after a power-off: `status` stopped
- * (`runs` times), then `runs` cycles of cold start -> `status` running ->
- * stop (suspend) -> start (resume) -> reset -> start, each cycle after the
- * first beginning with a power-off (`stop --no-snapshot`). Leaves the
+ * Per configuration (machine size), after `reset --hard` (so the first cold
+ * start saves a `fresh` snapshot of this size, which `reset` needs): `status`
+ * stopped (`runs` times), then `runs` cycles of cold start -> `status`
+ * running -> stop (suspend) -> start (resume) -> reset -> start, each cycle
+ * after the first beginning with a power-off (`stop --no-snapshot`). Leaves the
  * emulator running. The command runner is given, so tests can replace it.
  */
 import { cliErrors } from "../cli-errors.js";
@@ -76,16 +77,22 @@ export async function runWholeCommandBench(options: WholeBenchOptions): Promise<
       if (!ok) throw failed(args.join(" "), r);
       let sample: BenchSample = { step, wholeMs: r.wholeMs, exitCode: r.exitCode };
       if (step.startsWith("start")) {
-        const result = parseJson(args.join(" "), r) as { phases?: Record<string, number>; accel?: string };
+        const result = parseJson(args.join(" "), r) as {
+          phases?: Record<string, number>;
+          accel?: string;
+          bootKind?: string;
+        };
         accel = result.accel ?? accel;
-        sample = { ...sample, phases: result.phases ?? {} };
+        sample = { ...sample, phases: result.phases ?? {}, ...(result.bootKind ? { bootKind: result.bootKind } : {}) };
       }
       if (step === "stop-suspend") sample = { ...sample, ...(parseSaveLine(r.stderr) ?? {}) };
       samples.push(sample);
       options.onEvent?.({ type: "sample", config, sample });
       return sample;
     };
-    await powerOff();
+    // A fresh snapshot fits one machine size only: without its own, a reset at this size would cold boot.
+    const reset = await options.run(["reset", "--hard", "--yes", "--json"], env, options.signal);
+    if (reset.exitCode !== 0) throw failed("reset --hard --yes", reset);
     for (let i = 0; i < options.runs; i++) await timed("status-stopped");
     for (let i = 0; i < options.runs; i++) {
       if (i > 0) await powerOff();

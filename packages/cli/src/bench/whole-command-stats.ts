@@ -39,6 +39,8 @@ export interface BenchSample {
   readonly exitCode: number;
   /** Starts: milliseconds since QEMU was spawned per phase (`qemu-up`, `guest-booted`, each service, `all-healthy`). */
   readonly phases?: Readonly<Record<string, number>>;
+  /** Starts: what the start did (`cold` or `resume`, as its --json says). */
+  readonly bootKind?: string;
   /** `stop-suspend`: the save of the VM state (the stop's `snapshot` stage) and its size. */
   readonly saveMs?: number;
   readonly saveBytes?: number;

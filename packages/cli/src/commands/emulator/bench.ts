@@ -51,14 +51,15 @@ export function benchCommand(deps: CliDeps) {
       "stack emulator bench --json > bench.json",
     ],
     notes: `Runs \`stack emulator ...\` as new processes, as you would, and times each from its spawn to its exit.
-Per configuration, after a power-off: N times \`status --json\` (stopped); then N cycles of start (cold boot)
+Per configuration, after \`reset --hard --yes\` (it wipes the emulator's data: a reset needs a fresh
+snapshot of the machine size, which the first cold start then saves): N times \`status --json\` (stopped); then N cycles of start (cold boot)
 -> status --json (running) -> stop (suspend) -> start (resume) -> reset --yes -> start, each cycle after the
 first beginning with \`stop --no-snapshot\`. Prints per command the median, min and max; the suspend's save time
 and size; each start's phases since QEMU's spawn (qemu-up, guest-booted, each service, all-healthy); and the
 cold/resume ratios. Leaves the emulator running. Uses EMULATOR_ARCH and the port variables; a configuration
 sets EMULATOR_CPUS and EMULATOR_RAM_MB for its commands.
 --json prints { schemaVersion: 2, arch, accel, runs, at, configs: [{ label, cpus, memoryMb, samples: [{ step,
-wholeMs, exitCode, phases?, saveMs?, saveBytes? }] }], summary: [{ label, cpus, memoryMb, whole: { <step>: { min,
+wholeMs, exitCode, phases?, bootKind?, saveMs?, saveBytes? }] }], summary: [{ label, cpus, memoryMb, whole: { <step>: { min,
 median, max, count } }, phases: { cold|resume|reset: [{ phase, medianMs }] }, save, coldResumeRatioWhole,
 coldResumeRatioFromSpawn }] }.
 EXIT CODES  0 done, 1 failure, 2 usage error`,
