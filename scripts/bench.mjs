@@ -5,32 +5,40 @@
  *   pnpm bench                     everything
  *   pnpm bench -- --only probe     accelerator probe (cold and cached)
  *   pnpm bench -- --only build     self-test image build: time per stage; size zstd vs zlib vs none vs no zeroing
- *   pnpm bench -- --only emulator  cold boot vs resume (stop -> start -> all healthy), boot breakdown
+ *   pnpm bench -- --only emulator  `stack emulator bench`: whole commands (start cold/resume, stop, reset,
+ *                                  status --json) timed spawn to exit, with each start's phases from QEMU's
+ *                                  spawn, the suspend's save, the cold/resume ratios; then the boot breakdown
  *   pnpm bench -- --only cli       `stack emulator status --json` with the VM stopped: median wall time (what
  *                                  the CLI loads before it answers; node's own start is about 0.05 s)
- *   --runs N                       emulator cycles (default 3); CLI runs are 5x this, at least 11
+ *   --runs N                       emulator cycles per configuration (default 3); CLI runs are 5x this, at least 11
+ *   --configs LIST                 machine sizes for the emulator section (default "default,2x2048": the
+ *                                  defaults, then EMULATOR_CPUS=2 EMULATOR_RAM_MB=2048)
+ *   --report FILE.html             the emulator section's HTML report (waterfall of the phases, command bars)
  *   --no-trim-run                  skip the second warm boot that measures the size without zeroing
  *   --json                         one JSON document on stdout instead of tables
  *
  * Timings on shared 2-core machines vary by up to 2x from hour to hour: compare within one run.
  * The build and emulator sections need the packages built (`pnpm bench` builds them first).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { copyFile, link, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const qemuCore = await import(join(repo, "packages/qemu-core/dist/index.js"));
 const imageBuilder = await import(join(repo, "packages/image-builder/dist/index.js"));
+const cli = await import(join(repo, "packages/cli/dist/index.js"));
 
 const { values } = parseArgs({
   options: {
     only: { type: "string" },
     runs: { type: "string", default: "3" },
+    configs: { type: "string", default: "default,2x2048" },
+    report: { type: "string" },
     "no-trim-run": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
@@ -218,6 +226,28 @@ async function bootBreakdown(home) {
   }
 }
 
+/** `stack emulator bench --json` in `home`: its document (progress lines go to this stderr). */
+function stackBench(home) {
+  const args = [join(repo, "packages/cli/dist/bin.js"), "emulator", "bench", "--json", "--runs", String(runs)];
+  args.push("--configs", values.configs);
+  if (values.report) args.push("--report", resolve(values.report));
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, HEXCLAVE_EMULATOR_HOME: home },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.on("error", fail);
+    child.on("close", (code) => {
+      if (code !== 0) fail(new Error(`stack emulator bench exited with ${code}`));
+      else done(JSON.parse(stdout));
+    });
+  });
+}
+
 async function benchEmulator() {
   const imageDir = await selftestImageDir();
   const home = await mkdtemp(join(tmpdir(), "hexclave-bench-home-"));
@@ -229,39 +259,22 @@ async function benchEmulator() {
         copyFile(join(imageDir, file), join(home, "images", file)),
       );
     }
-    const emulator = imageBuilder.createEmulator({ home });
-    log(`\nEmulator: ${runs} cycle(s) of stop -> start -> all healthy, cold and resume (image ${imageDir})`);
-    const first = await emulator.start({ arch: "amd64", noSnapshot: false });
-    if (!first.ready) throw new Error(`the emulator did not become healthy: ${first.failing?.join(", ")}`);
+    log(`\nEmulator: stack emulator bench --runs ${runs} --configs ${values.configs} (image ${imageDir})`);
+    const bench = await stackBench(home);
     const breakdown = await bootBreakdown(home).catch((e) => ({ error: String(e) }));
-    const bench = await emulator.bench({ runs });
-    await emulator.stop({ noSnapshot: true });
-    report.emulator = { firstStart: first.phases, breakdown, bench: bench.summary };
-    const phases = [...new Set([...Object.keys(bench.summary.cold), ...Object.keys(bench.summary.resume)])];
-    table(
-      "Stop -> start -> healthy (ms from QEMU spawn): min / median / max",
-      ["phase", "cold", "resume", "cold / resume"],
-      phases.map((p) => {
-        const c = bench.summary.cold[p];
-        const r = bench.summary.resume[p];
-        const fmt = (s) => (s ? `${seconds(s.min)} / ${seconds(s.median)} / ${seconds(s.max)}` : "-");
-        return [p, fmt(c), fmt(r), c && r && r.median > 0 ? `${(c.median / r.median).toFixed(1)}x` : "-"];
-      }),
-    );
-    log(
-      `resume is ${bench.summary.ratio === null ? "-" : `${bench.summary.ratio.toFixed(1)}x`} faster than a cold boot to all healthy (medians)`,
-    );
+    report.emulator = { bench, breakdown };
+    log("");
+    log(cli.renderWholeBenchTables(bench.summary).trimEnd());
+    if (values.report) log(`HTML report: ${resolve(values.report)}`);
     if (!breakdown.error) {
-      const healthy = first.phases?.["all-healthy"];
       table(
-        "Cold boot breakdown (first start)",
+        "Boot breakdown of the running guest (guest clocks; it runs the last configuration)",
         ["part", "time"],
         [
           ["firmware + kernel + initrd", seconds(breakdown.kernelMs)],
           ["userspace (systemd until default target)", seconds(breakdown.userspaceMs)],
           ["Docker engine active (guest clock)", seconds(breakdown.dockerActiveMs)],
           ["service unit active (guest clock)", seconds(breakdown.serviceUnitActiveMs)],
-          ["all four services healthy (from QEMU spawn)", seconds(healthy)],
         ],
       );
     } else {

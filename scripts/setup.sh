@@ -34,6 +34,7 @@ install_system_packages_apt() {
     xorriso mmdebstrap e2fsprogs fdisk dosfstools mtools zerofree
     qemu-user-static binfmt-support arch-test
     docker.io shellcheck iproute2 curl ca-certificates git
+    chromium
   )
   local missing=()
   for p in "${packages[@]}"; do

@@ -9,6 +9,8 @@
  */
 import { homedir } from "node:os";
 import { type Arch, detectHost } from "@hexclave/qemu-core";
+import { stackCommandRunner, thisStackInvocation } from "./bench/stack-process.js";
+import type { RunStackCommand } from "./bench/whole-command-bench.js";
 import { createDefaultProbes, type DoctorProbes } from "./doctor/doctor-probes.js";
 import { findStackOnPath, type StackOnPath } from "./doctor/stack-on-path.js";
 import type { EmulatorRuntime } from "./emulator-runtime.js";
@@ -32,6 +34,8 @@ export interface CliDeps {
   doctorProbes(env: Readonly<Record<string, string | undefined>>): DoctorProbes;
   /** Which `stack` the user's shell runs (doctor's `stack-on-path` check). */
   stackOnPath(env: Readonly<Record<string, string | undefined>>): Promise<StackOnPath>;
+  /** `stack emulator <args>` as a new process of this CLI, timed spawn to exit (`bench`). */
+  stackCommand(options: { cwd: string; env: Readonly<Record<string, string | undefined>> }): RunStackCommand;
 }
 
 function hostArch(): Arch {
@@ -50,5 +54,6 @@ export function defaultCliDeps(): CliDeps {
     loadBuildImage: async () => (await import("@hexclave/image-builder")).buildImage,
     doctorProbes: (env) => createDefaultProbes({ env }),
     stackOnPath: (env) => findStackOnPath(env.PATH, process.argv[1]),
+    stackCommand: (options) => stackCommandRunner(thisStackInvocation(), options),
   };
 }

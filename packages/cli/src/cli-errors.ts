@@ -22,6 +22,14 @@ export const cliErrors = defineErrorCatalogue({
     hint: "Run it again with --yes to confirm without a terminal.",
   },
   CANCELLED: { title: "Cancelled", hint: "Nothing was changed." },
+  BENCH_COMMAND_FAILED: {
+    title: "A command the bench ran failed",
+    hint: "Run that command yourself (`stack emulator status`, `stack emulator logs --serial`) to see why; the emulator is left as the failing command left it.",
+  },
+  BENCH_REPORT_UNWRITABLE: {
+    title: "The bench report cannot be written",
+    hint: "Pick a --report path in a directory you can write to.",
+  },
 });
 
 export type CliErrorCode = keyof typeof cliErrors.catalogue;

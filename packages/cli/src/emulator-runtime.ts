@@ -1,5 +1,5 @@
 /**
- * What `stack emulator start|stop|reset|status|logs|bench` call: the emulator
+ * What `stack emulator start|stop|reset|status|logs` call: the emulator
  * runtime (`createEmulator()` from `@hexclave/emulator`), used as it is. The CLI
  * resolves flags and environment into {@link EmulatorSettings}, passes them to
  * the runtime's methods, and renders the runtime's events and results; it
@@ -10,17 +10,13 @@
  */
 import type { Emulator } from "@hexclave/emulator";
 
-export type EmulatorRuntime = Pick<Emulator, "start" | "stop" | "reset" | "status" | "logs" | "bench" | "close">;
+export type EmulatorRuntime = Pick<Emulator, "start" | "stop" | "reset" | "status" | "logs" | "close">;
 
 export type {
-  EmulatorBenchResult,
-  EmulatorBenchRun,
-  EmulatorBenchSummary,
   EmulatorEvent,
   EmulatorResetResult,
   EmulatorStartResult,
   EmulatorStatus,
   EmulatorStopResult,
-  PhaseStats,
   ServiceHealthCheck,
 } from "@hexclave/emulator";

@@ -2,6 +2,8 @@
  * @hexclave/cli: the `stack` command as a library. `runCli` runs it in-process
  * (tests, wrappers); the rest are the contracts its commands use.
  */
+export type * from "./bench/whole-command-stats.js";
+export { BENCH_SCHEMA_VERSION, summariseConfig } from "./bench/whole-command-stats.js";
 export { type BuildImage, type CliDeps, defaultCliDeps } from "./cli-deps.js";
 export { type CliErrorCode, cliErrors } from "./cli-errors.js";
 export type { CliIo, OutputStream } from "./cli-io.js";
@@ -25,6 +27,8 @@ export {
 } from "./emulator-settings.js";
 export { ExitCode } from "./exit-codes.js";
 export { type ImageManifestSummary, readImageManifest, requireInstalledImage } from "./image-store.js";
+export { renderBenchReportHtml } from "./render/bench-report-html.js";
+export { renderWholeBenchTables } from "./render/bench-whole-table.js";
 export type { ProgressEvent } from "./render/progress-events.js";
 export {
   createPlainRenderer,

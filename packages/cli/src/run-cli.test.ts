@@ -96,8 +96,18 @@ const report = (health: EmulatorStatus["health"]): EmulatorStatus => ({
     health === "stopped"
       ? null
       : [
-          { name: "postgres", healthy: true, detail: "pg_isready -q -h 127.0.0.1 -p 5432 -U postgres -> status 0" },
-          { name: "minio", healthy: health !== "degraded", detail: "GET :9090/minio/health/live -> 200 (want 200)" },
+          {
+            name: "postgres",
+            healthy: true,
+            detail: "pg_isready -q -h 127.0.0.1 -p 5432 -U postgres -> status 0",
+            checkedAt: "2025-01-02T03:04:01.000Z",
+          },
+          {
+            name: "minio",
+            healthy: health !== "degraded",
+            detail: "GET :9090/minio/health/live -> 200 (want 200)",
+            checkedAt: "2025-01-02T03:04:01.000Z",
+          },
         ],
   home: "/tmp/hexclave-test-home",
 });
@@ -112,7 +122,6 @@ function runtimeWith(overrides: Partial<EmulatorRuntime>): CliDeps["loadRuntime"
     reset: missing,
     status: missing,
     logs: missing,
-    bench: missing,
     close: () => {},
     ...overrides,
   });
@@ -172,8 +181,27 @@ describe("status: exit codes and the JSON schema", () => {
     expect(stream.out()).toContain("emulator: degraded");
     expect(stream.out()).toMatch(/down minio\s+http:\/\/127\.0\.0\.1:26702 {2}connection refused/);
     // The supervised programs in the guest, as its health tool reports them.
-    expect(stream.out()).toContain("programs: 1 of 2 healthy (in the guest's container)");
+    expect(stream.out()).toContain(
+      "programs: 1 of 2 healthy (in the guest's container)  checked 2025-01-02T03:04:01.000Z",
+    );
     expect(stream.out()).toMatch(/fail minio\s+GET :9090\/minio\/health\/live/);
+  });
+
+  it("running, no programs answer from the guest yet: says so, and the JSON has programs null", async () => {
+    const notYet = { ...report("healthy"), programs: null };
+    const text = io();
+    expect(
+      await runCli(["emulator", "status"], text, { loadRuntime: runtimeWith({ status: async () => notYet }) }),
+    ).toBe(0);
+    expect(text.out()).toContain("programs: not checked yet (the guest checks them in the background");
+    const json = io();
+    expect(
+      await runCli(["emulator", "status", "--json"], json, {
+        loadRuntime: runtimeWith({ status: async () => notYet }),
+      }),
+    ).toBe(0);
+    expect(validateStatus(JSON.parse(json.out()))).toBe(true);
+    expect(JSON.parse(json.out()).programs).toBeNull();
   });
 });
 
@@ -404,35 +432,118 @@ describe("the runtime's results as the commands show them", () => {
     expect(stream.out()).toBe("Booting Linux\nlogin:\n");
   });
 
-  it("bench --json: one document with the runs, min/median/max per phase per boot kind, and the ratio", async () => {
+  it("bench: whole commands through the stack runner, --json document and the tables", async () => {
     const home = await homeWithImage();
     try {
-      const runs = [
-        { kind: "cold" as const, phases: { "qemu-up": 200, "all-healthy": 90_000 }, stopMs: 3000 },
-        { kind: "resume" as const, phases: { "qemu-up": 900, "all-healthy": 2_000 }, stopMs: 2500 },
-      ];
-      const bench = runtimeWith({
-        bench: async (options) => {
-          expect(options?.runs).toBe(1);
-          options?.onEvent?.({ type: "accelerator", accel: "tcg", reason: "no kvm" });
-          const { summariseEmulatorBench } = await import("@hexclave/emulator");
-          return { runs, summary: summariseEmulatorBench(runs) };
-        },
-      });
+      const calls: { args: string; env: Record<string, string | undefined> }[] = [];
+      const startMs: Record<string, number> = { cold: 90_000, resume: 1_500, fresh: 2_000 };
+      let next: "cold" | "resume" | "fresh" = "cold";
+      const stackCommand: CliDeps["stackCommand"] = (options) => async (args, env) => {
+        const merged = { ...options.env, ...env };
+        calls.push({ args: args.join(" "), env: merged });
+        const done = (exitCode: number, wholeMs: number, stdout = "", stderr = "") => ({
+          exitCode,
+          wholeMs,
+          stdout,
+          stderr,
+        });
+        switch (args[0]) {
+          case "status":
+            return done(calls.some((c) => c.args.startsWith("start")) ? 0 : 4, 400, "{}");
+          case "start": {
+            const kind = next;
+            next = "cold";
+            const allHealthy = startMs[kind]!;
+            const phases = { "qemu-up": 100, "guest-booted": allHealthy / 2, "all-healthy": allHealthy };
+            const bootKind = kind === "cold" ? "cold" : "resume";
+            return done(0, allHealthy + 1000, JSON.stringify({ accel: "tcg", bootKind, phases }));
+          }
+          case "stop":
+            if (args.includes("--no-snapshot")) return done(0, 3000);
+            next = "resume";
+            return done(0, 22_000, "{}", "- snapshot done in 21.9 s (suspend (469 MiB of state))\n");
+          case "reset":
+            next = args.includes("--hard") ? "cold" : "fresh";
+            return done(0, 900, "{}");
+          default:
+            throw new Error(`unexpected ${args.join(" ")}`);
+        }
+      };
       const json = io({ HEXCLAVE_EMULATOR_HOME: home });
-      expect(await runCli(["emulator", "bench", "--runs", "1", "--json"], json, { loadRuntime: bench })).toBe(0);
-      const document = JSON.parse(json.out());
-      expect(document).toMatchObject({ schemaVersion: 1, arch: expect.any(String), accel: "tcg", runs });
-      expect(document.summary.ratio).toBe(45);
-      expect(document.summary.cold["all-healthy"]).toEqual({ min: 90_000, median: 90_000, max: 90_000, count: 1 });
-      const text = io({ HEXCLAVE_EMULATOR_HOME: home });
-      expect(await runCli(["emulator", "bench", "--runs", "1"], text, { loadRuntime: bench })).toBe(0);
-      expect(text.out()).toMatch(/^cold {4}all-healthy {2}1 {5}1 min 30 s/m);
-      expect(text.out()).toContain(
-        "cold boot 1 min 30 s vs resume 2.0 s to all healthy (median): resume is 45.0x faster.",
+      const argv = ["emulator", "bench", "--runs", "1", "--configs", "default,2x2048", "--json"];
+      expect(await runCli(argv, json, { stackCommand })).toBe(0);
+      expect(calls.map((c) => c.args)).toEqual(
+        [1, 2].flatMap(() => [
+          "reset --hard --yes --json",
+          "status --json",
+          "start --json",
+          "status --json",
+          "stop --json",
+          "start --json",
+          "reset --yes --json",
+          "start --json",
+        ]),
       );
+      expect(calls[8]?.env).toMatchObject({
+        EMULATOR_CPUS: "2",
+        EMULATOR_RAM_MB: "2048",
+        HEXCLAVE_EMULATOR_HOME: home,
+      });
+      const document = JSON.parse(json.out());
+      expect(document).toMatchObject({ schemaVersion: 2, accel: "tcg", runs: 1 });
+      expect(
+        document.configs[0].samples.map((x: { step: string; bootKind?: string }) => `${x.step} ${x.bootKind ?? ""}`),
+      ).toEqual([
+        "status-stopped ",
+        "start-cold cold",
+        "status-running ",
+        "stop-suspend ",
+        "start-resume resume",
+        "reset ",
+        "start-after-reset resume",
+      ]);
+      const [defaults, small] = document.summary;
+      expect(defaults.label).toBe("default (4 CPUs, 4096 MB)");
+      expect(small).toMatchObject({ cpus: 2, memoryMb: 2048 });
+      expect(small.whole["start-cold"].median).toBe(91_000);
+      expect(small.whole["reset-to-healthy"].median).toBe(3_900);
+      expect(small.save).toEqual({
+        ms: { min: 21_900, median: 21_900, max: 21_900, count: 1 },
+        bytes: { min: 469 * 2 ** 20, median: 469 * 2 ** 20, max: 469 * 2 ** 20, count: 1 },
+      });
+      expect(small.coldResumeRatioFromSpawn).toBe(60);
+      const text = io({ HEXCLAVE_EMULATOR_HOME: home });
+      expect(await runCli(["emulator", "bench", "--runs", "1"], text, { stackCommand })).toBe(0);
+      expect(text.out()).toMatch(/^start \(cold boot\) +1 +1 min 31 s/m);
+      expect(text.out()).toContain("suspend save (inside stop): 21.9 s for 469 MiB of state (median)");
+      expect(text.out()).toContain("cold / resume: 36.4x (whole command), 60.0x (QEMU spawn to all healthy)");
     } finally {
       await rm(home, { recursive: true, force: true });
     }
+  });
+
+  it("bench: a failing command stops the bench with its exit code and stderr", async () => {
+    const home = await homeWithImage();
+    try {
+      const stackCommand: CliDeps["stackCommand"] = () => async (args) =>
+        args[0] === "start"
+          ? { exitCode: 1, wholeMs: 5, stdout: "", stderr: "error: the guest did not boot\n" }
+          : { exitCode: args[0] === "status" ? 4 : 0, wholeMs: 5, stdout: "{}", stderr: "" };
+      const stream = io({ HEXCLAVE_EMULATOR_HOME: home });
+      expect(await runCli(["emulator", "bench", "--runs", "1"], stream, { stackCommand })).toBe(1);
+      expect(stream.err()).toContain("`stack emulator start --json` exited with 1:\nerror: the guest did not boot");
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [["--configs", "2x"], /--configs must be a comma-separated list/],
+    [["--configs", "2x256"], /--configs must be/],
+    [["--report", "bench.txt"], /--report names an HTML file/],
+  ])("bench %j is a usage error", async (flags, message) => {
+    const stream = io();
+    expect(await runCli(["emulator", "bench", ...flags], stream)).toBe(2);
+    expect(stream.err()).toMatch(message);
   });
 });

@@ -72,7 +72,7 @@ import {
   stopBridgeProcess,
 } from "./file-bridge/bridge-process.js";
 import type { ConfigWriteBackResult } from "./file-bridge/config-file-session.js";
-import { type GuestProgram, readGuestPrograms } from "./inspect/guest-programs.js";
+import { type GuestProgram, readGuestPrograms, refreshGuestPrograms } from "./inspect/guest-programs.js";
 import {
   checkServicesOnce,
   type ServiceEndpoint,
@@ -1032,6 +1032,8 @@ export class Emulator {
           });
         }
       }
+      // A cold-booted guest has no programs answer yet: start its first check for `status` (detached, returns at once).
+      if (bootKind === "cold") await refreshGuestPrograms(this.vm, signal ? { signal } : {});
     } else {
       serialTail = await tailLines(this.paths.serialLog, SERIAL_TAIL_LINES);
       if (options.stopOnFailure === true) {

@@ -121,7 +121,13 @@ describe("the Hexclave image with stand-ins, in the emulator", () => {
 
     // `status` lists every supervised program of the profile (13), each healthy.
     const profile = await loadProfile("hexclave");
-    const status = await emulator.status({ arch: "amd64" });
+    // The guest checks its programs in the background and `status` reads its last answer (guest-programs.ts):
+    // wait for an answer in which all are healthy (one from before the last program came up may say otherwise).
+    let status = await emulator.status({ arch: "amd64" });
+    for (const end = Date.now() + 120_000; Date.now() < end && status.programs?.every((p) => p.healthy) !== true; ) {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      status = await emulator.status({ arch: "amd64" });
+    }
     expect(status.health).toBe("healthy");
     expect(status.programs?.map((p) => p.name).sort()).toEqual(profile.services.map((s) => s.name).sort());
     expect(status.programs?.filter((p) => !p.healthy)).toEqual([]);

@@ -51,11 +51,18 @@ export function renderStatusText(report: StatusReport, style: Style): string {
   }
   if (report.programs !== undefined && report.programs !== null) {
     const healthy = report.programs.filter((p) => p.healthy).length;
-    lines.push(`programs: ${healthy} of ${report.programs.length} healthy (in the guest's container)`);
+    const at = report.programs[0]?.checkedAt;
+    lines.push(
+      `programs: ${healthy} of ${report.programs.length} healthy (in the guest's container)${at === undefined ? "" : style("dim", `  checked ${at}`)}`,
+    );
     for (const program of report.programs) {
       const state = program.healthy ? style("green", "ok  ") : style("red", "fail");
       lines.push(`  ${state} ${program.name.padEnd(14)} ${style("dim", program.detail)}`);
     }
+  } else if (report.programs === null && (report.vm.state === "running" || report.vm.state === "starting")) {
+    lines.push(
+      "programs: not checked yet (the guest checks them in the background: run `stack emulator status` again in a few seconds)",
+    );
   }
   return `${lines.join("\n")}\n`;
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { parseHealthOutput } from "./guest-programs.js";
+import {
+  GUEST_HEALTH_COMMAND,
+  PROGRAMS_FILE,
+  parseHealthOutput,
+  parseProgramsFile,
+  refreshScript,
+} from "./guest-programs.js";
 
 describe("parseHealthOutput", () => {
   it.each([
@@ -19,5 +25,43 @@ describe("parseHealthOutput", () => {
     ["hexclave-health: cannot read /etc/hexclave/services.json\nError response from daemon", []],
   ])("%j", (text, expected) => {
     expect(parseHealthOutput(text)).toEqual(expected);
+  });
+});
+
+describe("parseProgramsFile", () => {
+  const at = "2026-12-01T23:00:00.000Z";
+  const epoch = Date.parse(at) / 1000;
+  it.each([
+    ["", null],
+    [`${epoch}\n`, null],
+    [`${epoch}\npostgres ok pg_isready -> status 0\n`, null],
+    ["nonsense\nexit 0\n", null],
+    [
+      `${epoch}\npostgres ok pg_isready -> status 0\nredis fail tcp :6379\nexit 1\n`,
+      {
+        checkedAtMs: epoch * 1000,
+        programs: [
+          { name: "postgres", healthy: true, detail: "pg_isready -> status 0", checkedAt: at },
+          { name: "redis", healthy: false, detail: "tcp :6379", checkedAt: at },
+        ],
+      },
+    ],
+    [
+      `${epoch}\nhexclave-health: cannot read /etc/hexclave/services.json\nexit 2\n`,
+      { checkedAtMs: epoch * 1000, programs: null },
+    ],
+    [`${epoch}\nexit 0\n`, { checkedAtMs: epoch * 1000, programs: null }],
+  ])("%j", (text, expected) => {
+    expect(parseProgramsFile(text)).toEqual(expected);
+  });
+});
+
+describe("refreshScript", () => {
+  const script = refreshScript();
+  it("detaches from the agent's exec, runs one check at a time, writes the answer temp-then-rename", () => {
+    expect(script).toMatch(/^setsid -f \/bin\/sh -c '.*' <\/dev\/null >\/dev\/null 2>&1$/);
+    expect(script).toContain(`flock -n 9 || exit 0`);
+    expect(script).toContain(`>${PROGRAMS_FILE}.tmp 2>/dev/null && mv ${PROGRAMS_FILE}.tmp ${PROGRAMS_FILE}`);
+    expect(script).toContain(GUEST_HEALTH_COMMAND.map((a) => `'\\''${a}'\\''`).join(" "));
   });
 });
