@@ -148,7 +148,7 @@ beforeAll(async () => {
     },
   });
   timings.push({ step: "build-image", kind: "total", ms: Date.now() - t });
-  expect(built).toHaveLength(1);
+  expect(built.images).toHaveLength(1);
   emulator = createEmulator({ home, env: {} });
 }, 75 * 60_000);
 
