@@ -41,6 +41,7 @@ import { type Manifest, type ManifestBase, type ManifestBoot, writeManifest } fr
 import { buildPayload, type PayloadEvent } from "./payload/build-payload.js";
 import { type BuildProfile, loadProfile, type ProfileName } from "./profiles.js";
 import { ensureSelftestBaseImage, type SelftestBaseEvent } from "./selftest-base.js";
+import { warmBootHealthTimeoutSeconds } from "./warm-boot/health-deadline.js";
 import { DEFAULT_BUILD_MEMORY_MB, type WarmBootBase, type WarmBootEvent, warmBoot } from "./warm-boot/warm-boot.js";
 
 export type BaseChoice = "auto" | "cloud" | "bootstrap";
@@ -296,6 +297,7 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
   await mkdir(outDir, { recursive: true });
   const work = join(outDir, `.build-${arch}-${randomBytes(6).toString("hex")}`);
   try {
+    const buildMigrations = profile.name === "hexclave";
     const provision = (accel: Accelerator) =>
       warmBoot({
         arch,
@@ -309,9 +311,9 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
         cpus: options.cpus ?? detectHost().cpus,
         memoryMb: options.memoryMb ?? DEFAULT_BUILD_MEMORY_MB,
         deadlineMs: options.deadlineMs,
-        healthTimeoutSeconds: Math.max(profile.startTimeoutSeconds * 5, 600),
+        healthTimeoutSeconds: warmBootHealthTimeoutSeconds(profile, buildMigrations),
         // Migrations and seed run once here, in the image build, never at a user's start (issue 13).
-        runBuildMigrations: profile.name === "hexclave",
+        runBuildMigrations: buildMigrations,
         signal,
         onEvent: (e) => emit({ ...e, arch }),
       });

@@ -39,6 +39,8 @@ export interface ProfileService {
   readonly stage: number;
   readonly health: HealthCheck;
   readonly startTimeoutSeconds?: number;
+  /** The deadline in the image build's warm boot, which runs migrations and seed (`services.json`). */
+  readonly buildStartTimeoutSeconds?: number;
 }
 
 export interface BuildProfile {
@@ -171,6 +173,9 @@ export function parseServicesFile(
           stage: typeof s.stage === "number" ? s.stage : 1,
           health,
           ...(typeof s.startTimeoutSeconds === "number" ? { startTimeoutSeconds: s.startTimeoutSeconds } : {}),
+          ...(typeof s.buildStartTimeoutSeconds === "number"
+            ? { buildStartTimeoutSeconds: s.buildStartTimeoutSeconds }
+            : {}),
         });
     });
   if (problems.length > 0) invalid(source, problems);

@@ -2,11 +2,13 @@
 // checks the environment the real backend reads (getEnvVariable throws on a
 // missing required one) and that the entrypoint replaced the build sentinels,
 // then serves /health (no database), /health?db=1 (the internal project must
-// exist: "No project found" until the seed ran) and the cron endpoints
-// (Bearer CRON_SECRET).
+// exist: "No project found" until the seed ran), the cron endpoints
+// (Bearer CRON_SECRET) and the local emulator's config file (below).
 const { execFileSync } = require("node:child_process");
 const { appendFileSync } = require("node:fs");
+const fs = require("node:fs/promises");
 const { createServer } = require("node:http");
+const path = require("node:path");
 
 const fail = (message) => {
   console.error(`backend (stand-in): CONTRACT VIOLATION: ${message}`);
@@ -76,6 +78,57 @@ const CRON = [
   "/api/latest/internal/external-db-sync/poller",
 ];
 const cronSeen = new Set();
+
+// The local emulator's stack.config.ts, read and written with the same plain file calls as upstream's
+// apps/backend/src/lib/local-emulator.ts (resolveEmulatorPath, readConfigContent, writeConfigToFile):
+// STACK_LOCAL_EMULATOR_HOST_MOUNT_ROOT joined with the file's absolute host path; a write first checks that the
+// parent directory is there (upstream throws when it is not) and then fs.writeFile's the whole file in place. The
+// real backend reaches these through its local-emulator project endpoints (jiti import, config rendering); this
+// stand-in serves them bare at /stand-in/local-emulator/config?path=<absolute host path>, to the internal
+// project's secret server key, so a test can drive the backend's own file paths.
+const resolveEmulatorPath = (filePath) => {
+  const root = process.env.STACK_LOCAL_EMULATOR_HOST_MOUNT_ROOT ?? "";
+  return root ? path.join(root, filePath) : filePath;
+};
+const readBody = (req) =>
+  new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf-8")));
+    req.on("error", reject);
+  });
+async function configFile(req, res, url) {
+  if (req.headers["x-stack-secret-server-key"] !== process.env.STACK_SECRET_SERVER_KEY)
+    return res.writeHead(401).end("Unauthorized");
+  const filePath = url.searchParams.get("path") ?? "";
+  if (!path.isAbsolute(filePath)) return res.writeHead(400).end("path must be an absolute host path");
+  const resolved = resolveEmulatorPath(filePath);
+  if (req.method === "GET") {
+    try {
+      return res.writeHead(200, { "content-type": "text/plain" }).end(await fs.readFile(resolved, "utf-8"));
+    } catch (e) {
+      if (e?.code === "ENOENT") return res.writeHead(404).end(`no config file at ${resolved}`);
+      throw e;
+    }
+  }
+  if (req.method === "PUT") {
+    const content = await readBody(req);
+    const dir = path.dirname(resolved);
+    try {
+      await fs.access(dir);
+    } catch {
+      return res
+        .writeHead(500)
+        .end(
+          `Local emulator host mount root is configured but the parent directory for ${filePath} is not available at ${dir}.`,
+        );
+    }
+    await fs.writeFile(resolved, content, "utf-8");
+    return res.writeHead(204).end();
+  }
+  return res.writeHead(405, { allow: "GET, PUT" }).end();
+}
+
 createServer((req, res) => {
   const url = new URL(req.url, "http://x");
   if (url.pathname === "/health") {
@@ -84,6 +137,10 @@ createServer((req, res) => {
       return;
     }
     res.writeHead(200).end("OK");
+    return;
+  }
+  if (url.pathname === "/stand-in/local-emulator/config") {
+    configFile(req, res, url).catch((e) => res.writeHead(500).end(String(e)));
     return;
   }
   if (CRON.includes(url.pathname)) {

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { loadProfile, type ProfileService } from "../profiles.js";
+import { supervisorStartBudgetSeconds, warmBootHealthTimeoutSeconds } from "./health-deadline.js";
+
+const health = { kind: "exec", command: ["true"] } as const;
+const svc = (name: string, stage: number, extra: Partial<ProfileService> = {}): ProfileService => ({
+  name,
+  stage,
+  health,
+  ...extra,
+});
+
+describe("supervisorStartBudgetSeconds", () => {
+  const services = [
+    svc("a", 1),
+    svc("b", 1, { startTimeoutSeconds: 300 }),
+    svc("c", 2, { startTimeoutSeconds: 300, buildStartTimeoutSeconds: 3600 }),
+    svc("d", 3),
+  ];
+  it.each([
+    ["ordinary start: slowest of each stage, stages one after the other", false, 300 + 300 + 180],
+    ["build's warm boot: the build deadline where one is set", true, 300 + 3600 + 180],
+  ])("%s", (_what, buildMode, want) => {
+    expect(supervisorStartBudgetSeconds({ services, startTimeoutSeconds: 180 }, buildMode)).toBe(want);
+  });
+});
+
+describe("warmBootHealthTimeoutSeconds", () => {
+  it.each([
+    ["small profile: at least 10 minutes", [svc("a", 1)], 60, false, 600],
+    ["five default deadlines when longer", [svc("a", 1)], 180, false, 900],
+    ["the supervisor's budget when longer still", [svc("a", 1, { buildStartTimeoutSeconds: 3600 })], 180, true, 3600],
+  ])("%s", (_what, services, startTimeoutSeconds, buildMode, want) => {
+    expect(warmBootHealthTimeoutSeconds({ services, startTimeoutSeconds }, buildMode)).toBe(want);
+  });
+
+  it("gives the Hexclave build's warm boot the app's migration deadline (services.json), not 15 minutes", async () => {
+    const profile = await loadProfile("hexclave");
+    expect(profile.services.find((s) => s.name === "app")?.buildStartTimeoutSeconds).toBe(3600);
+    expect(warmBootHealthTimeoutSeconds(profile, true)).toBeGreaterThan(3600);
+    expect(warmBootHealthTimeoutSeconds(profile, false)).toBe(
+      Math.max(900, supervisorStartBudgetSeconds(profile, false)),
+    );
+  });
+});
