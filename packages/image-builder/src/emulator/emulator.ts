@@ -1472,7 +1472,8 @@ export class Emulator {
   ): Promise<void> {
     const began = Date.now();
     emit({ type: "stage-start", stage: "snapshot", label: `saving ${name}` });
-    const agent = await this.flushGuest(signal, emit);
+    // The cold boot's page cache goes here, once (see fresh-state.ts), not in every suspend.
+    const agent = await this.flushGuest(signal, emit, { dropCaches: true });
     try {
       if (name === "fresh") await saveFreshPair(this.vm, signal);
       else await this.vm.saveSnapshot(name, signal ? { signal } : {});
