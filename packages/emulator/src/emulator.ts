@@ -11,10 +11,10 @@
  *   sets its clock, bounces its NIC, and runs every readiness check as on a
  *   cold boot. (A state file, not an internal qcow2 snapshot: measured here,
  *   `-incoming` loads 634 MiB of state in 1.7 to 2 s against 3.5 to 9 s for
- *   `-loadvm`; see qemu-core's state-file-migration.ts.)
- * - The first cold start that reaches healthy saves `fresh`, an internal
- *   snapshot of the overlay (RAM and disk: the disk moves on after it);
- *   `reset` makes the next start resume `fresh` (`-loadvm fresh`);
+ *   `-loadvm`; see qemu-core's instance/state-file.ts.)
+ * - The first cold start that reaches healthy saves `fresh`: a disk-only
+ *   snapshot of the overlay plus `fresh.vmstate` (see fresh-state.ts);
+ *   `reset` makes the next start resume it (disk reverted, `-incoming`);
  *   `reset({ hard: true })` deletes the overlay.
  * - A fingerprint of the machine is stored with each snapshot: a mismatch, or
  *   any resume failure, gives a cold boot of the same disk with the reason in
@@ -94,6 +94,7 @@ import {
   withHostPorts,
 } from "./machine/vm-spec.js";
 import { type InstalledImage, readInstalledImage } from "./store/installed-image.js";
+import { freshResume, removeFreshState, saveFreshPair } from "./lifecycle/fresh-state.js";
 import {
   type BootKind,
   EMPTY_SNAPSHOT_RECORD,
@@ -1119,7 +1120,7 @@ export class Emulator {
       backingImage: { file: image.paths.image, format: "qcow2" },
       // `suspend` is a state file beside the overlay; `fresh` an internal snapshot of it.
       ...(resume === "suspend" ? { incomingStateFile: this.paths.suspendState } : {}),
-      ...(resume === "fresh" ? { loadvm: "fresh" } : {}),
+      ...(resume === "fresh" ? await freshResume(this.vm, signal) : {}),
       fingerprint: fingerprint as unknown as Record<string, unknown>,
       ...(signal ? { signal } : {}),
     });
@@ -1136,6 +1137,7 @@ export class Emulator {
       await rm(this.paths.overlay, { force: true });
       await rm(this.paths.uefiVars, { force: true });
       await rm(this.paths.suspendState, { force: true });
+      await removeFreshState(this.paths);
       next = {
         ...EMPTY_SNAPSHOT_RECORD,
         ...(record.lastStop ? { lastStop: record.lastStop } : {}),
@@ -1487,9 +1489,11 @@ export class Emulator {
   ): Promise<void> {
     const began = Date.now();
     emit({ type: "stage-start", stage: "snapshot", label: `saving ${name}` });
-    const agent = await this.flushGuest(signal, emit);
+    // The cold boot's page cache goes here, once (see fresh-state.ts), not in every suspend.
+    const agent = await this.flushGuest(signal, emit, { dropCaches: true });
     try {
-      await this.vm.saveSnapshot(name, signal ? { signal } : {});
+      if (name === "fresh") await saveFreshPair(this.vm, signal);
+      else await this.vm.saveSnapshot(name, signal ? { signal } : {});
     } finally {
       if (agent?.frozen === true) {
         await agent.client.fsThaw({ timeoutMs: 30_000 }).catch((error) =>
@@ -1682,6 +1686,7 @@ export class Emulator {
     await rm(this.paths.overlay, { force: true });
     await rm(this.paths.uefiVars, { force: true });
     await rm(this.paths.suspendState, { force: true });
+    await removeFreshState(this.paths);
     await writeSnapshotRecord(this.recordFile, {
       ...EMPTY_SNAPSHOT_RECORD,
       lastStop: { kind: "reset", at: new Date().toISOString() },

@@ -12,6 +12,27 @@ export * from "./guest-console/kernel-panic.js";
 export * from "./guest-console/serial-follower.js";
 export * from "./host.js";
 export * from "./host-ports.js";
+export type { InstanceContext } from "./instance/context.js";
+export type { VmInstanceEvent } from "./instance/events.js";
+export {
+  type InstanceVmSpec,
+  type InstanceVmSpecOptions,
+  instanceVmSpec,
+} from "./instance/instance-vm-spec.js";
+export { type InstanceRecord, parseRecord } from "./instance/record.js";
+export { pickWritableQcow2, primaryDrive, type SnapshotOptions, validateSnapshotName } from "./instance/snapshots.js";
+export { type StartOptions, type StartResult, validateStartOptions } from "./instance/start.js";
+export {
+  type MigrationProgress,
+  readMigrationProgress,
+  STATE_FILE_MAX_BANDWIDTH_BYTES_PER_S,
+  shellQuote,
+  stateFileLoadUri,
+  stateFileSaveUri,
+} from "./instance/state-file.js";
+export { type InstanceStatus, type VmState, vmStateOf } from "./instance/status.js";
+export { STOP_DEFAULTS, type StopOptions, type StopResult, stopDeadlines } from "./instance/stop.js";
+export { removeInstanceDir, VmInstance, type VmInstanceOptions } from "./instance/vm-instance.js";
 export * from "./instance-layout.js";
 export * from "./instance-lock.js";
 export * from "./iso9660.js";
@@ -35,6 +56,4 @@ export {
 } from "./qmp-client.js";
 export * from "./readiness.js";
 export * from "./run-state-watch.js";
-export * from "./state-file-migration.js";
-export * from "./vm-instance.js";
 export * from "./vm-spec.js";

@@ -3,10 +3,11 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { InstanceVmSpec } from "./instance/instance-vm-spec.js";
+import { VmInstance } from "./instance/vm-instance.js";
 import { emulatorHome, HOME_ENV } from "./instance-layout.js";
 import { ensurePrivateDir, ensurePrivateFile } from "./private-files.js";
 import { qemuImg } from "./qemu-img.js";
-import { type InstanceVmSpec, VmInstance } from "./vm-instance.js";
 
 const spec: InstanceVmSpec = { arch: "amd64", accel: "tcg", cpus: 1, memoryMb: 128, drives: [] };
 const modeOf = async (path: string) => (await stat(path)).mode & 0o777;

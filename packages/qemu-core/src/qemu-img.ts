@@ -87,6 +87,8 @@ export interface QemuImg {
   snapshotDelete(file: string, name: string, options?: { signal?: AbortSignal }): Promise<void>;
   /** `qemu-img snapshot -c name file` (disk-only; the image must not be in use). */
   snapshotCreate(file: string, name: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Reverts the image to internal snapshot `name` (`qemu-img snapshot -a`); the image must not be in use. */
+  snapshotApply(file: string, name: string, options?: { signal?: AbortSignal }): Promise<void>;
 }
 
 /** Builds a {@link QemuImg} over a runner (inject a fake runner in unit tests). */
@@ -240,6 +242,13 @@ export function createQemuImg(options: QemuImgOptions = {}): QemuImg {
       requireString(name, "name");
       await mustExist(file, "Image");
       await run(["snapshot", "-c", name, file], o.signal);
+    },
+
+    async snapshotApply(file, name, o = {}) {
+      requireString(file, "file");
+      requireString(name, "name");
+      await mustExist(file, "Image");
+      await run(["snapshot", "-a", name, file], o.signal);
     },
   };
   return api;

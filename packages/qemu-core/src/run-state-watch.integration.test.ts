@@ -15,8 +15,9 @@ import { amd64PanicRom, amd64SpinRom } from "../test-support/test-guests.js";
 import { chooseAccelerator, probeAccelerator, recordAcceleratorFailure } from "./accelerator.js";
 import { qemuErrors } from "./errors-data.js";
 import { detectHost } from "./host.js";
+import type { InstanceVmSpec } from "./instance/instance-vm-spec.js";
+import { VmInstance } from "./instance/vm-instance.js";
 import { readProcessIdentity } from "./process-identity.js";
-import { type InstanceVmSpec, VmInstance } from "./vm-instance.js";
 
 let dir: string;
 let home: string;

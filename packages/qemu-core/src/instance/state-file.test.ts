@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readMigrationProgress, shellQuote, stateFileLoadUri, stateFileSaveUri } from "./state-file-migration.js";
+import { readMigrationProgress, shellQuote, stateFileLoadUri, stateFileSaveUri } from "./state-file.js";
 
 describe("state file migration URIs", () => {
   it("single-quotes the path for sh, including quotes, spaces and $", () => {

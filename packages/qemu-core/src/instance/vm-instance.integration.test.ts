@@ -5,11 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { qemuErrors } from "./errors-data.js";
-import { instancePaths } from "./instance-layout.js";
-import { readProcessIdentity } from "./process-identity.js";
-import { qemuImg } from "./qemu-img.js";
-import { type InstanceVmSpec, STOP_DEFAULTS, VmInstance, type VmInstanceEvent } from "./vm-instance.js";
+import { qemuErrors } from "../errors-data.js";
+import { instancePaths } from "../instance-layout.js";
+import { readProcessIdentity } from "../process-identity.js";
+import { qemuImg } from "../qemu-img.js";
+import type { VmInstanceEvent } from "./events.js";
+import type { InstanceVmSpec } from "./instance-vm-spec.js";
+import { STOP_DEFAULTS } from "./stop.js";
+import { VmInstance } from "./vm-instance.js";
 
 // Diskless q35 VMs under TCG: SeaBIOS waits for a boot device, answers QMP, and ignores the ACPI power button.
 const spec: InstanceVmSpec = { arch: "amd64", accel: "tcg", cpus: 1, memoryMb: 128, drives: [] };
@@ -304,5 +307,41 @@ describe("VmInstance", () => {
       .catch((e: unknown) => e);
     expect(qemuErrors.is(noBase, "IMAGE_NOT_FOUND")).toBe(true);
     expect((await vm.status()).state).toBe("stopped");
+  });
+
+  it("reports a damaged instance record as broken with errors, and a start writes a new one", async () => {
+    const vm = instance("damaged");
+    await mkdir(vm.paths.dir, { recursive: true });
+    await writeFile(vm.paths.record, "{ not json");
+    const status = await vm.status();
+    expect(status.state).toBe("broken");
+    expect(status.errors?.[0]).toContain("instance.json is not a valid instance record");
+    expect(status.pid).toBeUndefined();
+    await vm.start({ spec });
+    expect((await vm.status()).state).toBe("running");
+    await vm.stop(FAST_STOP);
+    expect((await vm.status()).state).toBe("stopped");
+  });
+
+  it("pairs a disk-only snapshot with a state file, and resumes the pair after the disk changed", async () => {
+    const vm = instance("fresh-pair");
+    const base = join(home, "pair-base.qcow2");
+    await qemuImg.create({ file: base, format: "qcow2", size: "16M" });
+    const withDisk = { spec, backingImage: { file: base, format: "qcow2" as const } };
+    await vm.start(withDisk);
+    const file = join(vm.paths.dir, "fresh.vmstate");
+    await vm.saveStateFile(file, { diskSnapshot: "fresh" });
+    expect((await vm.listSnapshots()).map((s) => s.name)).toEqual(["fresh"]);
+    // The VM keeps running after the pair is saved (cont), then stops; the disk changes later on.
+    await (await vm.qmp()).cont();
+    expect((await vm.status()).state).toBe("running");
+    await vm.stop({ ...FAST_STOP, graceMs: 0 });
+    await qemuImg.snapshotCreate(vm.paths.overlay, "later");
+    const missing = await vm.revertDiskSnapshot("none").catch((e: unknown) => e);
+    expect(qemuErrors.is(missing, "SNAPSHOT_NOT_FOUND")).toBe(true);
+    await vm.revertDiskSnapshot("fresh");
+    const resumed = await vm.start({ ...withDisk, incomingStateFile: file });
+    expect(resumed.qmpStatus.status).toBe("running");
+    await vm.stop({ ...FAST_STOP, graceMs: 0 });
   });
 });
