@@ -81,6 +81,7 @@ import {
   serviceProbes,
 } from "./inspect/service-health.js";
 import { type EmulatorBenchRun, type EmulatorBenchSummary, summariseEmulatorBench } from "./lifecycle/bench-stats.js";
+import { freshResume, removeFreshState, saveFreshPair } from "./lifecycle/fresh-state.js";
 import { prepareRuntimeEnv, refreshGuestRuntimeEnv } from "./lifecycle/runtime-env-start.js";
 import { type ColdPlan, decideStartPlan, overlayBaseMismatch, type StartPlan } from "./lifecycle/start-plan.js";
 import { computeFingerprint, type VmFingerprint } from "./machine/fingerprint.js";
@@ -94,7 +95,6 @@ import {
   withHostPorts,
 } from "./machine/vm-spec.js";
 import { type InstalledImage, readInstalledImage } from "./store/installed-image.js";
-import { freshResume, removeFreshState, saveFreshPair } from "./lifecycle/fresh-state.js";
 import {
   type BootKind,
   EMPTY_SNAPSHOT_RECORD,
