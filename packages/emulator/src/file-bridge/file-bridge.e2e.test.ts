@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selftestImage } from "#fixtures/image-builder/selftest-image.global-setup.js";
 import { createEmulator, type Emulator, type EmulatorStartResult } from "../emulator.js";
 import type { EmulatorEvent } from "../events.js";
+import { BRIDGE_FORWARD_ADDRESS, BRIDGE_FORWARD_PORT } from "../machine/guest-network.js";
 import { readBridgeRecord, stopBridgeProcess } from "./index.js";
 
 const ports = { dashboard: 29700, backend: 29701, minio: 29702, inbucket: 29703 };
@@ -194,8 +195,9 @@ describe("file bridge on the self-test image", () => {
     expect((await guestRequest("PUT", `${PROXY}/v1/files/from-guest/x.txt`, "intruder", "-")).status).toBe(401);
     // Not granted by --bridge-writable: read-only.
     expect((await guestRequest("PUT", `${PROXY}/v1/files/docs/readme.txt`, "overwrite")).status).toBe(403);
-    // Straight to the host bridge from the guest: no token, a wrong token, the right one.
-    const direct = `http://10.0.2.2:${firstPort}/v1/files/docs/readme.txt`;
+    // Straight to the host bridge from the guest, through the guest forward (the default isolated network cuts
+    // 10.0.2.2): no token, a wrong token, the right one.
+    const direct = `http://${BRIDGE_FORWARD_ADDRESS}:${BRIDGE_FORWARD_PORT}/v1/files/docs/readme.txt`;
     expect((await guestRequest("GET", direct)).status).toBe(401);
     expect((await guestRequest("GET", direct, "-", "f".repeat(64))).status).toBe(401);
     expect((await guestRequest("GET", direct, "-", firstToken)).status).toBe(200);
@@ -242,7 +244,7 @@ describe("file bridge on the self-test image", () => {
       status: 200,
       body: "hello from the guest",
     });
-    const direct = `http://10.0.2.2:${ep.port}/v1/files/docs/readme.txt`;
+    const direct = `http://${BRIDGE_FORWARD_ADDRESS}:${BRIDGE_FORWARD_PORT}/v1/files/docs/readme.txt`;
     expect((await guestRequest("GET", direct, "-", firstToken)).status).toBe(401);
     expect((await guestRequest("GET", direct, "-", ep.token)).status).toBe(200);
     // The config file of this start is the host's current one.
