@@ -80,7 +80,6 @@ import {
   serviceEndpoints,
   serviceProbes,
 } from "./inspect/service-health.js";
-import { type EmulatorBenchRun, type EmulatorBenchSummary, summariseEmulatorBench } from "./lifecycle/bench-stats.js";
 import { freshResume, removeFreshState, saveFreshPair } from "./lifecycle/fresh-state.js";
 import { prepareRuntimeEnv, refreshGuestRuntimeEnv } from "./lifecycle/runtime-env-start.js";
 import { type ColdPlan, decideStartPlan, overlayBaseMismatch, type StartPlan } from "./lifecycle/start-plan.js";
@@ -359,22 +358,6 @@ export interface EmulatorLogsOptions {
   readonly signal?: AbortSignal;
   /** Lines of history (services; default 200). */
   readonly lines?: number;
-}
-
-export interface EmulatorBenchOptions extends CallOptions {
-  /** Cycles of each kind (cold, resume); default 1. */
-  readonly runs?: number;
-  readonly arch?: Arch;
-  readonly cpus?: number;
-  readonly memoryMb?: number;
-  readonly ports?: Readonly<Record<string, number>>;
-  readonly timeoutMs?: number;
-  readonly accel?: AcceleratorChoice;
-}
-
-export interface EmulatorBenchResult {
-  readonly runs: readonly EmulatorBenchRun[];
-  readonly summary: EmulatorBenchSummary;
 }
 
 const exists = (path: string) =>
@@ -1865,46 +1848,6 @@ export class Emulator {
       if (aborted(options.signal)) return;
     }
   }
-
-  // ------------------------------------------------------------------ bench
-
-  /**
-   * `runs` cycles of each kind: stop (power off) -> cold start -> healthy, and
-   * stop (suspend) -> resume -> healthy. Leaves the emulator running.
-   */
-  async bench(options: EmulatorBenchOptions = {}): Promise<EmulatorBenchResult> {
-    const runs: EmulatorBenchRun[] = [];
-    const n = options.runs ?? 1;
-    const common = {
-      ...(options.arch ? { arch: options.arch } : {}),
-      ...(options.cpus ? { cpus: options.cpus } : {}),
-      ...(options.memoryMb ? { memoryMb: options.memoryMb } : {}),
-      ...(options.ports ? { ports: options.ports } : {}),
-      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.accel ? { accel: options.accel } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    };
-    const first = await this.start(common);
-    if (!first.ready) throw notReady(first);
-    for (let i = 0; i < n; i++) {
-      for (const kind of ["cold", "resume"] as const) {
-        const stopBegan = Date.now();
-        await this.stop({ noSnapshot: kind === "cold", ...(options.signal ? { signal: options.signal } : {}) });
-        const stopMs = Date.now() - stopBegan;
-        const r = await this.start({ ...common, noSnapshot: kind === "cold" });
-        if (!r.ready) throw notReady(r);
-        if (r.bootKind !== kind) {
-          throw emulatorErrors.create(
-            "EMULATOR_BENCH_FAILED",
-            `bench expected a ${kind} start but got ${r.bootKind}: ${r.reason}`,
-          );
-        }
-        runs.push({ kind, phases: r.phases, stopMs });
-      }
-    }
-    return { runs, summary: summariseEmulatorBench(runs) };
-  }
 }
 
 /** A QEMU start that failed with an accelerator error in its output becomes `EMULATOR_VM_FAILED` naming `accel`. */
@@ -1913,14 +1856,6 @@ function withAccel(error: unknown, accel: Accelerator): unknown {
   if (info === undefined) return error;
   if (HexclaveError.is(error) && error.code === "EMULATOR_VM_FAILED") return error;
   return vmFailedError("QEMU could not start the VM", info);
-}
-
-function notReady(r: EmulatorStartResult): HexclaveError {
-  return emulatorErrors.create(
-    "EMULATOR_NOT_READY",
-    `The emulator did not become healthy: ${r.failing.join(", ")} not answering`,
-    { details: { failing: r.failing, serialTail: r.serialTail } },
-  );
 }
 
 export function createEmulator(options: CreateEmulatorOptions = {}): Emulator {

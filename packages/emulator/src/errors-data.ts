@@ -29,10 +29,6 @@ export const emulatorErrors = defineErrorCatalogue({
     title: "No logs to show",
     hint: "Start the emulator once; the serial log is written from the first boot.",
   },
-  EMULATOR_NOT_READY: {
-    title: "The emulator did not become healthy",
-    hint: "Read the failing services and the serial log (`stack emulator logs --serial`).",
-  },
   EMULATOR_START_IN_PROGRESS: {
     title: "Another start of this emulator is in progress",
     hint: "Wait for it (`stack emulator status` shows it as starting), or end it: Ctrl-C in its terminal, or `stack emulator stop`.",
@@ -48,10 +44,6 @@ export const emulatorErrors = defineErrorCatalogue({
   EMULATOR_BASE_CHANGED: {
     title: "The base image changed under the emulator's data",
     hint: "Your data lives in an overlay of the previous image. Run `stack emulator reset --hard` to start fresh on the new image (this deletes the emulator's data).",
-  },
-  EMULATOR_BENCH_FAILED: {
-    title: "Benchmark failed",
-    hint: "Read the message; run `stack emulator start` and `stop` by hand to see the failing step.",
   },
   // Pulling published images (src/image-store)
   RELEASE_NOT_FOUND: {

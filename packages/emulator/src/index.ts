@@ -4,7 +4,6 @@ export * from "./events.js";
 export * from "./file-bridge/index.js";
 export * from "./image-store/index.js";
 export * from "./inspect/service-health.js";
-export * from "./lifecycle/bench-stats.js";
 export * from "./lifecycle/start-plan.js";
 export * from "./machine/fingerprint.js";
 export * from "./machine/guest-network.js";

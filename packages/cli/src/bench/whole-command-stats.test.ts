@@ -14,6 +14,9 @@ describe("stats", () => {
     [[5], { min: 5, median: 5, max: 5, count: 1 }],
     [[3, 1, 2], { min: 1, median: 2, max: 3, count: 3 }],
     [[4, 1, 3, 2], { min: 1, median: 2.5, max: 4, count: 4 }],
+    [[5, 1, 3], { min: 1, median: 3, max: 5, count: 3 }],
+    [[4, 2], { min: 2, median: 3, max: 4, count: 2 }],
+    [[90_000, 110_000], { min: 90_000, median: 100_000, max: 110_000, count: 2 }],
   ])("%j -> %j", (values, expected) => {
     expect(stats(values)).toEqual(expected);
   });

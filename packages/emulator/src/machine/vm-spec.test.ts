@@ -1,6 +1,5 @@
 import { buildQemuArgs, imagePaths, instancePaths } from "@hexclave/qemu-core";
 import { describe, expect, it } from "vitest";
-import { phaseStats, summariseEmulatorBench } from "../lifecycle/bench-stats.js";
 import { buildEmulatorVmSpec, fullEmulatorSpec, type RuntimeManifest, withHostPorts } from "./vm-spec.js";
 
 const manifest: RuntimeManifest = {
@@ -131,20 +130,5 @@ describe("buildEmulatorVmSpec", () => {
     const args = buildQemuArgs(fullEmulatorSpec(buildEmulatorVmSpec(odd), odd.instance, "vm"));
     const netdev = args[args.indexOf("-netdev") + 1] ?? "";
     expect(netdev).toContain("guestfwd=tcp:10.0.2.101:8110-cmd:'/h/it'\\''s,,here/run/vm/guest-connect' bridge");
-  });
-});
-
-describe("bench statistics", () => {
-  it("min, median, max per phase and the cold/resume ratio", () => {
-    expect(phaseStats([5, 1, 3])).toEqual({ min: 1, median: 3, max: 5, count: 3 });
-    expect(phaseStats([4, 2])).toEqual({ min: 2, median: 3, max: 4, count: 2 });
-    const summary = summariseEmulatorBench([
-      { kind: "cold", phases: { "qemu-up": 100, "all-healthy": 90_000 }, stopMs: 1000 },
-      { kind: "cold", phases: { "qemu-up": 120, "all-healthy": 110_000 }, stopMs: 1000 },
-      { kind: "resume", phases: { "qemu-up": 300, "all-healthy": 2_000 }, stopMs: 2000 },
-    ]);
-    expect(summary.cold["all-healthy"]).toEqual({ min: 90_000, median: 100_000, max: 110_000, count: 2 });
-    expect(summary.resume["qemu-up"]?.median).toBe(300);
-    expect(summary.ratio).toBe(50);
   });
 });
