@@ -360,6 +360,20 @@ export interface EmulatorLogsOptions {
   readonly lines?: number;
 }
 
+/** What a launched start carries from QEMU up to ready (or not). */
+interface LaunchContext {
+  readonly launched: Launched;
+  readonly plan: StartPlan;
+  readonly runSpec: InstanceVmSpec;
+  readonly fingerprint: VmFingerprint;
+  readonly probe: { accel: Accelerator; reason: string };
+  readonly endpoints: readonly ServiceEndpoint[];
+  readonly timeoutMs: number;
+  readonly s: ResolvedSettings;
+  readonly options: EmulatorStartOptions;
+  readonly began: number;
+}
+
 const exists = (path: string) =>
   access(path).then(
     () => true,
@@ -735,7 +749,7 @@ export class Emulator {
       }
       if (launched === undefined) throw new Error("unreachable: nothing launched");
       try {
-        const result = await this.afterLaunch(
+        const result = await this.afterLaunch({
           launched,
           plan,
           runSpec,
@@ -746,7 +760,7 @@ export class Emulator {
           s,
           options,
           began,
-        );
+        });
         bridgeInUse = !result.stoppedAfterFailure;
         return {
           ...result,
@@ -873,18 +887,8 @@ export class Emulator {
    * seconds (the VM is stopped without saving) with `EMULATOR_VM_FAILED`,
    * carrying QEMU's words, instead of waiting for the readiness deadline.
    */
-  private async afterLaunch(
-    launched: Launched,
-    plan: StartPlan,
-    runSpec: InstanceVmSpec,
-    fingerprint: VmFingerprint,
-    probe: { accel: Accelerator; reason: string },
-    endpoints: readonly ServiceEndpoint[],
-    timeoutMs: number,
-    s: ResolvedSettings,
-    options: EmulatorStartOptions,
-    began: number,
-  ): Promise<EmulatorStartResult> {
+  private async afterLaunch(ctx: LaunchContext): Promise<EmulatorStartResult> {
+    const { launched, probe, options } = ctx;
     const failed = new AbortController();
     const watch = this.vm.watch({ pollMs: RUN_STATE_POLL_MS });
     void watch.failure.then((failure) => {
@@ -899,18 +903,7 @@ export class Emulator {
     });
     const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
     try {
-      return await this.afterLaunchUnwatched(
-        launched,
-        plan,
-        runSpec,
-        fingerprint,
-        probe,
-        endpoints,
-        timeoutMs,
-        s,
-        { ...options, signal },
-        began,
-      );
+      return await this.afterLaunchUnwatched({ ...ctx, options: { ...options, signal } });
     } catch (error) {
       if (!failed.signal.aborted || aborted(options.signal)) {
         // QEMU that exited with an accelerator report in its output: the accelerator's failure (fallback applies).
@@ -941,18 +934,8 @@ export class Emulator {
   }
 
   /** From QEMU up to ready (or not): record the run, fix up a resumed guest, wait for the services, save `fresh`. */
-  private async afterLaunchUnwatched(
-    launched: Launched,
-    plan: StartPlan,
-    runSpec: InstanceVmSpec,
-    fingerprint: VmFingerprint,
-    probe: { accel: Accelerator; reason: string },
-    endpoints: readonly ServiceEndpoint[],
-    timeoutMs: number,
-    s: ResolvedSettings,
-    options: EmulatorStartOptions,
-    began: number,
-  ): Promise<EmulatorStartResult> {
+  private async afterLaunchUnwatched(ctx: LaunchContext): Promise<EmulatorStartResult> {
+    const { launched, plan, runSpec, fingerprint, probe, endpoints, timeoutMs, s, options, began } = ctx;
     const emit = (e: EmulatorEvent) => options.onEvent?.(e);
     const signal = options.signal;
     const bootKind: BootKind = plan.kind;
