@@ -1,0 +1,212 @@
+/**
+ * A launched start, from QEMU up to ready (or not): record the run, fix up a
+ * resumed guest, wait for the services, save `fresh` after the first healthy
+ * cold boot; all while QEMU's run state is watched.
+ */
+import { rm } from "node:fs/promises";
+import { vmFailedError } from "@hexclave/image-builder/accelerator-fallback";
+import {
+  type Accelerator,
+  acceleratorErrorInOutput,
+  exitedFailure,
+  HexclaveError,
+  type InstanceVmSpec,
+} from "@hexclave/qemu-core";
+import type { Emit, EmulatorContext } from "../context.js";
+import { refreshGuestPrograms } from "../inspect/guest-programs.js";
+import type { ServiceEndpoint } from "../inspect/service-health.js";
+import { abortError, aborted } from "../internal/abort.js";
+import { errorText } from "../internal/error-text.js";
+import { tailLines } from "../internal/files.js";
+import type { VmFingerprint } from "../machine/fingerprint.js";
+import type { ResolvedSettings } from "../settings.js";
+import {
+  type BootKind,
+  type LastStart,
+  type SnapshotName,
+  updateSnapshotRecord,
+  withoutSnapshot,
+} from "../store/snapshot-record.js";
+import type { EmulatorStartOptions, EmulatorStartResult } from "../types.js";
+import type { Launched } from "./launch.js";
+import { afterResume } from "./resume-fixup.js";
+import { saveWithFlush } from "./save-state.js";
+import type { StartPlan } from "./start-plan.js";
+import { SERIAL_TAIL_LINES, waitForServices } from "./wait-ready.js";
+
+/** How often a start polls QEMU's run state and output (qemu.log) for a failure. */
+const RUN_STATE_POLL_MS = 1000;
+
+/** What a launched start carries from QEMU up to ready (or not). */
+export interface LaunchContext {
+  readonly launched: Launched;
+  readonly plan: StartPlan;
+  readonly runSpec: InstanceVmSpec;
+  readonly fingerprint: VmFingerprint;
+  readonly probe: { accel: Accelerator; reason: string };
+  readonly endpoints: readonly ServiceEndpoint[];
+  readonly timeoutMs: number;
+  readonly s: ResolvedSettings;
+  readonly options: EmulatorStartOptions;
+  readonly began: number;
+}
+
+/**
+ * {@link afterLaunchUnwatched} while QEMU's run state, output and process are
+ * watched: a VM that QEMU stops in an error state ends the start within
+ * seconds (the VM is stopped without saving) with `EMULATOR_VM_FAILED`,
+ * carrying QEMU's words, instead of waiting for the readiness deadline.
+ */
+export async function afterLaunch(ctx: EmulatorContext, launch: LaunchContext): Promise<EmulatorStartResult> {
+  const { launched, probe, options } = launch;
+  const failed = new AbortController();
+  const watch = ctx.vm.watch({ pollMs: RUN_STATE_POLL_MS });
+  void watch.failure.then((failure) => {
+    if (failure === undefined) return;
+    failed.abort(
+      vmFailedError("The emulator VM stopped", {
+        accel: probe.accel,
+        failure,
+        detectedAfterMs: Date.now() - launched.spawnedAt,
+      }),
+    );
+  });
+  const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+  try {
+    return await afterLaunchUnwatched(ctx, { ...launch, options: { ...options, signal } });
+  } catch (error) {
+    if (!failed.signal.aborted || aborted(options.signal)) {
+      // QEMU that exited with an accelerator report in its output: the accelerator's failure (fallback applies).
+      if (HexclaveError.is(error) && error.code === "EMULATOR_EXITED_DURING_START") {
+        const stderr = typeof error.details.stderr === "string" ? error.details.stderr : "";
+        if (acceleratorErrorInOutput(stderr) !== undefined && probe.accel !== "tcg") {
+          throw vmFailedError("QEMU exited", {
+            accel: probe.accel,
+            failure: exitedFailure(stderr),
+            detectedAfterMs: Date.now() - launched.spawnedAt,
+          });
+        }
+      }
+      throw error;
+    }
+    const failure = failed.signal.reason as HexclaveError;
+    options.onEvent?.({ type: "message", level: "warn", text: `${failure.message}; stopping it without saving` });
+    await ctx.vm.stop({ graceMs: 0 }).catch(() => undefined);
+    await updateSnapshotRecord(ctx.recordFile, (r) => ({
+      ...r,
+      running: false,
+      lastStop: { kind: "poweroff", at: new Date().toISOString(), detail: `stopped by start: ${failure.message}` },
+    }));
+    throw failure;
+  } finally {
+    watch.stop();
+  }
+}
+
+/** From QEMU up to ready (or not): record the run, fix up a resumed guest, wait for the services, save `fresh`. */
+async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext): Promise<EmulatorStartResult> {
+  const { launched, plan, runSpec, fingerprint, probe, endpoints, timeoutMs, s, options, began } = launch;
+  const emit: Emit = (e) => options.onEvent?.(e);
+  const signal = options.signal;
+  const bootKind: BootKind = plan.kind;
+  const snapshot = plan.kind === "resume" ? plan.snapshot : undefined;
+  const lastStart: LastStart = {
+    kind: bootKind,
+    reason: plan.reason,
+    ...(snapshot !== undefined ? { snapshot } : {}),
+    at: new Date().toISOString(),
+    accel: probe.accel,
+    accelReason: probe.reason,
+  };
+  await updateSnapshotRecord(ctx.recordFile, (r) => {
+    // A resumed `suspend` is consumed: resuming it again after a crash would lose everything written since.
+    const base = snapshot === "suspend" ? withoutSnapshot(r, "suspend") : r;
+    return {
+      ...base,
+      running: true,
+      resetPending: false,
+      current: { spec: runSpec, fingerprint },
+      lastStart,
+      healthySinceStart: false,
+    };
+  });
+
+  if (snapshot === "suspend") {
+    // Consumed: the disk moves on from here, so the state must never be resumed again.
+    await rm(ctx.paths.suspendState, { force: true });
+    emit({ type: "snapshot-deleted", name: "suspend" });
+  }
+  const phases: Record<string, number> = { "qemu-up": Date.now() - launched.spawnedAt };
+  emit({ type: "qemu-up", pid: launched.pid, elapsedMs: Date.now() - began });
+
+  if (bootKind === "resume") {
+    await afterResume(ctx, signal, emit);
+    phases["guest-booted"] = Date.now() - launched.spawnedAt;
+    emit({ type: "guest-booted", elapsedMs: Date.now() - began });
+  }
+
+  const ready = await waitForServices(ctx, {
+    endpoints,
+    timeoutMs,
+    spawnedAt: launched.spawnedAt,
+    began,
+    phases,
+    signal,
+    emit,
+    watchGuest: bootKind === "cold",
+    qemu: launched.identity,
+  });
+  let savedSnapshot: SnapshotName | undefined;
+  let stoppedAfterFailure = false;
+  let serialTail: string[] = [];
+  if (ready.ready) {
+    await updateSnapshotRecord(ctx.recordFile, (r) => ({ ...r, healthySinceStart: true }));
+    phases["all-healthy"] = Date.now() - launched.spawnedAt;
+    emit({ type: "ready", elapsedMs: Date.now() - began });
+    if (plan.kind === "cold" && plan.saveFreshWhenHealthy && !s.noSnapshot) {
+      try {
+        await saveWithFlush(ctx, "fresh", { spec: runSpec, fingerprint }, signal, emit);
+        savedSnapshot = "fresh";
+      } catch (error) {
+        if (aborted(signal)) throw abortError(signal);
+        emit({
+          type: "message",
+          level: "warn",
+          text: `Could not save the fresh snapshot (reset will recreate the disk instead): ${errorText(error)}`,
+        });
+      }
+    }
+    // A cold-booted guest has no programs answer yet: start its first check for `status` (detached, returns at once).
+    if (bootKind === "cold") await refreshGuestPrograms(ctx.vm, signal ? { signal } : {});
+  } else {
+    serialTail = await tailLines(ctx.paths.serialLog, SERIAL_TAIL_LINES);
+    if (options.stopOnFailure === true) {
+      await ctx.vm.stop(signal ? { signal } : {});
+      await updateSnapshotRecord(ctx.recordFile, (r) => ({
+        ...r,
+        running: false,
+        lastStop: { kind: "poweroff", at: new Date().toISOString(), detail: "stopped after a readiness failure" },
+      }));
+      stoppedAfterFailure = true;
+    }
+  }
+  return {
+    alreadyRunning: false,
+    ready: ready.ready,
+    bootKind,
+    reason: plan.reason,
+    ...(snapshot !== undefined ? { snapshot } : {}),
+    accel: probe.accel,
+    accelReason: probe.reason,
+    arch: s.arch,
+    cpus: runSpec.cpus,
+    memoryMb: runSpec.memoryMb,
+    durationMs: Date.now() - began,
+    phases,
+    services: ready.services,
+    failing: ready.services.filter((x) => !x.up).map((x) => x.name),
+    serialTail,
+    stoppedAfterFailure,
+    ...(savedSnapshot !== undefined ? { savedSnapshot } : {}),
+  };
+}

@@ -1,0 +1,325 @@
+/**
+ * `start`: under the start lock, attach to a running VM or plan the boot
+ * (resume `suspend`/`fresh`, or cold), launch QEMU, and wait for ready; a
+ * hardware accelerator that fails the guest gives one more start under tcg.
+ */
+import {
+  acceleratorFailureOf,
+  forcedAcceleratorFailed,
+  verdictWords,
+} from "@hexclave/image-builder/accelerator-fallback";
+import {
+  type Accelerator,
+  acquireInstanceLock,
+  chooseAccelerator,
+  type Firmware,
+  HexclaveError,
+  type InstanceLock,
+  type InstanceVmSpec,
+  imagePaths,
+  recordAcceleratorFailure,
+} from "@hexclave/qemu-core";
+import type { Emit, EmulatorContext } from "../context.js";
+import { emulatorErrors, isCataloguedError } from "../errors-data.js";
+import { serviceEndpoints } from "../inspect/service-health.js";
+import { abortError, aborted, throwIfAborted } from "../internal/abort.js";
+import { errorText } from "../internal/error-text.js";
+import { exists } from "../internal/files.js";
+import { guestNetworkOf, writeGuestConnector } from "../machine/guest-network.js";
+import { buildEmulatorVmSpec, withHostPorts } from "../machine/vm-spec.js";
+import { hostPortsFor, type ResolvedSettings, resolveRuntimeSettings } from "../settings.js";
+import { type InstalledImage, readInstalledImage } from "../store/installed-image.js";
+import { readSnapshotRecord, updateSnapshotRecord } from "../store/snapshot-record.js";
+import type { EmulatorStartOptions, EmulatorStartResult } from "../types.js";
+import { afterLaunch } from "./after-launch.js";
+import { attachToRunning } from "./attach.js";
+import { bridgeInfoOf, describeConfigWriteBack, startFileBridge, stopFileBridge } from "./bridge-session.js";
+import { fingerprintOf, type Launched, launch, prepareColdDisk, prepareFirmware, withAccel } from "./launch.js";
+import { prepareRuntimeEnv } from "./runtime-env-start.js";
+import { presentSnapshots } from "./save-state.js";
+import { type ColdPlan, decideStartPlan, overlayBaseMismatch, type StartPlan } from "./start-plan.js";
+import { readinessTimeoutMs } from "./wait-ready.js";
+
+/** Errors of a start that a cold boot would meet too: raised, not turned into a fallback. */
+const NOT_RESUME_FAILURES = new Set([
+  "PORT_IN_USE",
+  "INSTANCE_LOCKED",
+  "INSTANCE_ALREADY_RUNNING",
+  "QEMU_NOT_FOUND",
+  "QEMU_TOO_OLD",
+  "ABORTED",
+]);
+
+export async function start(ctx: EmulatorContext, options: EmulatorStartOptions = {}): Promise<EmulatorStartResult> {
+  const began = Date.now();
+  throwIfAborted(options.signal);
+  const s = resolveRuntimeSettings(ctx.env, options);
+  const image = await readInstalledImage(imagePaths(ctx.home, s.arch), s.arch);
+  const lock = await acquireStartLock(ctx);
+  try {
+    try {
+      return await startLocked(ctx, options, s, image, began);
+    } catch (error) {
+      const choice = options.accel ?? "auto";
+      const accel = HexclaveError.is(error) ? (error.details.accel as Accelerator | undefined) : undefined;
+      const info = accel === undefined ? undefined : acceleratorFailureOf(error, accel);
+      if (info === undefined || aborted(options.signal)) throw error;
+      if (choice !== "auto") throw forcedAcceleratorFailed(info, choice);
+      return await fallBackToTcg(ctx, info, options, s, image, began);
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The accelerator failed the guest: cache the verdict, say so, and start again (now under tcg). */
+async function fallBackToTcg(
+  ctx: EmulatorContext,
+  info: { accel: Accelerator; failure: { message: string }; detectedAfterMs: number },
+  options: EmulatorStartOptions,
+  s: ResolvedSettings,
+  image: InstalledImage,
+  began: number,
+): Promise<EmulatorStartResult> {
+  const seenAt = Date.now();
+  const words = verdictWords(info as Parameters<typeof verdictWords>[0]);
+  await recordAcceleratorFailure({
+    arch: s.arch,
+    accel: info.accel,
+    reason: words,
+    env: ctx.env,
+    ...(ctx.kvmDevice === undefined ? {} : { kvmDevice: ctx.kvmDevice }),
+  });
+  options.onEvent?.({
+    type: "accelerator-fallback",
+    from: info.accel,
+    to: "tcg",
+    reason: info.failure.message,
+    detectedAfterMs: info.detectedAfterMs,
+  });
+  let relaunchedAt: number | undefined;
+  const result = await startLocked(
+    ctx,
+    {
+      ...options,
+      onEvent: (e) => {
+        if (e.type === "stage-start" && e.stage === "qemu") relaunchedAt ??= Date.now();
+        options.onEvent?.(e);
+      },
+    },
+    s,
+    image,
+    began,
+  );
+  return {
+    ...result,
+    acceleratorFallback: {
+      from: info.accel,
+      reason: info.failure.message,
+      detectedAfterMs: info.detectedAfterMs,
+      relaunchAfterMs: (relaunchedAt ?? Date.now()) - seenAt,
+    },
+  };
+}
+
+/** The start lock, or `EMULATOR_START_IN_PROGRESS` naming the other start's pid and command. */
+async function acquireStartLock(ctx: EmulatorContext): Promise<InstanceLock> {
+  try {
+    return await acquireInstanceLock(ctx.startLockFile, { purpose: "emulator-start" });
+  } catch (error) {
+    if (!(HexclaveError.is(error) && error.code === "INSTANCE_LOCKED")) throw error;
+    const pid = error.details.pid;
+    const command = typeof error.details.command === "string" ? error.details.command : "unknown command";
+    throw emulatorErrors.create(
+      "EMULATOR_START_IN_PROGRESS",
+      `Another start of this emulator is in progress (pid ${String(pid)}: ${command}); a second start would race it`,
+      { cause: error, details: { pid, command, lock: ctx.startLockFile } },
+    );
+  }
+}
+
+async function startLocked(
+  ctx: EmulatorContext,
+  options: EmulatorStartOptions,
+  s: ResolvedSettings,
+  image: InstalledImage,
+  began: number,
+): Promise<EmulatorStartResult> {
+  const emit: Emit = (e) => options.onEvent?.(e);
+  const signal = options.signal;
+  const hostPorts = hostPortsFor(ctx.env, image.manifest, s.ports);
+  const endpoints = serviceEndpoints(image.manifest.services, hostPorts);
+  let record = await readSnapshotRecord(ctx.recordFile);
+
+  let current = await ctx.vm.status();
+  if (current.state === "broken") {
+    emit({
+      type: "message",
+      level: "warn",
+      text: `The VM is in an error state (${current.failure?.message ?? "unknown"}): stopping it without saving, then starting again`,
+    });
+    await ctx.vm.stop({ graceMs: 0, ...(signal ? { signal } : {}) });
+    await updateSnapshotRecord(ctx.recordFile, (r) => ({
+      ...r,
+      running: false,
+      lastStop: { kind: "poweroff", at: new Date().toISOString(), detail: "stopped by start: the VM was broken" },
+    }));
+    current = await ctx.vm.status();
+  }
+  if (current.state === "running" || current.state === "starting" || current.state === "paused") {
+    return attachToRunning(ctx, { spec: current.record?.spec, pid: current.pid, endpoints, record, s, options, began });
+  }
+
+  // The deeper probe boots the image's own kernel under a hardware accelerator that ran the tiny guest.
+  const probe = await chooseAccelerator({
+    arch: s.arch,
+    signal,
+    env: ctx.env,
+    choice: options.accel ?? "auto",
+    ...(ctx.kvmDevice === undefined ? {} : { kvmDevice: ctx.kvmDevice }),
+    ...(image.manifest.boot.kind === "kernel" ? { linuxKernel: image.paths.kernel } : {}),
+  });
+  emit({ type: "accelerator", accel: probe.accel, reason: probe.reason });
+  const timeoutMs = readinessTimeoutMs(options.timeoutMs, probe.accel);
+
+  const firmware: Firmware | undefined =
+    image.manifest.boot.kind === "firmware" ? await prepareFirmware(s.arch) : undefined;
+  const spec = buildEmulatorVmSpec({
+    ...(firmware !== undefined ? { firmwareCode: firmware.code } : {}),
+    manifest: image.manifest,
+    image: image.paths,
+    instance: ctx.paths,
+    instanceName: ctx.instanceName,
+    accel: probe.accel,
+    cpus: s.cpus,
+    memoryMb: s.memoryMb,
+    ports: hostPorts,
+    ...(options.guestNetwork === undefined ? {} : { guestNetwork: options.guestNetwork }),
+  });
+  const fingerprint = fingerprintOf(ctx, spec, probe.qemuVersion, image.manifest.image.sha256);
+
+  const overlayExists = await exists(ctx.paths.overlay);
+  const baseChanged = overlayBaseMismatch({ overlayExists, record, fingerprint });
+  if (baseChanged !== undefined) {
+    throw emulatorErrors.create("EMULATOR_BASE_CHANGED", `Cannot start: ${baseChanged}.`, {
+      details: { overlay: ctx.paths.overlay, image: image.paths.image },
+    });
+  }
+  const present = overlayExists ? await presentSnapshots(ctx) : [];
+  let plan: StartPlan = decideStartPlan({
+    noSnapshot: s.noSnapshot,
+    overlayExists,
+    record,
+    presentSnapshots: present,
+    fingerprint,
+  });
+
+  // The runtime environment for this start's host ports and the install's secrets (issue 13), cold or resume.
+  const runtimeEnv = await prepareRuntimeEnv({ home: ctx.home, instanceDir: ctx.paths.dir, ports: hostPorts });
+  if (runtimeEnv.secretsCreated) {
+    emit({ type: "message", level: "info", text: `Made this install's secrets in ${runtimeEnv.secretsFile}` });
+  }
+  // The file bridge runs before QEMU reads its fw_cfg file, cold or resume (a new port and token every start).
+  const bridge = await startFileBridge(ctx, options.fileBridge, signal, emit);
+  // The connector QEMU runs per guest-forwarded connection (the bridge, --guest-reach ports), for this Node.
+  await writeGuestConnector(ctx.paths.dir);
+  let bridgeInUse = false;
+  try {
+    let launched: Launched | undefined;
+    let runSpec: InstanceVmSpec = spec;
+    const launchWith = { image, fingerprint, firmware, signal, emit };
+    if (plan.kind === "resume") {
+      emit({ type: "boot-mode", mode: "resume", reason: plan.reason, snapshot: plan.snapshot });
+      runSpec = withHostPorts(plan.saved.spec, spec);
+      try {
+        launched = await launch(ctx, { ...launchWith, spec: runSpec, resume: plan.snapshot });
+      } catch (error) {
+        if (aborted(signal)) throw abortError(signal);
+        if (isCataloguedError(error) || (HexclaveError.is(error) && NOT_RESUME_FAILURES.has(error.code))) throw error;
+        // The accelerator failing the resumed guest is the accelerator's failure, not the saved state's.
+        if (acceleratorFailureOf(error, probe.accel) !== undefined) throw withAccel(error, probe.accel);
+        emit({ type: "resume-failed", snapshot: plan.snapshot, error: errorText(error) });
+        const fallback: ColdPlan = {
+          kind: "cold",
+          reason: `resuming the ${plan.snapshot} snapshot failed (${errorText(error)}): booting the same disk cold`,
+          newOverlay: false,
+          ...(plan.snapshot === "fresh" ? { revertDiskTo: "fresh" as const } : {}),
+          drop: plan.snapshot === "suspend" ? ["suspend"] : [],
+          saveFreshWhenHealthy: plan.snapshot === "fresh",
+        };
+        plan = fallback;
+        runSpec = spec;
+      }
+    }
+    if (plan.kind === "cold") {
+      record = await prepareColdDisk(ctx, plan, record, image.manifest.image.sha256);
+      emit({ type: "boot-mode", mode: "cold", reason: plan.reason });
+      launched = await launch(ctx, { ...launchWith, spec, resume: undefined }).catch((error: unknown) => {
+        throw withAccel(error, probe.accel);
+      });
+    }
+    if (launched === undefined) throw new Error("unreachable: nothing launched");
+    try {
+      const result = await afterLaunch(ctx, {
+        launched,
+        plan,
+        runSpec,
+        fingerprint,
+        probe,
+        endpoints,
+        timeoutMs,
+        s,
+        options,
+        began,
+      });
+      bridgeInUse = !result.stoppedAfterFailure;
+      return {
+        ...result,
+        fileBridge: bridgeInfoOf(bridge),
+        ...(runSpec.network === undefined ? {} : { guestNetwork: guestNetworkOf(runSpec.network) }),
+        ...(bridge.previous?.configFile
+          ? { previousConfigFile: describeConfigWriteBack(bridge.previous.configFile) }
+          : {}),
+      };
+    } catch (error) {
+      if (aborted(signal)) {
+        await stopAfterInterrupt(ctx, emit);
+        throw abortError(signal);
+      }
+      throw error;
+    }
+  } finally {
+    // A start that leaves no QEMU running leaves no bridge either (its config file is written back).
+    if (!bridgeInUse && !(await qemuRunning(ctx))) await stopFileBridge(ctx, emit);
+  }
+}
+
+/** True when this instance's QEMU runs (any run state). */
+async function qemuRunning(ctx: EmulatorContext): Promise<boolean> {
+  const state = (await ctx.vm.status().catch(() => undefined))?.state;
+  ctx.vm.close();
+  return state === "running" || state === "starting" || state === "paused" || state === "broken";
+}
+
+/**
+ * A start interrupted (Ctrl-C) after QEMU was launched stops that QEMU, so
+ * nothing is left running that the user did not get: the disk is kept and
+ * the next start boots it cold, saying why.
+ */
+async function stopAfterInterrupt(ctx: EmulatorContext, emit: Emit): Promise<void> {
+  emit({
+    type: "message",
+    level: "warn",
+    text: "Interrupted: stopping the VM this start launched (its disk is kept; the next start boots it cold)",
+  });
+  const stopped = await ctx.vm.stop({ graceMs: 0 }).catch(() => undefined);
+  await updateSnapshotRecord(ctx.recordFile, (r) => ({
+    ...r,
+    running: false,
+    lastStop: {
+      kind: "interrupted",
+      at: new Date().toISOString(),
+      detail: `start interrupted; QEMU stopped (${stopped?.how ?? "not confirmed"})`,
+    },
+  }));
+}
