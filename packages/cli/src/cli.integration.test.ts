@@ -58,7 +58,7 @@ describe("usage errors: exit 2, one clear message, no stack trace", () => {
     [
       ["emulator", "start", "--memory", "lots"],
       {},
-      "--memory must be a whole number from 512",
+      "--memory must be a whole number from 256",
       "stack emulator start --help",
     ],
     [["emulator", "start", "--cpus"], {}, "option --cpus needs a value", "stack emulator start --help"],

@@ -92,9 +92,9 @@ describe("resolveEmulatorSettings", () => {
       '--cpus must be a whole number from 1 to 256, got "0".',
     );
     expect(usageMessage(() => resolveEmulatorSettings({ memory: "lots" }, context()))).toContain(
-      '--memory must be a whole number from 512 to 1048576 (MB), got "lots"',
+      '--memory must be a whole number from 256 to 1048576 (MB), got "lots"',
     );
-    expect(usageMessage(() => resolveEmulatorSettings({ memory: "256" }, context()))).toContain('got "256"');
+    expect(usageMessage(() => resolveEmulatorSettings({ memory: "255" }, context()))).toContain('got "255"');
     expect(usageMessage(() => resolveEmulatorSettings({ cpus: "1.5" }, context()))).toContain('got "1.5"');
     expect(usageMessage(() => resolveEmulatorSettings({ cpus: "" }, context()))).toBe(
       "--cpus needs a value: a whole number from 1 to 256.",

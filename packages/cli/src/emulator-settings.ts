@@ -2,34 +2,45 @@
  * Resolves the emulator's settings from flags and the environment, purely:
  * flags win over environment variables, which win over defaults. A bad value
  * from either is a `UsageError` naming the flag or the variable.
+ * The machine sizes (cpus, memoryMb) go through the runtime's one bounds table
+ * (`MACHINE_SETTINGS`, `resolveSettings` in `@hexclave/emulator`), with the same words.
  *
  * | setting       | flag        | environment                                   | default          |
  * |---------------|-------------|-----------------------------------------------|------------------|
  * | home          |             | `HEXCLAVE_EMULATOR_HOME`                      | `~/.hexclave/emulator` |
  * | arch          | `--arch`    | `EMULATOR_ARCH`                               | the host's arch  |
- * | cpus          | `--cpus`    | `EMULATOR_CPUS`                               | 4                |
- * | memoryMb      | `--memory`  | `EMULATOR_RAM_MB`                             | 4096             |
+ * | cpus          | `--cpus`    | `EMULATOR_CPUS`                               | `MACHINE_SETTINGS`|
+ * | memoryMb      | `--memory`  | `EMULATOR_RAM_MB`                             | `MACHINE_SETTINGS`|
  * | ports         |             | `EMULATOR_{DASHBOARD,BACKEND,MINIO,INBUCKET}_PORT` | 26700..26703 |
  * | snapshot      | `--no-snapshot` | `EMULATOR_NO_SNAPSHOT=1`                  | on               |
  * | accel         | `--accel`   | `EMULATOR_ACCEL`                              | auto (probe)     |
  * | guestNetwork  | `--guest-network`, `--guest-reach` (repeatable) | `EMULATOR_GUEST_NETWORK`, `EMULATOR_GUEST_REACH` (comma-separated) | isolated, no port |
  */
 import { join, resolve } from "node:path";
-import { DEFAULT_GUEST_NETWORK_MODE, GUEST_NETWORK_MODES, type GuestNetworkSettings } from "@hexclave/emulator";
+import {
+  DEFAULT_GUEST_NETWORK_MODE,
+  GUEST_NETWORK_MODES,
+  type GuestNetworkSettings,
+  MACHINE_SETTINGS,
+  PORT_BOUNDS,
+  resolveSettings,
+  type SettingSource,
+} from "@hexclave/emulator";
 import {
   ACCELERATOR_CHOICES,
   type AcceleratorChoice,
   ARCHES,
   type Arch,
   DEFAULT_HOME_SEGMENTS,
+  HexclaveError,
   HOME_ENV,
 } from "@hexclave/qemu-core";
 import { parseChoice, parseEnvBoolean, parseInteger } from "./flag-values.js";
 import { UsageError } from "./usage-error.js";
 
-export const DEFAULT_CPUS = 4;
-export const DEFAULT_MEMORY_MB = 4096;
-export const MIN_MEMORY_MB = 512;
+/** The runtime's defaults (its settings table: `MACHINE_SETTINGS` in `@hexclave/emulator`). */
+export const DEFAULT_CPUS = MACHINE_SETTINGS.cpus.default;
+export const DEFAULT_MEMORY_MB = MACHINE_SETTINGS.memoryMb.default;
 
 /** The four services forwarded to the host, in display order. */
 export const SERVICE_NAMES = ["dashboard", "backend", "minio", "inbucket"] as const;
@@ -49,15 +60,13 @@ export const PORT_ENV: Readonly<Record<ServiceName, string>> = {
   inbucket: "EMULATOR_INBUCKET_PORT",
 };
 
-export const CPUS_ENV = "EMULATOR_CPUS";
-export const MEMORY_ENV = "EMULATOR_RAM_MB";
 export const ARCH_ENV = "EMULATOR_ARCH";
 export const NO_SNAPSHOT_ENV = "EMULATOR_NO_SNAPSHOT";
 export const ACCEL_ENV = "EMULATOR_ACCEL";
 export const GUEST_NETWORK_ENV = "EMULATOR_GUEST_NETWORK";
 export const GUEST_REACH_ENV = "EMULATOR_GUEST_REACH";
 
-export type SettingSource = "flag" | "env" | "default";
+export type { SettingSource } from "@hexclave/emulator";
 
 /** Everything the emulator commands need to know about where and how to run. */
 export interface EmulatorSettings {
@@ -126,23 +135,8 @@ export function resolveEmulatorSettings(flags: EmulatorFlags, context: SettingsC
         ? parseChoice(archEnv, ARCHES, { env: ARCH_ENV }, path)
         : context.hostArch;
 
-  const cpuBounds = { min: 1, max: 256 };
-  const cpusEnv = env[CPUS_ENV];
-  const cpus =
-    flags.cpus !== undefined
-      ? parseInteger(flags.cpus, { flag: "--cpus" }, cpuBounds, path)
-      : present(cpusEnv)
-        ? parseInteger(cpusEnv, { env: CPUS_ENV }, cpuBounds, path)
-        : DEFAULT_CPUS;
-
-  const memoryBounds = { min: MIN_MEMORY_MB, max: 1_048_576, unit: "MB" };
-  const memoryEnv = env[MEMORY_ENV];
-  const memoryMb =
-    flags.memory !== undefined
-      ? parseInteger(flags.memory, { flag: "--memory" }, memoryBounds, path)
-      : present(memoryEnv)
-        ? parseInteger(memoryEnv, { env: MEMORY_ENV }, memoryBounds, path)
-        : DEFAULT_MEMORY_MB;
+  const machine = asUsageError(() => resolveSettings({ cpus: flags.cpus, memoryMb: flags.memory }, env), path);
+  const { cpus, memoryMb } = machine;
 
   const ports = resolvePorts(env, path);
 
@@ -185,11 +179,23 @@ export function resolveEmulatorSettings(flags: EmulatorFlags, context: SettingsC
             ? "env"
             : "default",
       arch: source(archFlag, archEnv),
-      cpus: source(flags.cpus, cpusEnv),
-      memoryMb: source(flags.memory, memoryEnv),
+      cpus: machine.sources.cpus,
+      memoryMb: machine.sources.memoryMb,
       home: present(homeEnv) ? "env" : "default",
     },
   };
+}
+
+/** The runtime's `EMULATOR_SETTING_INVALID` (a bad flag or variable) as the CLI's usage error, same words. */
+export function asUsageError<T>(resolve: () => T, commandPath: readonly string[]): T {
+  try {
+    return resolve();
+  } catch (error) {
+    if (HexclaveError.is(error) && error.code === "EMULATOR_SETTING_INVALID") {
+      throw new UsageError(error.message, commandPath);
+    }
+    throw error;
+  }
 }
 
 /** `--guest-network` over `EMULATOR_GUEST_NETWORK`, `--guest-reach` (all of them) over `EMULATOR_GUEST_REACH`. */
@@ -205,7 +211,7 @@ function resolveGuestNetwork(
       : present(modeEnv)
         ? parseChoice(modeEnv, GUEST_NETWORK_MODES, { env: GUEST_NETWORK_ENV }, path)
         : DEFAULT_GUEST_NETWORK_MODE;
-  const bounds = { min: 1, max: 65535 };
+  const bounds = PORT_BOUNDS;
   const reachEnv = env[GUEST_REACH_ENV];
   const reach =
     flags.guestReach !== undefined
@@ -225,7 +231,7 @@ export function resolvePorts(
   for (const service of SERVICE_NAMES) {
     const name = PORT_ENV[service];
     const raw = env[name];
-    if (present(raw)) ports[service] = parseInteger(raw, { env: name }, { min: 1, max: 65535 }, commandPath);
+    if (present(raw)) ports[service] = parseInteger(raw, { env: name }, PORT_BOUNDS, commandPath);
   }
   for (const [i, a] of SERVICE_NAMES.entries()) {
     for (const b of SERVICE_NAMES.slice(i + 1)) {

@@ -16,7 +16,6 @@ export {
   DEFAULT_PORTS,
   type EmulatorFlags,
   type EmulatorSettings,
-  MIN_MEMORY_MB,
   PORT_ENV,
   resolveEmulatorSettings,
   resolvePorts,

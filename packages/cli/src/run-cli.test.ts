@@ -539,7 +539,7 @@ describe("the runtime's results as the commands show them", () => {
 
   it.each([
     [["--configs", "2x"], /--configs must be a comma-separated list/],
-    [["--configs", "2x256"], /--configs must be/],
+    [["--configs", "2x128"], /--configs must be/],
     [["--report", "bench.txt"], /--report names an HTML file/],
   ])("bench %j is a usage error", async (flags, message) => {
     const stream = io();

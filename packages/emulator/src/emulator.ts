@@ -41,7 +41,11 @@ import type {
 export { type CreateEmulatorOptions, EMULATOR_START_LOCK_FILE } from "./context.js";
 export { describeConfigWriteBack } from "./lifecycle/bridge-session.js";
 export { EMULATOR_ACCEL_TIMEOUT_MS, EMULATOR_TCG_TIMEOUT_MS } from "./lifecycle/wait-ready.js";
-export { EMULATOR_DEFAULT_CPUS, EMULATOR_DEFAULT_MEMORY_MB, EMULATOR_NO_SNAPSHOT_ENV } from "./settings.js";
+export {
+  EMULATOR_DEFAULT_CPUS,
+  EMULATOR_DEFAULT_MEMORY_MB,
+  EMULATOR_NO_SNAPSHOT_ENV,
+} from "./settings/runtime-settings.js";
 export type * from "./types.js";
 
 /** One emulator instance: each method is one use case (lifecycle/, inspect/) run on this instance's context. */

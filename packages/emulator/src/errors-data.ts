@@ -19,7 +19,7 @@ export const emulatorErrors = defineErrorCatalogue({
   },
   EMULATOR_SETTING_INVALID: {
     title: "Invalid emulator setting",
-    hint: "Fix the environment variable named in the message (EMULATOR_ARCH, EMULATOR_CPUS, EMULATOR_RAM_MB, EMULATOR_*_PORT).",
+    hint: "Fix the flag, option or environment variable named in the message (--cpus/EMULATOR_CPUS, --memory/EMULATOR_RAM_MB, EMULATOR_ARCH, EMULATOR_*_PORT).",
   },
   EMULATOR_NOT_RUNNING: {
     title: "The emulator is not running",

@@ -8,5 +8,6 @@ export * from "./lifecycle/start-plan.js";
 export * from "./machine/fingerprint.js";
 export * from "./machine/guest-network.js";
 export * from "./machine/vm-spec.js";
+export * from "./settings/machine-settings.js";
 export * from "./store/installed-image.js";
 export * from "./store/snapshot-record.js";

@@ -4,6 +4,7 @@
  * exit, and for starts the phases since QEMU was spawned), and the medians
  * per configuration. Pure.
  */
+import { MACHINE_SETTINGS } from "@hexclave/emulator";
 import type { Accelerator, Arch } from "@hexclave/qemu-core";
 
 export const BENCH_SCHEMA_VERSION = 2;
@@ -123,7 +124,8 @@ export function parseBenchConfigs(text: string, defaults: { cpus: number; memory
     if (m === null) return null;
     const cpus = Number(m[1]);
     const memoryMb = Number(m[2]);
-    if (cpus < 1 || cpus > 64 || memoryMb < 512) return null;
+    const { cpus: c, memoryMb: m2 } = MACHINE_SETTINGS;
+    if (cpus < c.min || cpus > c.max || memoryMb < m2.min || memoryMb > m2.max) return null;
     configs.push({ label: `${cpus} CPUs, ${memoryMb} MB`, cpus, memoryMb });
   }
   return configs.length > 0 ? configs : null;

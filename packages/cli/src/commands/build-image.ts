@@ -1,10 +1,11 @@
 import { resolve } from "node:path";
+import { resolveSettings } from "@hexclave/emulator";
 import { imagePaths } from "@hexclave/qemu-core";
 import type { CliDeps } from "../cli-deps.js";
 import { defineStackCommand } from "../command-runner.js";
-import { CPUS_ENV, MEMORY_ENV, MIN_MEMORY_MB } from "../emulator-settings.js";
+import { asUsageError } from "../emulator-settings.js";
 import { ExitCode } from "../exit-codes.js";
-import { parseChoice, parseHttpUrl, parseInteger } from "../flag-values.js";
+import { parseChoice, parseHttpUrl } from "../flag-values.js";
 import { buildEventToProgress } from "../render/build-events.js";
 import { type BuildSummary, renderBuildSummary, summariseBuiltImage } from "../render/build-summary.js";
 import { writeJson } from "../render/json-output.js";
@@ -76,16 +77,10 @@ EXIT CODES  0 built, 1 failure, 2 usage error, 130 interrupted`,
         args.compression === undefined
           ? "zstd"
           : parseChoice(args.compression, ["zstd", "zlib"], { flag: "--compression" }, path);
-      const cpusEnv = io.env[CPUS_ENV];
-      const memoryEnv = io.env[MEMORY_ENV];
-      const cpus =
-        cpusEnv === undefined || cpusEnv === ""
-          ? undefined
-          : parseInteger(cpusEnv, { env: CPUS_ENV }, { min: 1, max: 256 }, path);
-      const memoryMb =
-        memoryEnv === undefined || memoryEnv === ""
-          ? undefined
-          : parseInteger(memoryEnv, { env: MEMORY_ENV }, { min: MIN_MEMORY_MB, unit: "MB" }, path);
+      // The build VM's sizes: the variables through the runtime's bounds table, else the build's own defaults.
+      const machine = asUsageError(() => resolveSettings({}, io.env), path);
+      const cpus = machine.sources.cpus === "env" ? machine.cpus : undefined;
+      const memoryMb = machine.sources.memoryMb === "env" ? machine.memoryMb : undefined;
       const cloudUrlRaw = args["cloud-url"] ?? io.env[CLOUD_IMAGE_URL_ENV];
       const cloudMirror =
         cloudUrlRaw === undefined || cloudUrlRaw === ""

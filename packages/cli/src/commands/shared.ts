@@ -1,5 +1,6 @@
 /** Pieces every emulator command uses: flag definitions, settings, progress. */
 
+import { MACHINE_SETTINGS } from "@hexclave/emulator";
 import type { CliDeps } from "../cli-deps.js";
 import type { CliIo } from "../cli-io.js";
 import { wantsColour, wantsFancyOutput } from "../cli-io.js";
@@ -32,12 +33,14 @@ export const jsonArg = {
   description: "Print one JSON document on stdout (progress, if any, goes to stderr)",
 } as const;
 
+const { cpus: CPUS, memoryMb: MEMORY } = MACHINE_SETTINGS;
+
 export const ENVIRONMENT_NOTES = `ENVIRONMENT
 
   HEXCLAVE_EMULATOR_HOME   images and instances (default ~/.hexclave/emulator)
   EMULATOR_ARCH            amd64 or arm64 (a flag wins over it)
-  EMULATOR_CPUS            vCPUs, >= 1 (default 4)
-  EMULATOR_RAM_MB          memory in MB, >= 512 (default 4096)
+  EMULATOR_CPUS            vCPUs, ${CPUS.min} to ${CPUS.max} (default ${CPUS.default})
+  EMULATOR_RAM_MB          memory in MB, ${MEMORY.min} to ${MEMORY.max} (default ${MEMORY.default})
   EMULATOR_DASHBOARD_PORT, EMULATOR_BACKEND_PORT, EMULATOR_MINIO_PORT, EMULATOR_INBUCKET_PORT
                            host ports on 127.0.0.1 (default 26700-26703)
   EMULATOR_NO_SNAPSHOT=1   plain cold boots (like --no-snapshot)

@@ -2,7 +2,7 @@
 import { type Arch, imagePaths, readLockHolder } from "@hexclave/qemu-core";
 import type { EmulatorContext } from "../context.js";
 import { guestNetworkOf } from "../machine/guest-network.js";
-import { hostPortsFor, resolveRuntimeSettings } from "../settings.js";
+import { hostPortsFor, resolveRuntimeSettings } from "../settings/runtime-settings.js";
 import { type InstalledImage, readInstalledImage } from "../store/installed-image.js";
 import { readSnapshotRecord } from "../store/snapshot-record.js";
 import type { EmulatorHealth, EmulatorStatus } from "../types.js";

@@ -19,7 +19,7 @@ import { abortError, aborted } from "../internal/abort.js";
 import { errorText } from "../internal/error-text.js";
 import { tailLines } from "../internal/files.js";
 import type { VmFingerprint } from "../machine/fingerprint.js";
-import type { ResolvedSettings } from "../settings.js";
+import type { ResolvedSettings } from "../settings/runtime-settings.js";
 import {
   type BootKind,
   type LastStart,

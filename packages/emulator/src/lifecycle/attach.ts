@@ -3,7 +3,7 @@ import { type Accelerator, type InstanceVmSpec, readProcessIdentity } from "@hex
 import type { Emit, EmulatorContext } from "../context.js";
 import { checkServicesOnce, type ServiceEndpoint } from "../inspect/service-health.js";
 import { tailLines } from "../internal/files.js";
-import type { ResolvedSettings } from "../settings.js";
+import type { ResolvedSettings } from "../settings/runtime-settings.js";
 import { type SnapshotRecord, updateSnapshotRecord } from "../store/snapshot-record.js";
 import type { EmulatorStartOptions, EmulatorStartResult } from "../types.js";
 import { readinessTimeoutMs, SERIAL_TAIL_LINES, waitForServices } from "./wait-ready.js";

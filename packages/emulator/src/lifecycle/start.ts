@@ -27,7 +27,7 @@ import { errorText } from "../internal/error-text.js";
 import { exists } from "../internal/files.js";
 import { guestNetworkOf, writeGuestConnector } from "../machine/guest-network.js";
 import { buildEmulatorVmSpec, withHostPorts } from "../machine/vm-spec.js";
-import { hostPortsFor, type ResolvedSettings, resolveRuntimeSettings } from "../settings.js";
+import { hostPortsFor, type ResolvedSettings, resolveRuntimeSettings } from "../settings/runtime-settings.js";
 import { type InstalledImage, readInstalledImage } from "../store/installed-image.js";
 import { readSnapshotRecord, updateSnapshotRecord } from "../store/snapshot-record.js";
 import type { EmulatorStartOptions, EmulatorStartResult } from "../types.js";

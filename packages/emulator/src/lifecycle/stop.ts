@@ -8,7 +8,7 @@ import { rm } from "node:fs/promises";
 import type { Emit, EmulatorContext } from "../context.js";
 import { abortError, aborted, throwIfAborted } from "../internal/abort.js";
 import { errorText } from "../internal/error-text.js";
-import { EMULATOR_NO_SNAPSHOT_ENV, envTruthy } from "../settings.js";
+import { EMULATOR_NO_SNAPSHOT_ENV, envTruthy } from "../settings/runtime-settings.js";
 import { readSnapshotRecord, updateSnapshotRecord, withoutSnapshot } from "../store/snapshot-record.js";
 import type { EmulatorStopOptions, EmulatorStopResult } from "../types.js";
 import { stopFileBridge } from "./bridge-session.js";

@@ -1,3 +1,4 @@
+import { MACHINE_SETTINGS } from "@hexclave/emulator";
 import { HOME_ENV } from "@hexclave/qemu-core";
 import { runWholeCommandBench } from "../../bench/whole-command-bench.js";
 import {
@@ -33,8 +34,7 @@ export function benchCommand(deps: CliDeps) {
       },
       configs: {
         type: "string",
-        description:
-          "Machine sizes to bench, comma-separated: default (EMULATOR_CPUS/EMULATOR_RAM_MB or 4 CPUs, 4096 MB) or CPUSxMB (default: default)",
+        description: `Machine sizes to bench, comma-separated: default (EMULATOR_CPUS/EMULATOR_RAM_MB or ${MACHINE_SETTINGS.cpus.default} CPUs, ${MACHINE_SETTINGS.memoryMb.default} MB) or CPUSxMB (default: default)`,
         valueHint: "default,2x2048",
       },
       report: {
@@ -73,7 +73,7 @@ EXIT CODES  0 done, 1 failure, 2 usage error`,
       });
       if (configs === null) {
         throw new UsageError(
-          `--configs must be a comma-separated list of default or CPUSxMB (like 2x2048, at least 512 MB), got "${args.configs}".`,
+          `--configs must be a comma-separated list of default or CPUSxMB (like 2x2048, at least ${MACHINE_SETTINGS.memoryMb.min} MB), got "${args.configs}".`,
           path,
         );
       }

@@ -1,4 +1,4 @@
-import { describeGuestNetwork } from "@hexclave/emulator";
+import { describeGuestNetwork, MACHINE_SETTINGS } from "@hexclave/emulator";
 import type { CliDeps } from "../../cli-deps.js";
 import { defineStackCommand } from "../../command-runner.js";
 import type { EmulatorStartResult } from "../../emulator-runtime.js";
@@ -29,12 +29,12 @@ export function startCommand(deps: CliDeps) {
       accel: accelArg,
       cpus: {
         type: "string",
-        description: "vCPUs, a whole number >= 1 (default: EMULATOR_CPUS, else 4)",
+        description: `vCPUs, ${MACHINE_SETTINGS.cpus.min} to ${MACHINE_SETTINGS.cpus.max} (default: EMULATOR_CPUS, else ${MACHINE_SETTINGS.cpus.default})`,
         valueHint: "N",
       },
       memory: {
         type: "string",
-        description: "Memory in MB, >= 512 (default: EMULATOR_RAM_MB, else 4096)",
+        description: `Memory in MB, ${MACHINE_SETTINGS.memoryMb.min} to ${MACHINE_SETTINGS.memoryMb.max} (default: EMULATOR_RAM_MB, else ${MACHINE_SETTINGS.memoryMb.default})`,
         valueHint: "MB",
       },
       timeout: {

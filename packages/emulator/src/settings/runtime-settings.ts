@@ -1,14 +1,17 @@
 /**
- * The machine settings of a call, resolved from the call's options and the
- * environment (`EMULATOR_*`), and the host port of each service.
+ * The settings of one runtime call, resolved once from the call's options and
+ * the environment (`EMULATOR_*`): the arch, the machine's sizes (through the
+ * bounds table of machine-settings.ts), snapshots on or off, and the host
+ * port of each service. Use cases take the result and never read `env`.
  */
 import { ARCHES, type Arch } from "@hexclave/qemu-core";
-import type { Env } from "./context.js";
-import { emulatorErrors } from "./errors-data.js";
-import { type RuntimeManifest, resolveHostPorts } from "./machine/vm-spec.js";
+import type { Env } from "../context.js";
+import { emulatorErrors } from "../errors-data.js";
+import { type RuntimeManifest, resolveHostPorts } from "../machine/vm-spec.js";
+import { MACHINE_SETTINGS, PORT_BOUNDS, parseBoundedInteger, resolveSettings } from "./machine-settings.js";
 
-export const EMULATOR_DEFAULT_CPUS = 4;
-export const EMULATOR_DEFAULT_MEMORY_MB = 4096;
+export const EMULATOR_DEFAULT_CPUS = MACHINE_SETTINGS.cpus.default;
+export const EMULATOR_DEFAULT_MEMORY_MB = MACHINE_SETTINGS.memoryMb.default;
 export const EMULATOR_NO_SNAPSHOT_ENV = "EMULATOR_NO_SNAPSHOT";
 
 export interface ResolvedSettings {
@@ -31,18 +34,6 @@ export function envTruthy(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
 
-function envInt(env: Env, name: string): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === "") return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    throw emulatorErrors.create("EMULATOR_SETTING_INVALID", `${name}=${raw} is not a positive integer`, {
-      details: { variable: name, value: raw },
-    });
-  }
-  return n;
-}
-
 /** Options first, then `EMULATOR_ARCH`, `EMULATOR_CPUS`, `EMULATOR_RAM_MB`, `EMULATOR_NO_SNAPSHOT`, then the defaults. */
 export function resolveRuntimeSettings(env: Env, o: SettingsOptions): ResolvedSettings {
   const envArch = env.EMULATOR_ARCH;
@@ -55,10 +46,11 @@ export function resolveRuntimeSettings(env: Env, o: SettingsOptions): ResolvedSe
     }
     arch = envArch as Arch;
   }
+  const machine = resolveSettings({ cpus: o.cpus, memoryMb: o.memoryMb }, env);
   return {
     arch,
-    cpus: o.cpus ?? envInt(env, "EMULATOR_CPUS") ?? EMULATOR_DEFAULT_CPUS,
-    memoryMb: o.memoryMb ?? envInt(env, "EMULATOR_RAM_MB") ?? EMULATOR_DEFAULT_MEMORY_MB,
+    cpus: machine.cpus,
+    memoryMb: machine.memoryMb,
     ports: o.ports ?? {},
     noSnapshot: o.noSnapshot === true || envTruthy(env[EMULATOR_NO_SNAPSHOT_ENV]),
   };
@@ -73,8 +65,9 @@ export function hostPortsFor(
   const fromEnv: Record<string, number> = {};
   for (const s of manifest.services) {
     if (s.hostPortEnv === undefined) continue;
-    const n = envInt(env, s.hostPortEnv);
-    if (n !== undefined) fromEnv[s.service] = n;
+    const raw = env[s.hostPortEnv];
+    if (raw === undefined || raw.trim() === "") continue;
+    fromEnv[s.service] = parseBoundedInteger(raw, `environment variable ${s.hostPortEnv}`, PORT_BOUNDS);
   }
   return resolveHostPorts(manifest.services, { ...fromEnv, ...given });
 }
