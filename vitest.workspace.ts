@@ -32,6 +32,7 @@ export const alias = {
   "@hexclave/image-builder/download": src("image-builder", "download/index.ts"),
   "@hexclave/image-builder/accelerator-fallback": src("image-builder", "accelerator-fallback.ts"),
   "@hexclave/image-builder": src("image-builder"),
+  "@hexclave/emulator/pull": src("emulator", "pull.ts"),
   "@hexclave/emulator": src("emulator"),
   "#fixtures/image-builder/": fixtures("packages/image-builder"),
   "#fixtures/qemu-core/": fixtures("packages/qemu-core"),

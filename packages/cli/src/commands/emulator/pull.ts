@@ -1,5 +1,5 @@
 // Types only at load time: image-builder itself is imported when the command runs, so `stack --help` stays fast.
-import type { PullEvent, PullImageResult } from "@hexclave/emulator";
+import type { PullEvent, PullImageResult } from "@hexclave/emulator/pull";
 import type { CliDeps } from "../../cli-deps.js";
 import { defineStackCommand } from "../../command-runner.js";
 import { ExitCode } from "../../exit-codes.js";
@@ -84,7 +84,7 @@ EXIT CODES  0 installed or current, 1 failure, 2 usage error`,
       const version = args.version === undefined ? undefined : parseNonEmpty(args.version, { flag: "--version" }, path);
       const from = args.from === undefined ? undefined : parseNonEmpty(args.from, { flag: "--from" }, path);
       const json = args.json === true;
-      const { pullImage } = await import("@hexclave/emulator");
+      const { pullImage } = await import("@hexclave/emulator/pull");
       const result = await withProgress(io, json, (renderer) => {
         const sink = eventSink(renderer);
         return pullImage({
