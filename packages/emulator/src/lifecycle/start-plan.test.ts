@@ -2,7 +2,13 @@ import type { InstanceVmSpec } from "@hexclave/qemu-core";
 import { describe, expect, it } from "vitest";
 import type { VmFingerprint } from "../machine/fingerprint.js";
 import { EMPTY_SNAPSHOT_RECORD, type SavedSnapshot, type SnapshotRecord } from "../store/snapshot-record.js";
-import { decideStartPlan, overlayBaseMismatch, type StartPlanInput } from "./start-plan.js";
+import {
+  type ColdPlan,
+  decideStartPlan,
+  overlayBaseMismatch,
+  planAfterFailedResume,
+  type StartPlanInput,
+} from "./start-plan.js";
 
 const fp: VmFingerprint = {
   qemuVersion: "7.2.0",
@@ -192,5 +198,27 @@ describe("overlayBaseMismatch", () => {
       overlayBaseMismatch(input({ overlayExists: false, record: rec({ overlayBaseSha256: "b".repeat(64) }) })),
     ).toBeUndefined();
     expect(overlayBaseMismatch(input({ record: rec({}) }))).toBeUndefined();
+  });
+});
+
+describe("planAfterFailedResume", () => {
+  it.each<[string, "suspend" | "fresh", Omit<ColdPlan, "kind" | "reason">]>([
+    [
+      "a failed suspend is dropped; the disk is kept as it is",
+      "suspend",
+      { newOverlay: false, drop: ["suspend"], saveFreshWhenHealthy: false },
+    ],
+    [
+      "a failed fresh reverts the disk to fresh and saves fresh again once healthy",
+      "fresh",
+      { newOverlay: false, revertDiskTo: "fresh", drop: [], saveFreshWhenHealthy: true },
+    ],
+  ])("%s", (_name, snapshot, expected) => {
+    const plan = { kind: "resume", snapshot, saved: saved(snapshot), reason: "resume" } as const;
+    expect(planAfterFailedResume(plan, "QEMU said no")).toEqual({
+      kind: "cold",
+      reason: `resuming the ${snapshot} snapshot failed (QEMU said no): booting the same disk cold`,
+      ...expected,
+    });
   });
 });

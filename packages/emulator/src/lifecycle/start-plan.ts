@@ -154,3 +154,19 @@ export function decideStartPlan(input: StartPlanInput): StartPlan {
     saveFreshWhenHealthy: fresh === undefined,
   };
 }
+
+/**
+ * The plan after resuming `plan.snapshot` failed (`error` says how): boot the same disk cold, never silently.
+ * A failed `fresh` reverts the disk to its `fresh` state and saves `fresh` again once healthy; a failed `suspend`
+ * is dropped (its state can never be resumed), the disk kept as it is.
+ */
+export function planAfterFailedResume(plan: ResumePlan, error: string): ColdPlan {
+  return {
+    kind: "cold",
+    reason: `resuming the ${plan.snapshot} snapshot failed (${error}): booting the same disk cold`,
+    newOverlay: false,
+    ...(plan.snapshot === "fresh" ? { revertDiskTo: "fresh" as const } : {}),
+    drop: plan.snapshot === "suspend" ? ["suspend"] : [],
+    saveFreshWhenHealthy: plan.snapshot === "fresh",
+  };
+}

@@ -17,6 +17,7 @@ import {
   type InstanceLock,
   type InstanceVmSpec,
   imagePaths,
+  type QemuErrorCode,
   recordAcceleratorFailure,
 } from "@hexclave/qemu-core";
 import type { Emit, EmulatorContext } from "../context.js";
@@ -37,11 +38,11 @@ import { bridgeInfoOf, describeConfigWriteBack, startFileBridge, stopFileBridge 
 import { fingerprintOf, type Launched, launch, prepareColdDisk, prepareFirmware, withAccel } from "./launch.js";
 import { prepareRuntimeEnv } from "./runtime-env-start.js";
 import { presentSnapshots } from "./save-state.js";
-import { type ColdPlan, decideStartPlan, overlayBaseMismatch, type StartPlan } from "./start-plan.js";
+import { decideStartPlan, overlayBaseMismatch, planAfterFailedResume, type StartPlan } from "./start-plan.js";
 import { readinessTimeoutMs } from "./wait-ready.js";
 
 /** Errors of a start that a cold boot would meet too: raised, not turned into a fallback. */
-const NOT_RESUME_FAILURES = new Set([
+const NOT_RESUME_FAILURES: ReadonlySet<string> = new Set<QemuErrorCode>([
   "PORT_IN_USE",
   "INSTANCE_LOCKED",
   "INSTANCE_ALREADY_RUNNING",
@@ -239,15 +240,7 @@ async function startLocked(
         // The accelerator failing the resumed guest is the accelerator's failure, not the saved state's.
         if (acceleratorFailureOf(error, probe.accel) !== undefined) throw withAccel(error, probe.accel);
         emit({ type: "resume-failed", snapshot: plan.snapshot, error: errorText(error) });
-        const fallback: ColdPlan = {
-          kind: "cold",
-          reason: `resuming the ${plan.snapshot} snapshot failed (${errorText(error)}): booting the same disk cold`,
-          newOverlay: false,
-          ...(plan.snapshot === "fresh" ? { revertDiskTo: "fresh" as const } : {}),
-          drop: plan.snapshot === "suspend" ? ["suspend"] : [],
-          saveFreshWhenHealthy: plan.snapshot === "fresh",
-        };
-        plan = fallback;
+        plan = planAfterFailedResume(plan, errorText(error));
         runSpec = spec;
       }
     }
