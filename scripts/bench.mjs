@@ -143,7 +143,7 @@ async function benchCli() {
     ],
   );
   log(
-    `loaded: ${loaded.files} CommonJS files; dockerode ${loaded.packages?.includes("dockerode") ? "LOADED" : "not loaded"}`,
+    `loaded: ${loaded.modules ?? "?"} modules (${loaded.files} CommonJS files); dockerode ${loaded.packages?.includes("dockerode") ? "LOADED" : "not loaded"}, got ${loaded.packages?.includes("got") ? "LOADED" : "not loaded"}`,
   );
 }
 

@@ -29,7 +29,15 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
     "image-builder/download",
     "image-builder/accelerator-fallback",
   ],
-  cli: ["qemu-core", "cloud-init-gen", "image-builder", "image-builder/image", "emulator", "emulator/pull"],
+  cli: [
+    "qemu-core",
+    "cloud-init-gen",
+    "image-builder",
+    "image-builder/image",
+    "image-builder/download",
+    "emulator",
+    "emulator/pull",
+  ],
 };
 
 /** The layers from the bottom: a test may import the main entry of any package on a lower layer than its own. */

@@ -5,8 +5,6 @@
  * Manifests are read and validated by image-builder's `readManifest` (loaded
  * lazily, like every image-builder import of the CLI).
  */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { type Arch, imagePaths } from "@hexclave/qemu-core";
 import { cliErrors } from "./cli-errors.js";
@@ -112,10 +110,7 @@ export async function readImageManifest(path: string): Promise<ImageManifestSumm
   };
 }
 
-/** The sha256 of a file, streamed. */
+/** The sha256 of a file, streamed (image-builder's `digestFile`, loaded when first needed). */
 export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash("sha256");
-  const stream = createReadStream(path, signal === undefined ? {} : { signal });
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest("hex");
+  return (await import("@hexclave/image-builder/download")).digestFile(path, "sha256", signal);
 }

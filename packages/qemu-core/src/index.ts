@@ -1,3 +1,4 @@
+export * from "./abortable-sleep.js";
 export * from "./accelerator.js";
 export * from "./atomic-file.js";
 export * from "./byte-size.js";

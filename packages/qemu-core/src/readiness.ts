@@ -6,6 +6,7 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
+import { abortableSleep } from "./abortable-sleep.js";
 import { qemuErrors } from "./errors-data.js";
 import { abortedError } from "./qmp-client.js";
 
@@ -167,17 +168,7 @@ export async function waitForReady(
   for (const p of probes)
     options.onChange?.({ type: "probe-change", name: p.name, state: "pending", detail: "not checked yet", sinceMs: 0 });
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (inner.signal.aborted) return resolve();
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        inner.signal.removeEventListener("abort", done);
-        resolve();
-      }
-      inner.signal.addEventListener("abort", done, { once: true });
-    });
+  const sleep = (ms: number) => abortableSleep(ms, inner.signal);
 
   const attemptBound = (attempt: number) =>
     Math.min(attemptTimeoutMs, firstAttemptTimeoutMs * 2 ** Math.min(30, attempt - 1));

@@ -26,6 +26,7 @@ import {
   isSameProcess,
 } from "@hexclave/qemu-core";
 import { emulatorErrors } from "../errors-data.js";
+import { sleep } from "../internal/abort.js";
 import { type BridgeDaemonRequest, readBridgeRecord } from "./bridge-record.js";
 import { generateBridgeToken } from "./bridge-token.js";
 import { type ConfigWriteBackResult, configFileSession, writeBackConfigFile } from "./config-file-session.js";
@@ -124,8 +125,6 @@ const exists = (path: string) =>
     () => true,
     () => false,
   );
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts the detached bridge process for one instance (after stopping a

@@ -17,13 +17,4 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects: the caller checks the signal). */
-export const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
+export { abortableSleep as sleep } from "@hexclave/qemu-core";
