@@ -1,8 +1,8 @@
 /** How the file bridge is wired into the emulator's machine, and the bridge record: pure parts. */
-import { buildQemuArgs, imagePaths, instancePaths } from "@hexclave/qemu-core";
+import { buildQemuArgs, imagePaths, instancePaths, instanceVmSpec } from "@hexclave/qemu-core";
 import { describe, expect, it } from "vitest";
 import { compareFingerprints, computeFingerprint, describeDifferences } from "../machine/fingerprint.js";
-import { buildEmulatorVmSpec, fullEmulatorSpec, type RuntimeManifest } from "../machine/vm-spec.js";
+import { buildEmulatorVmSpec, type RuntimeManifest } from "../machine/vm-spec.js";
 import { bridgeDaemonCommand } from "./bridge-process.js";
 import { parseBridgeRecord } from "./bridge-record.js";
 
@@ -27,7 +27,7 @@ const spec = buildEmulatorVmSpec({
 });
 const fingerprint = (s: typeof spec) =>
   computeFingerprint({
-    args: buildQemuArgs(fullEmulatorSpec(s, instance, "vm")),
+    args: buildQemuArgs(instanceVmSpec(instance, s, { instanceName: "vm", overlay: true })),
     accel: "tcg",
     memoryMb: 2048,
     cpus: 2,
@@ -39,7 +39,7 @@ describe("the file bridge in the emulator's machine", () => {
   it("the spec always carries the fw_cfg entry, a file in the run directory (no token in the arguments)", () => {
     // Other entries (the runtime environment, opt/hexclave/env) may sit beside it.
     expect(spec.fwCfg).toContainEqual({ name: "opt/hexclave/bridge", file: "/h/run/vm/bridge.fwcfg" });
-    const args = buildQemuArgs(fullEmulatorSpec(spec, instance, "vm"));
+    const args = buildQemuArgs(instanceVmSpec(instance, spec, { instanceName: "vm", overlay: true }));
     const at = args.indexOf("-fw_cfg");
     expect(args[at + 1]).toBe("name=opt/hexclave/bridge,file=/h/run/vm/bridge.fwcfg");
   });

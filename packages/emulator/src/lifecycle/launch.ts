@@ -15,12 +15,12 @@ import {
   findFirmware,
   HexclaveError,
   type InstanceVmSpec,
+  instanceVmSpec,
   type ProcessIdentity,
 } from "@hexclave/qemu-core";
 import type { Emit, EmulatorContext } from "../context.js";
 import { exists } from "../internal/files.js";
 import { computeFingerprint, type VmFingerprint } from "../machine/fingerprint.js";
-import { fullEmulatorSpec } from "../machine/vm-spec.js";
 import type { InstalledImage } from "../store/installed-image.js";
 import {
   EMPTY_SNAPSHOT_RECORD,
@@ -62,7 +62,8 @@ export function fingerprintOf(
   qemuVersion: string,
   baseSha256: string,
 ): VmFingerprint {
-  const args = buildQemuArgs(fullEmulatorSpec(spec, ctx.paths, ctx.instanceName));
+  // The spec VmInstance.start launches (overlay attached): the fingerprint describes what QEMU really runs.
+  const args = buildQemuArgs(instanceVmSpec(ctx.paths, spec, { instanceName: ctx.instanceName, overlay: true }));
   return computeFingerprint({
     args,
     accel: spec.accel,

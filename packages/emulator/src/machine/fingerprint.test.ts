@@ -99,6 +99,15 @@ describe("compareFingerprints", () => {
     expect(describeDifferences(diff)).toBe("base image abababababab -> cdcdcdcdcdcd");
   });
 
+  it.each<[string, number | undefined, string]>([
+    ["a record of version 1 (no version field)", undefined, "fingerprint version 1 -> 2"],
+    ["a record of another version", 3, "fingerprint version 3 -> 2"],
+  ])("%s differs by its version alone, so its snapshot boots cold once", (_name, version, reason) => {
+    const { version: _current, ...rest } = fp;
+    const recorded = version === undefined ? rest : { ...rest, version };
+    expect(describeDifferences(compareFingerprints(recorded, fp))).toBe(reason);
+  });
+
   it("accelerator and CPU changes are caught", () => {
     const kvm = computeFingerprint({ ...base, accel: "kvm", args: args.map((a) => (a === "max" ? "host" : a)) });
     expect(compareFingerprints(fp, kvm).map((d) => d.field)).toEqual(["accel", "cpuModel"]);

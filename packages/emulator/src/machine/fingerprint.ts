@@ -7,7 +7,16 @@
  */
 import type { Accelerator } from "@hexclave/qemu-core";
 
+/**
+ * Bumped when what the fingerprint is computed from changes: a snapshot saved under another version boots cold
+ * once, saying so. 1 (unrecorded): the args of the runtime's own spec composition; 2: the args of qemu-core's
+ * `instanceVmSpec`, exactly what `VmInstance.start` launches (the overlay drive in, `-daemonize` out).
+ */
+export const FINGERPRINT_VERSION = 2;
+
 export interface VmFingerprint {
+  /** {@link FINGERPRINT_VERSION} when it was computed (absent in records of version 1). */
+  readonly version?: number;
   readonly qemuVersion: string;
   readonly accel: Accelerator;
   readonly cpuModel: string;
@@ -94,6 +103,7 @@ export function computeFingerprint(input: FingerprintInput): VmFingerprint {
     }
   }
   return {
+    version: FINGERPRINT_VERSION,
     qemuVersion: input.qemuVersion,
     accel: input.accel,
     cpuModel: optionValue(input.args, "-cpu") ?? "default",
@@ -113,6 +123,7 @@ export interface FingerprintDifference {
 }
 
 const FIELD_LABELS: Readonly<Record<keyof VmFingerprint, string>> = {
+  version: "fingerprint version",
   qemuVersion: "QEMU version",
   accel: "accelerator",
   cpuModel: "CPU model",
@@ -125,6 +136,7 @@ const FIELD_LABELS: Readonly<Record<keyof VmFingerprint, string>> = {
 
 const show = (field: keyof VmFingerprint, value: unknown): string => {
   if (field === "baseImageSha256" && typeof value === "string") return value.slice(0, 12);
+  if (field === "version" && value === undefined) return "1";
   if (Array.isArray(value)) return `${value.length} devices`;
   return String(value);
 };

@@ -1,6 +1,6 @@
-import { buildQemuArgs, imagePaths, instancePaths } from "@hexclave/qemu-core";
+import { buildQemuArgs, imagePaths, instancePaths, instanceVmSpec } from "@hexclave/qemu-core";
 import { describe, expect, it } from "vitest";
-import { buildEmulatorVmSpec, fullEmulatorSpec, type RuntimeManifest, withHostPorts } from "./vm-spec.js";
+import { buildEmulatorVmSpec, type RuntimeManifest, withHostPorts } from "./vm-spec.js";
 
 const manifest: RuntimeManifest = {
   arch: "amd64",
@@ -60,13 +60,17 @@ describe("buildEmulatorVmSpec", () => {
   });
 
   it("gives QEMU arguments with the guest agent, QMP and serial of the instance", () => {
-    const args = buildQemuArgs(fullEmulatorSpec(buildEmulatorVmSpec(input), input.instance, "vm"));
+    const args = buildQemuArgs(
+      instanceVmSpec(input.instance, buildEmulatorVmSpec(input), { instanceName: "vm", overlay: true }),
+    );
     expect(args).toContain(
       "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:26700-:8101,hostfwd=tcp:127.0.0.1:36701-:8102,hostfwd=tcp:127.0.0.1:26702-:9090,hostfwd=tcp:127.0.0.1:26703-:9001,guestfwd=tcp:10.0.2.101:8110-cmd:'/h/run/vm/guest-connect' bridge",
     );
     expect(args).toContain("virtserialport,bus=virtio-serial0.0,chardev=qga0,name=org.qemu.guest_agent.0");
     expect(args.join(" ")).toContain("-chardev socket,id=qmp,path=/h/run/vm/qmp.sock");
-    expect(args).toContain("-daemonize");
+    // What VmInstance.start launches: the overlay attached as the first drive; QEMU detached by VmInstance, not -daemonize.
+    expect(args.join(" ")).toContain("file=/h/run/vm/disk.qcow2");
+    expect(args).not.toContain("-daemonize");
   });
 
   it("firmware images get qcow2 UEFI variables in the instance (so savevm works)", () => {
@@ -127,7 +131,9 @@ describe("buildEmulatorVmSpec", () => {
 
   it("an instance directory with a quote or a comma still gives one connector argument (shell-quoted, commas doubled)", () => {
     const odd = { ...input, instance: instancePaths("/h/it's,here", "vm") };
-    const args = buildQemuArgs(fullEmulatorSpec(buildEmulatorVmSpec(odd), odd.instance, "vm"));
+    const args = buildQemuArgs(
+      instanceVmSpec(odd.instance, buildEmulatorVmSpec(odd), { instanceName: "vm", overlay: true }),
+    );
     const netdev = args[args.indexOf("-netdev") + 1] ?? "";
     expect(netdev).toContain("guestfwd=tcp:10.0.2.101:8110-cmd:'/h/it'\\''s,,here/run/vm/guest-connect' bridge");
   });

@@ -128,19 +128,6 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
   };
 }
 
-/** The full spec QEMU will run (what `VmInstance` makes of it), for fingerprinting its arguments. */
-export function fullEmulatorSpec(spec: InstanceVmSpec, instance: InstancePaths, instanceName: string): VmSpec {
-  return {
-    ...spec,
-    name: spec.name ?? instanceName,
-    qmpSocket: instance.qmpSocket,
-    guestAgentSocket: instance.guestAgentSocket,
-    serial: { file: instance.serialLog },
-    pidFile: instance.pidFile,
-    daemonize: true,
-  };
-}
-
 /**
  * A recorded spec with today's host-side network: host ports, `restrict` and
  * guest forwards do not change the guest's machine (fingerprint.ts), so a
