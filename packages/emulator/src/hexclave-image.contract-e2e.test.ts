@@ -192,7 +192,7 @@ describe("the Hexclave image with stand-ins, in the emulator", () => {
     const allHealthy = (s: Awaited<ReturnType<Emulator["status"]>>) =>
       s.programs?.length === 13 && s.programs.every((p) => p.healthy);
     let status = await emulator.status({ arch: "amd64" });
-    for (let attempt = 1, end = Date.now() + 120_000; !allHealthy(status) && Date.now() < end; attempt++) {
+    for (let attempt = 1, end = Date.now() + 300_000; !allHealthy(status) && Date.now() < end; attempt++) {
       console.log(`[hexclave e2e] status attempt ${attempt}: ${JSON.stringify(status.programs ?? null)}`);
       await new Promise((resolve) => setTimeout(resolve, 3000));
       status = await emulator.status({ arch: "amd64" });

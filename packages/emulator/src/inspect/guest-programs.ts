@@ -28,8 +28,12 @@ export interface GuestProgram {
   readonly checkedAt?: string;
 }
 
-/** Seconds each check of `hexclave-health` may take (the tool's own default is 10). */
-const CHECK_TIMEOUT_SECONDS = 3;
+/**
+ * Seconds each check of `hexclave-health` may take: the tool's own default. The check runs in the background
+ * (`status` never waits for it), so a slow answer costs nothing, while a short limit reported healthy programs
+ * as failing on a loaded TCG host (3 s: `pg_isready` and the apps' curl timed out at a load of 7 on 2 cores).
+ */
+const CHECK_TIMEOUT_SECONDS = 10;
 /** The container's health tool (docker/supervisor/health.sh, installed as `hexclave-health`). */
 export const GUEST_HEALTH_COMMAND = [
   "/usr/bin/docker",
