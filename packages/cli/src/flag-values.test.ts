@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseHttpUrl } from "./flag-values.js";
+import { parseBuildArgs, parseHttpUrl } from "./flag-values.js";
 
 describe("parseHttpUrl", () => {
   it("takes an http(s) URL and names the flag or variable a bad value came from", () => {
@@ -13,5 +13,28 @@ describe("parseHttpUrl", () => {
       /environment variable HEXCLAVE_CLOUD_IMAGE_URL must be an http/,
     );
     expect(() => parseHttpUrl(" ", { flag: "--cloud-url" })).toThrow(/--cloud-url needs a value/);
+  });
+});
+
+describe("parseBuildArgs", () => {
+  it.each([
+    { raw: undefined, want: {} },
+    { raw: "HEXCLAVE_SERVER_TAG=main", want: { HEXCLAVE_SERVER_TAG: "main" } },
+    {
+      raw: ["PGDG_APT_URL=file:///srv/pgdg", "EMPTY=", "X=a=b"],
+      want: { PGDG_APT_URL: "file:///srv/pgdg", EMPTY: "", X: "a=b" },
+    },
+  ])("$raw", ({ raw, want }) => {
+    expect(parseBuildArgs(raw)).toEqual(want);
+  });
+
+  it.each([
+    { raw: "NOVALUE", message: /NAME=VALUE .* got "NOVALUE"/ },
+    { raw: "=x", message: /got "=x"/ },
+    { raw: "1ABC=x", message: /got "1ABC=x"/ },
+    { raw: "A-B=x", message: /got "A-B=x"/ },
+    { raw: ["A=1", "A=2"], message: /--build-arg A is given twice/ },
+  ])("rejects $raw naming the problem", ({ raw, message }) => {
+    expect(() => parseBuildArgs(raw, ["build-image"])).toThrow(message);
   });
 });

@@ -106,3 +106,28 @@ export function parseHttpUrl(
     );
   return url.href;
 }
+
+/**
+ * Docker build arguments from repeated `--build-arg NAME=VALUE` (docker's own spelling): a name as Docker takes
+ * it (letters, digits, `_`; not starting with a digit), then `=` and the value (which may be empty or hold `=`).
+ * A name given twice is a usage error rather than a silent last-one-wins.
+ */
+export function parseBuildArgs(
+  raw: string | readonly string[] | undefined,
+  commandPath: readonly string[] = [],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of raw === undefined ? [] : [raw].flat()) {
+    const at = item.indexOf("=");
+    const name = at < 0 ? item : item.slice(0, at);
+    if (at < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw new UsageError(
+        `--build-arg must be NAME=VALUE with NAME made of letters, digits and _ (e.g. HEXCLAVE_SERVER_TAG=main), got "${item}".`,
+        commandPath,
+      );
+    }
+    if (name in out) throw new UsageError(`--build-arg ${name} is given twice; give it once.`, commandPath);
+    out[name] = item.slice(at + 1);
+  }
+  return out;
+}

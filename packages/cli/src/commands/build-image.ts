@@ -5,7 +5,7 @@ import type { CliDeps } from "../cli-deps.js";
 import { defineStackCommand } from "../command-runner.js";
 import { asUsageError } from "../emulator-settings.js";
 import { ExitCode } from "../exit-codes.js";
-import { parseChoice, parseHttpUrl } from "../flag-values.js";
+import { parseBuildArgs, parseChoice, parseHttpUrl } from "../flag-values.js";
 import { buildEventToProgress } from "../render/build-events.js";
 import { type BuildSummary, renderBuildSummary, summariseBuiltImage } from "../render/build-summary.js";
 import { writeJson } from "../render/json-output.js";
@@ -42,6 +42,12 @@ export function buildImageCommand(deps: CliDeps) {
         description: `The cloud image host's directory holding SHA512SUMS (default Debian's; or ${CLOUD_IMAGE_URL_ENV})`,
         valueHint: "URL",
       },
+      "build-arg": {
+        type: "string",
+        description:
+          "A Docker build argument for the payload's Dockerfile (repeatable), e.g. HEXCLAVE_SERVER_TAG=<branch or sha> or a registry mirror's image names",
+        valueHint: "NAME=VALUE",
+      },
       out: { type: "string", description: "Output directory (default: the emulator home's images/)", valueHint: "DIR" },
       compression: { type: "string", description: "qcow2 compression: zstd (default) or zlib", valueHint: "zstd|zlib" },
       accel: accelArg,
@@ -51,6 +57,7 @@ export function buildImageCommand(deps: CliDeps) {
       "stack build-image                                         # host arch, hexclave profile",
       "stack build-image amd64 --profile selftest --base bootstrap  # no registry or cloud host needed",
       "stack build-image both --out ./dist-images",
+      "stack build-image amd64 --build-arg HEXCLAVE_SERVER_TAG=main  # another server image tag",
       "pnpm build-image arm64                                    # same, from the repository root",
     ],
     notes: `The build VM uses the host's CPUs and 4096 MB unless EMULATOR_CPUS / EMULATOR_RAM_MB say otherwise.
@@ -90,6 +97,7 @@ EXIT CODES  0 built, 1 failure, 2 usage error, 130 interrupted`,
               args["cloud-url"] === undefined ? { env: CLOUD_IMAGE_URL_ENV } : { flag: "--cloud-url" },
               path,
             );
+      const buildArgs = parseBuildArgs(args["build-arg"], path);
       const json = args.json === true;
       const buildImage = await deps.loadBuildImage();
       // One image store per arch would differ only by file name: both land in the same directory.
@@ -106,6 +114,7 @@ EXIT CODES  0 built, 1 failure, 2 usage error, 130 interrupted`,
           outDir,
           compression,
           cloudMirror,
+          ...(Object.keys(buildArgs).length > 0 ? { buildArgs } : {}),
           accel: settings.accel,
           cpus,
           memoryMb,
