@@ -20,13 +20,16 @@ export {
   type InstanceVmSpecOptions,
   instanceVmSpec,
 } from "./instance/instance-vm-spec.js";
+export { type MemoryFilePlan, memoryFilePlan, sparseCopyCommand } from "./instance/memory-file.js";
 export { type InstanceRecord, parseRecord } from "./instance/record.js";
 export { pickWritableQcow2, primaryDrive, type SnapshotOptions, validateSnapshotName } from "./instance/snapshots.js";
 export { type StartOptions, type StartResult, validateStartOptions } from "./instance/start.js";
 export {
+  INCOMING_DEFERRED,
   type MigrationProgress,
   readMigrationProgress,
   STATE_FILE_MAX_BANDWIDTH_BYTES_PER_S,
+  type StateFileSaveOptions,
   shellQuote,
   stateFileLoadUri,
   stateFileSaveUri,

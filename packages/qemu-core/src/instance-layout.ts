@@ -15,7 +15,8 @@
  * <home>/run/<instance>/qemu.log              QEMU's own stdout and stderr of the current run (its error reports)
  * <home>/run/<instance>/lock                  held while a command changes the instance
  * <home>/run/<instance>/instance.json         exact QEMU arguments, accelerator, fingerprint
- * <home>/run/<instance>/suspend.vmstate       RAM and device state saved by stop (QEMU migration stream)
+ * <home>/run/<instance>/suspend.vmstate       RAM and device state saved by stop (QEMU migration stream; the
+ *                                             device state only, when the VM's RAM is a memory file)
  * <home>/run/<instance>/bridge.fwcfg          file bridge port and token for the guest (fw_cfg, 0600)
  * <home>/run/<instance>/bridge.json           the detached file bridge process: pid + identity, port, config file
  * <home>/run/<instance>/bridge-config.guest   the guest's latest `--config-file` version (0600), written back at stop

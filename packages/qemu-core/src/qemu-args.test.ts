@@ -38,6 +38,28 @@ const table: Array<{ title: string; spec: VmSpec; hostArch?: "amd64" | "arm64"; 
     args: [...head, "-machine", "q35", "-accel", "tcg", "-cpu", "max", ...tail],
   },
   {
+    title: "amd64 tcg with its RAM in a shared file (commas doubled)",
+    spec: { ...base, arch: "amd64", accel: "tcg", memoryFile: "/run,1/guest.ram" },
+    args: [
+      ...[...head, "-machine", "q35,memory-backend=pc.ram", "-accel", "tcg,thread=multi", "-cpu", "max"],
+      ...["-smp", "2", "-m", "2048"],
+      ...["-object", "memory-backend-file,id=pc.ram,size=2048M,mem-path=/run,,1/guest.ram,share=on"],
+      ...tail.slice(4),
+    ],
+  },
+  {
+    title: "arm64 hvf with its RAM in a shared file",
+    spec: { ...base, arch: "arm64", accel: "hvf", memoryFile: "/r/guest.ram", ...kernel },
+    hostArch: "arm64",
+    args: [
+      ...[...head, "-machine", "virt,gic-version=max,memory-backend=mach-virt.ram", "-accel", "hvf", "-cpu", "host"],
+      ...["-smp", "2", "-m", "2048"],
+      ...["-object", "memory-backend-file,id=mach-virt.ram,size=2048M,mem-path=/r/guest.ram,share=on"],
+      ...tail.slice(4),
+      ...kernelArgs,
+    ],
+  },
+  {
     title: "arm64 kvm",
     spec: { ...base, arch: "arm64", accel: "kvm", ...kernel },
     hostArch: "arm64",
@@ -390,6 +412,11 @@ describe("spec validation", () => {
       title: "daemonize with serial on stdio",
       spec: { ...base, arch: "amd64", accel: "tcg", daemonize: true, serial: "stdio" },
       path: "serial",
+    },
+    {
+      title: "a relative memory file",
+      spec: { ...base, arch: "amd64", accel: "tcg", memoryFile: "guest.ram" },
+      path: "memoryFile",
     },
     {
       title: "loadvm and incoming together",

@@ -202,6 +202,11 @@ export function validateVmSpec(spec: VmSpec, options: BuildQemuArgsOptions = {})
   if (s.pidFile !== undefined) nonEmpty("pidFile", s.pidFile);
   if (s.loadvm !== undefined) nonEmpty("loadvm", s.loadvm);
   if (s.incoming !== undefined) nonEmpty("incoming", s.incoming);
+  if (s.memoryFile !== undefined) {
+    if (typeof s.memoryFile !== "string" || !s.memoryFile.startsWith("/")) {
+      bad("memoryFile", `must be an absolute path (got ${JSON.stringify(s.memoryFile)})`);
+    }
+  }
   if (s.loadvm !== undefined && s.incoming !== undefined) bad("incoming", "cannot be combined with loadvm");
   if (s.extraArgs !== undefined && (!Array.isArray(s.extraArgs) || s.extraArgs.some((a) => typeof a !== "string"))) {
     bad("extraArgs", "must be an array of strings");
@@ -249,6 +254,13 @@ export function assertValidVmSpec(spec: VmSpec, options: BuildQemuArgsOptions = 
   });
 }
 
+/**
+ * The id of the memory backend of a file-backed guest RAM: the name the machine gives its own RAM (`pc.ram` on
+ * q35, `mach-virt.ram` on virt), so the RAM block keeps its name and a state saved without a memory file (an
+ * internal snapshot for `-loadvm`, say) still loads into a VM with one.
+ */
+export const GUEST_RAM_ID: Readonly<Record<Arch, string>> = { amd64: "pc.ram", arm64: "mach-virt.ram" };
+
 const opts = (head: string, pairs: ReadonlyArray<readonly [string, string | undefined]>): string =>
   [head, ...pairs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`)].filter((p) => p !== "").join(",");
 const esc = escapeQemuOptionValue;
@@ -290,8 +302,9 @@ export function buildQemuArgs(spec: VmSpec, options: BuildQemuArgsOptions = {}):
   const hardware = spec.accel !== "tcg";
 
   add("-name", esc(spec.name));
-  if (spec.arch === "amd64") add("-machine", "q35");
-  else add("-machine", hardware ? "virt,gic-version=max" : "virt");
+  const ramBackend = spec.memoryFile === undefined ? "" : `,memory-backend=${GUEST_RAM_ID[spec.arch]}`;
+  if (spec.arch === "amd64") add("-machine", `q35${ramBackend}`);
+  else add("-machine", `${hardware ? "virt,gic-version=max" : "virt"}${ramBackend}`);
 
   if (spec.accel === "tcg") {
     // x86's strong memory ordering cannot be kept by multi-threaded TCG on a weakly ordered (arm64) host.
@@ -303,6 +316,17 @@ export function buildQemuArgs(spec: VmSpec, options: BuildQemuArgsOptions = {}):
   add("-cpu", spec.cpuModel ?? defaultCpuModel(spec.arch, spec.accel));
   add("-smp", String(spec.cpus));
   add("-m", String(spec.memoryMb));
+  if (spec.memoryFile !== undefined) {
+    add(
+      "-object",
+      opts("memory-backend-file", [
+        ["id", GUEST_RAM_ID[spec.arch]],
+        ["size", `${spec.memoryMb}M`],
+        ["mem-path", esc(spec.memoryFile)],
+        ["share", "on"],
+      ]),
+    );
+  }
   add("-nodefaults", "-display", "none", "-vga", "none");
 
   if (spec.kernelBoot !== undefined) {

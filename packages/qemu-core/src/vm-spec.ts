@@ -94,6 +94,13 @@ export interface VmSpec {
   readonly cpuModel?: string;
   readonly cpus: number;
   readonly memoryMb: number;
+  /**
+   * Back the guest's RAM with this file, mapped shared (`memory-backend-file,share=on`), instead of anonymous
+   * memory. A state file saved from such a VM holds only the device state: the RAM is the file itself (QEMU's
+   * `x-ignore-shared`), so saving and resuming cost what the device state costs, not what the RAM does. The file
+   * grows to what the guest touches, up to `memoryMb`. See `instance/state-file.ts`.
+   */
+  readonly memoryFile?: string;
   readonly drives: readonly DriveSpec[];
   readonly firmware?: FirmwareSpec;
   readonly kernelBoot?: KernelBootSpec;

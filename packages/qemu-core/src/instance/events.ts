@@ -4,6 +4,7 @@ export type VmInstanceEvent =
   | { readonly type: "stale-cleaned"; readonly files: readonly string[]; readonly reason: string }
   | { readonly type: "ports-checked"; readonly ports: readonly number[] }
   | { readonly type: "overlay-created"; readonly file: string; readonly backingFile: string }
+  | { readonly type: "memory-file-prepared"; readonly file: string; readonly plan: "empty" | "keep" | "copy-from" }
   | { readonly type: "qemu-spawned"; readonly pid: number; readonly binary: string; readonly args: readonly string[] }
   | { readonly type: "qmp-ready"; readonly status: string; readonly elapsedMs: number }
   | { readonly type: "powerdown-requested"; readonly graceMs: number }

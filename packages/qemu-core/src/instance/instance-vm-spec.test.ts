@@ -62,6 +62,13 @@ describe("instanceVmSpec", () => {
       expected: { incoming: "exec:cat '/h/it'\\''s/s.vmstate'" },
       absent: ["loadvm"],
     },
+    {
+      name: "resumes the state file of a VM with a memory file through -incoming defer (x-ignore-shared first)",
+      spec: { ...spec, memoryFile: "/h/guest.ram" },
+      options: { instanceName: "vm", incomingStateFile: "/h/s.vmstate" },
+      expected: { incoming: "defer", memoryFile: "/h/guest.ram" },
+      absent: ["loadvm"],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {

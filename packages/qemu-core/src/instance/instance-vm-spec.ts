@@ -7,7 +7,7 @@
  */
 import type { InstancePaths } from "../instance-layout.js";
 import type { DriveSpec, VmSpec } from "../vm-spec.js";
-import { stateFileLoadUri } from "./state-file.js";
+import { INCOMING_DEFERRED, stateFileLoadUri } from "./state-file.js";
 
 /** The VM spec a caller gives: the instance fills QMP socket, pidfile, serial log, guest agent socket, daemonize and loadvm. */
 export type InstanceVmSpec = Omit<
@@ -43,6 +43,9 @@ export function instanceVmSpec(paths: InstancePaths, spec: InstanceVmSpec, optio
     serial: { file: paths.serialLog },
     pidFile: paths.pidFile,
     ...(options.loadvm !== undefined ? { loadvm: options.loadvm } : {}),
-    ...(options.incomingStateFile !== undefined ? { incoming: stateFileLoadUri(options.incomingStateFile) } : {}),
+    // A VM with a memory file loads its devices only: the stream waits for `x-ignore-shared` (finishIncoming).
+    ...(options.incomingStateFile !== undefined
+      ? { incoming: spec.memoryFile !== undefined ? INCOMING_DEFERRED : stateFileLoadUri(options.incomingStateFile) }
+      : {}),
   };
 }

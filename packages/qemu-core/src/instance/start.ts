@@ -23,6 +23,7 @@ import type { InstanceContext } from "./context.js";
 import { emitter, type VmInstanceEvent } from "./events.js";
 import { exists, tailFile } from "./file-probes.js";
 import { type InstanceVmSpec, instanceVmSpec } from "./instance-vm-spec.js";
+import { memoryFilePlan, prepareMemoryFile } from "./memory-file.js";
 import {
   findOwnProcess,
   isOwnIdentity,
@@ -34,7 +35,7 @@ import {
 } from "./process-control.js";
 import { type InstanceRecord, readRecordLenient, writeRecord } from "./record.js";
 import { assertSnapshotExists, validateSnapshotName } from "./snapshots.js";
-import { finishIncoming } from "./state-file.js";
+import { finishIncoming, INCOMING_DEFERRED } from "./state-file.js";
 import { cleanStaleFiles } from "./status.js";
 
 export interface StartOptions {
@@ -56,6 +57,11 @@ export interface StartOptions {
    * cannot load it. The disk must be exactly as it was when it was saved.
    */
   readonly incomingStateFile?: string;
+  /**
+   * With `incomingStateFile`, for a spec with a `memoryFile`: copy this saved memory (`saveStateFile`'s
+   * `memoryImage`) into the memory file first. Without it the memory file is resumed as it is.
+   */
+  readonly incomingMemoryImage?: string;
   /** Stored in instance.json (QEMU version, image digest, ...) for resume decisions. */
   readonly fingerprint?: Readonly<Record<string, unknown>>;
   /** Deadline for QEMU to daemonize and QMP to answer. Default 60000 ms. */
@@ -147,6 +153,14 @@ export async function startInstance(ctx: InstanceContext, options: StartOptions)
         details: { file: options.incomingStateFile },
       });
     }
+    if (spec.memoryFile !== undefined) {
+      const plan = memoryFilePlan({
+        incoming: options.incomingStateFile !== undefined,
+        incomingMemoryImage: options.incomingMemoryImage,
+      });
+      await prepareMemoryFile(ctx.runner, spec.memoryFile, plan);
+      emit({ type: "memory-file-prepared", file: spec.memoryFile, plan: plan.kind });
+    }
 
     const binary = ctx.qemuBinary ?? (await findQemuBinary(spec.arch)).path;
     let rec: InstanceRecord = {
@@ -217,7 +231,9 @@ export async function startInstance(ctx: InstanceContext, options: StartOptions)
 
       let qmpStatus = await waitForQmp(ctx, identity, started + timeoutMs, signal);
       if (options.incomingStateFile !== undefined) {
-        qmpStatus = await finishIncoming(ctx, options.incomingStateFile, identity, started + timeoutMs, signal);
+        qmpStatus = await finishIncoming(ctx, options.incomingStateFile, identity, started + timeoutMs, signal, {
+          deferred: spec.incoming === INCOMING_DEFERRED,
+        });
       }
       emit({ type: "qmp-ready", status: qmpStatus.status, elapsedMs: Date.now() - started });
       return { pid, accel: spec.accel, args, qmpStatus, record: rec, recoveredFromCrash };
@@ -325,6 +341,11 @@ export function validateStartOptions(o: StartOptions): void {
     throw qemuErrors.create("INVALID_ARGUMENT", "start needs { spec }", { hint: "Pass the VM spec to start." });
   }
   if (o.loadvm !== undefined) validateSnapshotName(o.loadvm);
+  if (o.incomingMemoryImage !== undefined && (o.incomingStateFile === undefined || o.spec.memoryFile === undefined)) {
+    throw qemuErrors.create("INVALID_ARGUMENT", "incomingMemoryImage needs incomingStateFile and a spec.memoryFile", {
+      hint: "Pass the saved memory only when resuming a state file of a VM whose RAM is a memory file.",
+    });
+  }
   if (o.backingImage && (typeof o.backingImage.file !== "string" || o.backingImage.file === "")) {
     throw qemuErrors.create("INVALID_ARGUMENT", "backingImage.file must be a path", {
       hint: "Pass the base image's path, e.g. imagePaths(home, arch).image.",

@@ -18,6 +18,18 @@
  * size, not its state; the bandwidth limit does not change it (0.3 to 44 s
  * for the same setting, back to back).
  *
+ * A VM whose RAM is a shared file (`VmSpec.memoryFile`) avoids all of that:
+ * the save and the load run with QEMU's `x-ignore-shared`, so the stream
+ * holds only the device state (a few hundred KiB) and the RAM stays in the
+ * file (measured here for an idle 4 GiB guest: save 34 s with anonymous RAM,
+ * 0.05 s with the file; load 0.06 s). The save then writes the file's dirty
+ * pages to disk, so the pair survives a host reboot. Such a state file fits
+ * the memory file only as it was at the save: a resume runs the guest on and
+ * changes it, so the state is resumed once, unless its memory was copied
+ * aside (`memoryImage`) and is copied back for each resume
+ * (`incomingMemoryImage`). A load needs `-incoming defer`: the capability
+ * must be set before the stream is read, and QEMU 7.2 takes it over QMP only.
+ *
  * `saveStateFile` writes one (VM paused, temp file then rename); `start`
  * with `incomingStateFile` loads it ({@link finishIncoming}).
  */
@@ -28,10 +40,28 @@ import { qemuErrors } from "../errors-data.js";
 import { acquireInstanceLock } from "../instance-lock.js";
 import { ensurePrivateFile } from "../private-files.js";
 import { type ProcessIdentity, readProcessIdentity } from "../process-identity.js";
-import { abortedError, type QmpStatus, throwIfAborted } from "../qmp-client.js";
+import { abortedError, type QmpClient, type QmpStatus, throwIfAborted } from "../qmp-client.js";
 import { MIGRATION_POLL_MS, QMP_PROBE_TIMEOUT_MS } from "./connection.js";
 import type { InstanceContext } from "./context.js";
+import { copyMemoryFile, syncMemoryFile } from "./memory-file.js";
+import { readRecordLenient } from "./record.js";
 import { runningClient, type SnapshotOptions } from "./snapshots.js";
+
+/** `-incoming` for a state file of a VM with a memory file: the stream starts once the capability is set. */
+export const INCOMING_DEFERRED = "defer";
+
+/** Sets QEMU's `x-ignore-shared` migration capability (shared RAM is not streamed). */
+async function setIgnoreShared(client: QmpClient, state: boolean): Promise<void> {
+  await client.execute("migrate-set-capabilities", { capabilities: [{ capability: "x-ignore-shared", state }] });
+}
+
+export interface StateFileSaveOptions extends SnapshotOptions {
+  /**
+   * For a VM with a memory file: also copy the memory, as of the save, to this file (sparse), so the state can be
+   * resumed more than once (`start({ incomingStateFile, incomingMemoryImage })`).
+   */
+  readonly memoryImage?: string;
+}
 
 /** Quotes one word for POSIX sh: `'...'`, a single quote written as `'\''`. */
 export function shellQuote(word: string): string {
@@ -91,32 +121,29 @@ export function readMigrationProgress(reply: unknown): MigrationProgress {
 export async function saveStateFile(
   ctx: InstanceContext,
   file: string,
-  options: SnapshotOptions = {},
+  options: StateFileSaveOptions = {},
 ): Promise<{ bytes: number; elapsedMs: number }> {
   const lock = await acquireInstanceLock(ctx.paths.lock, { purpose: "snapshot" });
   const tmp = `${file}.${process.pid}.tmp`;
   const started = Date.now();
   const timeoutMs = options.timeoutMs ?? 10 * 60_000;
   try {
+    const memoryFile = (await readRecordLenient(ctx.paths))?.spec.memoryFile;
     const client = await runningClient(ctx);
     await client.stop({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
     try {
       await client.execute("migrate-set-parameters", { "max-bandwidth": STATE_FILE_MAX_BANDWIDTH_BYTES_PER_S });
       await ensurePrivateFile(tmp); // `cat >` keeps the mode: the RAM dump is never readable by others
-      await client.execute("migrate", { uri: stateFileSaveUri(tmp) });
-      for (;;) {
-        if (options.signal?.aborted) {
-          await client.execute("migrate_cancel").catch(() => {});
-          throw abortedError(options.signal);
-        }
-        const progress = readMigrationProgress(await client.execute("query-migrate"));
-        if (progress.kind === "completed") break;
-        if (progress.kind === "failed") throw new Error(progress.error);
-        if (Date.now() - started > timeoutMs) {
-          await client.execute("migrate_cancel").catch(() => {});
-          throw new Error(`not finished within ${timeoutMs} ms`);
-        }
-        await sleep(MIGRATION_POLL_MS);
+      if (memoryFile !== undefined) await setIgnoreShared(client, true);
+      try {
+        await streamTo(client, tmp, started, timeoutMs, options.signal);
+      } finally {
+        // Only this save skips the RAM: an internal snapshot taken later by this QEMU must hold it.
+        if (memoryFile !== undefined) await setIgnoreShared(client, false).catch(() => {});
+      }
+      if (memoryFile !== undefined) {
+        await syncMemoryFile(memoryFile);
+        if (options.memoryImage !== undefined) await copyMemoryFile(ctx.runner, memoryFile, options.memoryImage);
       }
       const { size } = await stat(tmp);
       await rename(tmp, file);
@@ -136,6 +163,31 @@ export async function saveStateFile(
   }
 }
 
+/** Runs the migration to `tmp` and waits for it to complete. */
+async function streamTo(
+  client: QmpClient,
+  tmp: string,
+  started: number,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  await client.execute("migrate", { uri: stateFileSaveUri(tmp) });
+  for (;;) {
+    if (signal?.aborted) {
+      await client.execute("migrate_cancel").catch(() => {});
+      throw abortedError(signal);
+    }
+    const progress = readMigrationProgress(await client.execute("query-migrate"));
+    if (progress.kind === "completed") return;
+    if (progress.kind === "failed") throw new Error(progress.error);
+    if (Date.now() - started > timeoutMs) {
+      await client.execute("migrate_cancel").catch(() => {});
+      throw new Error(`not finished within ${timeoutMs} ms`);
+    }
+    await sleep(MIGRATION_POLL_MS);
+  }
+}
+
 /** Waits for the `-incoming` state to load, then runs the VM (a state saved paused stays paused until `cont`). */
 export async function finishIncoming(
   ctx: InstanceContext,
@@ -143,12 +195,24 @@ export async function finishIncoming(
   identity: ProcessIdentity,
   deadline: number,
   signal?: AbortSignal,
+  options: { readonly deferred?: boolean } = {},
 ): Promise<QmpStatus> {
   const failed = (why: string, cause?: unknown) =>
     qemuErrors.create("STATE_LOAD_FAILED", `QEMU for instance "${ctx.name}" could not load ${file}: ${why}`, {
       ...(cause === undefined ? {} : { cause }),
       details: { file },
     });
+  if (options.deferred === true) {
+    // `-incoming defer`: the VM's RAM is its memory file; only the devices come from the stream.
+    try {
+      const client = await ctx.connection.qmp({ timeoutMs: QMP_PROBE_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+      await setIgnoreShared(client, true);
+      await client.execute("migrate-incoming", { uri: stateFileLoadUri(file) });
+    } catch (error) {
+      if (qemuErrors.is(error, "ABORTED")) throw error;
+      throw failed("QEMU refused to start loading it", error);
+    }
+  }
   for (;;) {
     throwIfAborted(signal);
     let progress: MigrationProgress | undefined;

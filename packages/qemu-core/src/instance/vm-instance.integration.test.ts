@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -343,5 +343,70 @@ describe("VmInstance", () => {
     const resumed = await vm.start({ ...withDisk, incomingStateFile: file });
     expect(resumed.qmpStatus.status).toBe("running");
     await vm.stop({ ...FAST_STOP, graceMs: 0 });
+  });
+
+  it("keeps a guest's RAM in its memory file: a save streams only the devices, a resume maps the file again", async () => {
+    const vm = instance("memfile");
+    const memoryFile = join(vm.paths.dir, "guest.ram");
+    const withFile: InstanceVmSpec = { ...spec, memoryFile };
+    const at = 64 * 1024 * 1024; // guest-physical 64 MiB: plain RAM on q35 with 128 MiB, untouched by SeaBIOS
+    const writeRam = async (text: string) => {
+      const handle = await open(memoryFile, "r+");
+      await handle.write(Buffer.from(text.padEnd(16, "\0")), 0, 16, at);
+      await handle.close();
+    };
+    /** What the running guest sees at `at` (QMP pmemsave reads guest-physical memory). */
+    const readRam = async () => {
+      const out = join(home, "pmem.bin");
+      await (await vm.qmp()).execute("pmemsave", { val: at, size: 16, filename: out });
+      return (await readFile(out, "latin1")).replace(/\0+$/, "");
+    };
+
+    const cold = await vm.start({ spec: withFile });
+    expect(cold.args).toEqual(expect.arrayContaining(["-machine", "q35,memory-backend=pc.ram"]));
+    expect((await stat(memoryFile)).mode & 0o777).toBe(0o600);
+    expect((await stat(memoryFile)).size).toBe(128 * 1024 * 1024);
+    // The file is the guest's RAM: a write to it is what the guest reads.
+    await writeRam("marker-A");
+    expect(await readRam()).toBe("marker-A");
+    const state = join(vm.paths.dir, "s1.vmstate");
+    const image = join(vm.paths.dir, "s1.ram");
+    const saved = await vm.saveStateFile(state, { memoryImage: image });
+    // The stream holds the devices only: the RAM (and the marker in it) stayed in the file.
+    expect((await readFile(state, "latin1")).includes("marker-A")).toBe(false);
+    expect(saved.bytes).toBeLessThan(4 * 1024 * 1024);
+    // The copy aside is sparse: it holds what the guest touched, not its 128 MiB.
+    const copy = await stat(image);
+    expect(copy.size).toBe(128 * 1024 * 1024);
+    expect(copy.blocks * 512).toBeLessThan(copy.size / 2);
+    expect(copy.mode & 0o777).toBe(0o600);
+    await vm.stop({ ...FAST_STOP, graceMs: 0 });
+
+    // Resumed as it is: the devices from the stream, the RAM from the file.
+    const events: VmInstanceEvent[] = [];
+    const resumed = await vm.start({ spec: withFile, incomingStateFile: state, onEvent: (e) => events.push(e) });
+    expect(resumed.qmpStatus.status).toBe("running");
+    expect(resumed.args).toEqual(expect.arrayContaining(["-incoming", "defer"]));
+    expect(events).toContainEqual({ type: "memory-file-prepared", file: memoryFile, plan: "keep" });
+    expect(await readRam()).toBe("marker-A");
+    await writeRam("marker-B");
+    expect(await readRam()).toBe("marker-B");
+    await vm.stop({ ...FAST_STOP, graceMs: 0 });
+
+    // Resumed from the copy: the memory is as it was at the save, whatever ran since.
+    await vm.start({ spec: withFile, incomingStateFile: state, incomingMemoryImage: image });
+    expect(await readRam()).toBe("marker-A");
+    await vm.stop({ ...FAST_STOP, graceMs: 0 });
+
+    // A cold start begins from an empty file.
+    await vm.start({ spec: withFile });
+    expect(await readRam()).toBe("");
+    await vm.stop({ ...FAST_STOP, graceMs: 0 });
+
+    // A resume whose memory is gone says so before QEMU starts.
+    await rm(memoryFile);
+    const lost = await vm.start({ spec: withFile, incomingStateFile: state }).catch((e: unknown) => e);
+    expect(qemuErrors.is(lost, "SNAPSHOT_NOT_FOUND")).toBe(true);
+    expect((lost as Error).message).toContain(memoryFile);
   });
 });

@@ -40,7 +40,7 @@ import {
   saveSnapshot,
 } from "./snapshots.js";
 import { type StartOptions, type StartResult, startInstance } from "./start.js";
-import { saveStateFile } from "./state-file.js";
+import { type StateFileSaveOptions, saveStateFile } from "./state-file.js";
 import { type InstanceStatus, instanceStatus } from "./status.js";
 import { type StopOptions, type StopResult, stopInstance } from "./stop.js";
 
@@ -185,7 +185,7 @@ export class VmInstance {
    */
   async saveStateFile(
     file: string,
-    options: SnapshotOptions & { readonly diskSnapshot?: string } = {},
+    options: StateFileSaveOptions & { readonly diskSnapshot?: string } = {},
   ): Promise<{ bytes: number; elapsedMs: number }> {
     if (options.diskSnapshot !== undefined) {
       const client = await runningClient(this.ctx);
