@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A local rehearsal of the publishing workflow (.github/workflows/qemu-emulator-build.yaml) for one arch, through
 # the same scripts the workflow runs: build from the cloud base, boot test, release directory, SHA256SUMS, channel
-# pointer. What it cannot do here: upload (gh release create/upload); the pointer names a file:// base URL instead.
+# pointer. What it cannot do here: upload (gh release create/upload); the pointer names the download URL the
+# workflow would give a release of OWNER/REPO (REHEARSAL_REPOSITORY, default hexclave/emulator).
 #   HEXCLAVE_CLOUD_IMAGE_URL=http://127.0.0.1:PORT/images/cloud/trixie/latest/ bash scripts/release/rehearse.sh ARCH WORK_DIR
 # HEXCLAVE_CLOUD_IMAGE_URL is required (a local stand-in of Debian's host: the rehearsal never reaches the internet);
 # PROFILE defaults to selftest (the hexclave profile needs a registry). Boots full VMs: run under
@@ -32,5 +33,5 @@ mkdir -p "$work/release"
 cp "$work/images/stack-emulator-$arch".* "$work/release/"
 phase "checksums" bash "$here/checksums.sh" "$work/release"
 phase "channel pointer" node "$here/channel-pointer.mjs" --channel "$channel" --version "$version" \
-  --base-url "file://$work/release" --dir "$work/release" > "$work/emulator-${channel}.json"
+  --base-url "https://github.com/${REHEARSAL_REPOSITORY:-hexclave/emulator}/releases/download/$version" --dir "$work/release" > "$work/emulator-${channel}.json"
 cat "$work/emulator-${channel}.json"
