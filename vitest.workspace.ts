@@ -7,6 +7,8 @@
  *   *.e2e.test.ts          end-to-end: boots the shared self-test emulator image under TCG
  *   *.cross-arch.test.ts   arm64 on an amd64 host, end to end (hours under TCG): only with
  *                          `pnpm test:cross-arch`, never in `pnpm test`
+ *   *.rehearsal.test.ts    the publishing workflow's scripts run locally against the stand-in cloud host
+ *                          (builds and boots full VMs): only with `pnpm test:release-rehearsal`
  *   *.contract-e2e.test.ts the real Hexclave image built against offline stand-ins of its upstream
  *                          images, then the emulator on it (about 25 min under TCG): only with
  *                          `pnpm test:contract-e2e` until its first green run on a clean machine
@@ -46,6 +48,7 @@ const slow = [
   "**/*.cross-arch.test.ts",
   "**/*.contract-e2e.test.ts",
   "**/*.cloud-e2e.test.ts",
+  "**/*.rehearsal.test.ts",
 ];
 
 export const projects: TestProjectInlineConfiguration[] = [
@@ -107,6 +110,17 @@ export const projects: TestProjectInlineConfiguration[] = [
       exclude: ["**/node_modules/**"],
       testTimeout: 60 * 60_000,
       hookTimeout: 90 * 60_000,
+      poolOptions: { forks: { singleFork: true } },
+    },
+  },
+  {
+    resolve: { alias },
+    test: {
+      name: "release-rehearsal",
+      include: ["scripts/release/**/*.rehearsal.test.ts"],
+      exclude: ["**/node_modules/**"],
+      testTimeout: 90 * 60_000,
+      hookTimeout: 60 * 60_000,
       poolOptions: { forks: { singleFork: true } },
     },
   },

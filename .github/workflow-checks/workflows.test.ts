@@ -1,8 +1,11 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { validateWorkflow } from "@action-validator/core";
 import { describe, expect, it } from "vitest";
 import { readWorkflows, runScripts } from "./workflow-files.js";
 
 const workflows = readWorkflows();
+const releaseScript = (name: string) => fileURLToPath(new URL(`../../scripts/release/${name}`, import.meta.url));
 const byName = (name: string) => {
   const wf = workflows.find((w) => w.name === name);
   if (!wf) throw new Error(`missing workflow ${name}`);
@@ -55,19 +58,30 @@ describe("GitHub workflows", () => {
       'version="emulator-${CHANNEL}-$(date -u +%Y%m%d)-${GITHUB_SHA::8}"',
     );
     expect(steps[create]?.run).toContain("releases are never rewritten");
-    expect(steps[index("sha256sum")]?.run).toContain("SHA256SUMS");
+    expect(steps[index("checksums.sh")]?.run).toBe("bash scripts/release/checksums.sh release");
+    expect(readFileSync(releaseScript("checksums.sh"), "utf8")).toContain("sha256sum -- *");
   });
 
-  it("boot-tests each built image: start, health paths, stop, start, reset", () => {
-    const steps: Array<{ run?: string }> = byName("qemu-emulator-build.yaml").jobs.build.steps;
-    const boot = steps.find((s) => s.run?.includes("check_ports()"))?.run ?? "";
+  it("builds from the cloud base and boot-tests each image through the scripts the rehearsal runs", () => {
+    const runs = (byName("qemu-emulator-build.yaml").jobs.build.steps as Array<{ run?: string }>).map((s) => s.run);
+    expect(runs).toEqual(
+      expect.arrayContaining([
+        'bash scripts/release/build-image.sh "$ARCH" "$IMAGES"',
+        'bash scripts/release/boot-test.sh "$ARCH" "$IMAGES"',
+      ]),
+    );
+    expect(readFileSync(releaseScript("build-image.sh"), "utf8")).toContain("--base cloud");
+    const boot = readFileSync(releaseScript("boot-test.sh"), "utf8");
     const order = ["emulator start", "check_ports", "emulator stop", "emulator start", "emulator reset --yes"];
-    let at = -1;
+    let at = boot.indexOf("\nstep ");
     for (const command of order) {
       const next = boot.indexOf(command, at + 1);
       expect(next, `${command} after position ${at}`).toBeGreaterThan(at);
       at = next;
     }
+    const rehearsal = readFileSync(releaseScript("rehearse.sh"), "utf8");
+    for (const script of ["build-image.sh", "boot-test.sh", "checksums.sh", "channel-pointer.mjs"])
+      expect(rehearsal).toContain(`"$here/${script}"`);
   });
 
   it("releases packages with changesets", () => {

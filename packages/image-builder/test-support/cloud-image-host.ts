@@ -47,7 +47,7 @@ import { acquireFileLock } from "../src/download/lock.js";
 import { startFaultServer } from "./fault-server.js";
 
 /** Bumped when the way the disk is made changes. */
-export const CLOUD_STANDIN_REVISION = 2;
+export const CLOUD_STANDIN_REVISION = 4;
 /** The real host's path for trixie's latest build. */
 export const CLOUD_HOST_PATH = "/images/cloud/trixie/latest/";
 /** The disk's virtual size (the real one is 3 GiB; the warm boot grows it anyway). */
@@ -205,10 +205,14 @@ async function makeDisk(recipe: CloudStandinRecipe, work: string, log: (line: st
       "",
     ].join("\n"),
   );
-  // The EFI binary carries a small config that finds the root partition and reads its grub.cfg, as Debian's signed GRUB does.
+  // The EFI binary carries a small config that finds the root partition and reads its grub.cfg, as Debian's signed GRUB
+  // does. grub-mkstandalone's modules sit in its memdisk, so the prefix stays there (the root has no grub-install'ed
+  // /boot/grub/x86_64-efi: with prefix moved to the root, "configfile.mod not found"), and `search` probes only with
+  // the partition-table and file system modules already loaded (without the insmods: "no such device", then this
+  // same memdisk config again until "maximum recursion depth exceeded").
   await writeFile(
     join(root, "tmp/embedded.cfg"),
-    `${search}\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n`,
+    `insmod part_gpt\ninsmod ext2\n${search}\nconfigfile ($root)/boot/grub/grub.cfg\n`,
   );
   await run("chroot", [
     root,
