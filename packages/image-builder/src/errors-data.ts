@@ -106,7 +106,7 @@ export const imageBuilderErrors = defineErrorCatalogue({
   },
   WARM_BOOT_TIMEOUT: {
     title: "The provisioning boot did not finish in time",
-    hint: "Under TCG a boot is slow: raise the deadline (deadlineMs), or check the serial log for a stuck stage.",
+    hint: "Under TCG a boot is slow: raise the deadline (`stack build-image --timeout SECONDS`, or deadlineMs), or check the serial log for a stuck stage.",
   },
   COMPACTION_FAILED: {
     title: "Compacting the image failed",

@@ -41,7 +41,7 @@ import { type Manifest, type ManifestBase, type ManifestBoot, writeManifest } fr
 import { buildPayload, type PayloadEvent } from "./payload/build-payload.js";
 import { type BuildProfile, loadProfile, type ProfileName } from "./profiles.js";
 import { ensureSelftestBaseImage, type SelftestBaseEvent } from "./selftest-base.js";
-import { warmBootHealthTimeoutSeconds } from "./warm-boot/health-deadline.js";
+import { warmBootDeadlineMs, warmBootHealthTimeoutSeconds } from "./warm-boot/health-deadline.js";
 import { DEFAULT_BUILD_MEMORY_MB, type WarmBootBase, type WarmBootEvent, warmBoot } from "./warm-boot/warm-boot.js";
 
 export type BaseChoice = "auto" | "cloud" | "bootstrap";
@@ -310,7 +310,9 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
         diskSizeGb: options.diskSizeGb,
         cpus: options.cpus ?? detectHost().cpus,
         memoryMb: options.memoryMb ?? DEFAULT_BUILD_MEMORY_MB,
-        deadlineMs: options.deadlineMs,
+        deadlineMs:
+          options.deadlineMs ??
+          warmBootDeadlineMs(warmBootHealthTimeoutSeconds(profile, buildMigrations), arch !== detectHost().arch),
         healthTimeoutSeconds: warmBootHealthTimeoutSeconds(profile, buildMigrations),
         // Migrations and seed run once here, in the image build, never at a user's start (issue 13).
         runBuildMigrations: buildMigrations,

@@ -5,7 +5,7 @@ import type { CliDeps } from "../cli-deps.js";
 import { defineStackCommand } from "../command-runner.js";
 import { asUsageError } from "../emulator-settings.js";
 import { ExitCode } from "../exit-codes.js";
-import { parseBuildArgs, parseChoice, parseHttpUrl } from "../flag-values.js";
+import { parseBuildArgs, parseChoice, parseHttpUrl, parseInteger } from "../flag-values.js";
 import { buildEventToProgress } from "../render/build-events.js";
 import { type BuildSummary, renderBuildSummary, summariseBuiltImage } from "../render/build-summary.js";
 import { writeJson } from "../render/json-output.js";
@@ -47,6 +47,12 @@ export function buildImageCommand(deps: CliDeps) {
         description:
           "A Docker build argument for the payload's Dockerfile (repeatable), e.g. HEXCLAVE_SERVER_TAG=<branch or sha> or a registry mirror's image names",
         valueHint: "NAME=VALUE",
+      },
+      timeout: {
+        type: "string",
+        description:
+          "Deadline of the warm boot in seconds (default: 30 min plus the profile's health wait, three times that for a guest of another arch)",
+        valueHint: "S",
       },
       out: { type: "string", description: "Output directory (default: the emulator home's images/)", valueHint: "DIR" },
       compression: { type: "string", description: "qcow2 compression: zstd (default) or zlib", valueHint: "zstd|zlib" },
@@ -98,6 +104,10 @@ EXIT CODES  0 built, 1 failure, 2 usage error, 130 interrupted`,
               path,
             );
       const buildArgs = parseBuildArgs(args["build-arg"], path);
+      const timeoutSeconds =
+        args.timeout === undefined
+          ? undefined
+          : parseInteger(args.timeout, { flag: "--timeout" }, { min: 60, unit: "seconds" }, path);
       const json = args.json === true;
       const buildImage = await deps.loadBuildImage();
       // One image store per arch would differ only by file name: both land in the same directory.
@@ -115,6 +125,7 @@ EXIT CODES  0 built, 1 failure, 2 usage error, 130 interrupted`,
           compression,
           cloudMirror,
           ...(Object.keys(buildArgs).length > 0 ? { buildArgs } : {}),
+          ...(timeoutSeconds === undefined ? {} : { deadlineMs: timeoutSeconds * 1000 }),
           accel: settings.accel,
           cpus,
           memoryMb,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadProfile, type ProfileService } from "../profiles.js";
-import { supervisorStartBudgetSeconds, warmBootHealthTimeoutSeconds } from "./health-deadline.js";
+import { supervisorStartBudgetSeconds, warmBootDeadlineMs, warmBootHealthTimeoutSeconds } from "./health-deadline.js";
 
 const health = { kind: "exec", command: ["true"] } as const;
 const svc = (name: string, stage: number, extra: Partial<ProfileService> = {}): ProfileService => ({
@@ -41,5 +41,19 @@ describe("warmBootHealthTimeoutSeconds", () => {
     expect(warmBootHealthTimeoutSeconds(profile, false)).toBe(
       Math.max(900, supervisorStartBudgetSeconds(profile, false)),
     );
+  });
+});
+
+describe("warmBootDeadlineMs", () => {
+  it.each([
+    ["native: the work plus the health wait", 600, false, (1800 + 600) * 1000],
+    ["another architecture under TCG: three times that", 600, true, 3 * (1800 + 600) * 1000],
+    ["the Hexclave build's long health wait is inside the deadline", 4440, false, (1800 + 4440) * 1000],
+  ])("%s", (_what, healthSeconds, foreign, want) => {
+    expect(warmBootDeadlineMs(healthSeconds, foreign)).toBe(want);
+  });
+
+  it("is never shorter than the guest's own health wait", () => {
+    for (const health of [600, 900, 4440]) expect(warmBootDeadlineMs(health, false)).toBeGreaterThan(health * 1000);
   });
 });

@@ -37,3 +37,22 @@ export function warmBootHealthTimeoutSeconds(
 ): number {
   return Math.max(profile.startTimeoutSeconds * 5, 600, supervisorStartBudgetSeconds(profile, buildMode));
 }
+
+/**
+ * What a warm boot does besides waiting for the services: the guest's boot, provisioning, loading the payload into
+ * Docker, the final flush. Measured here under TCG on 2 loaded cores: the payload was loaded 22 min into an arm64
+ * warm boot (arm64 on amd64), and 4-10 min into an amd64 one.
+ */
+export const WARM_BOOT_WORK_SECONDS = 30 * 60;
+/** TCG emulating another architecture (arm64 on an amd64 host, or the reverse) runs about this many times slower. */
+export const FOREIGN_ARCH_SLOWDOWN = 3;
+
+/**
+ * The host-side deadline of a whole warm boot when the caller sets none (pure): the work above plus the guest's
+ * own health wait, times {@link FOREIGN_ARCH_SLOWDOWN} for a guest of another architecture. A fixed 30 min cut an
+ * arm64 build on an amd64 host after its services had started, and was shorter than the Hexclave profile's own
+ * health wait (4,440 s).
+ */
+export function warmBootDeadlineMs(healthTimeoutSeconds: number, foreignArch: boolean): number {
+  return (WARM_BOOT_WORK_SECONDS + healthTimeoutSeconds) * 1000 * (foreignArch ? FOREIGN_ARCH_SLOWDOWN : 1);
+}
