@@ -28,6 +28,7 @@ const fixtures = (dir: string) => fileURLToPath(new URL(`./${dir}/test-support/`
  */
 export const alias = {
   "@hexclave/qemu-core": src("qemu-core"),
+  "@hexclave/cloud-init-gen/shell-script": src("cloud-init-gen", "shell-script.ts"),
   "@hexclave/cloud-init-gen": src("cloud-init-gen"),
   "@hexclave/image-builder/image": src("image-builder", "image/index.ts"),
   "@hexclave/image-builder/release": src("image-builder", "release/index.ts"),

@@ -4,7 +4,8 @@
  *   cli -> emulator -> image-builder -> { qemu-core, cloud-init-gen }
  *
  * - qemu-core and cloud-init-gen import none of ours;
- * - image-builder imports qemu-core and cloud-init-gen, never the runtime or the CLI;
+ * - image-builder imports qemu-core and cloud-init-gen (its `/shell-script` subpath where the runtime reads it,
+ *   so the runtime never loads YAML), never the runtime or the CLI;
  * - emulator imports qemu-core, and image-builder only through its subpaths (`/image`, `/release`, `/download`,
  *   `/accelerator-fallback`), so starting or inspecting a VM never loads the build pipeline (dockerode);
  * - cli may import every package below it;
@@ -21,7 +22,7 @@ import { fileURLToPath } from "node:url";
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "qemu-core": [],
   "cloud-init-gen": [],
-  "image-builder": ["qemu-core", "cloud-init-gen"],
+  "image-builder": ["qemu-core", "cloud-init-gen", "cloud-init-gen/shell-script"],
   emulator: [
     "qemu-core",
     "image-builder/image",

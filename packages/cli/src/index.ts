@@ -29,12 +29,8 @@ export { type ImageManifestSummary, readImageManifest, requireInstalledImage } f
 export { renderBenchReportHtml } from "./render/bench-report-html.js";
 export { renderWholeBenchTables } from "./render/bench-whole-table.js";
 export type { ProgressEvent } from "./render/progress-events.js";
-export {
-  createPlainRenderer,
-  createProgressRenderer,
-  createTtyRenderer,
-  type ProgressRenderer,
-} from "./render/progress-renderer.js";
+export { createPlainRenderer, type ProgressRenderer } from "./render/progress-renderer.js";
+export { createProgressRenderer, createTtyRenderer } from "./render/tty-renderer.js";
 export { reportError, runCli } from "./run-cli.js";
 export type * from "./status-report.js";
 export { STATUS_SCHEMA_VERSION, statusExitCode } from "./status-report.js";

@@ -2,7 +2,7 @@
  * Progress events of the emulator runtime (a discriminated union on `type`).
  * `elapsedMs` always counts from the start of the call that emits it.
  */
-import type { Accelerator } from "@hexclave/qemu-core";
+import type { Accelerator, VmInstanceEvent } from "@hexclave/qemu-core";
 import type { BootKind, SnapshotName } from "./store/snapshot-record.js";
 
 export type EmulatorEvent =
@@ -44,6 +44,16 @@ export type EmulatorEvent =
   | { readonly type: "ready"; readonly elapsedMs: number }
   | { readonly type: "snapshot-saved"; readonly name: SnapshotName; readonly durationMs: number }
   | { readonly type: "snapshot-deleted"; readonly name: SnapshotName }
+  /**
+   * A step of qemu-core's `VmInstance` (lifecycle/vm-events.ts): `warn` for what a user should see (files of an
+   * earlier QEMU cleaned up, a stop that escalated), `debug` for steps the stages above already report.
+   */
+  | {
+      readonly type: "vm";
+      readonly level: "info" | "warn" | "debug";
+      readonly text: string;
+      readonly event: VmInstanceEvent;
+    }
   /** Anything else worth a line. */
   | { readonly type: "message"; readonly level: "info" | "warn"; readonly text: string };
 

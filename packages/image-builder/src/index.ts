@@ -1,5 +1,4 @@
 export * from "./base-image/cloud.js";
-export * from "./base-image/sha512sums.js";
 export * from "./bench.js";
 export * from "./bootstrap/index.js";
 export * from "./cache-dir.js";

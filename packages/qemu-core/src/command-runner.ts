@@ -3,8 +3,11 @@
  * spawns a process takes an optional {@link CommandRunner}, so tests can inject
  * a fake for what cannot exist on the test machine (macOS HVF, Windows WHPX)
  * and production code uses {@link execaRunner}.
+ *
+ * execa (about a hundred modules) is imported on the first command, not with
+ * qemu-core: a caller that only reads files (`stack emulator status` with the
+ * VM stopped) should not pay for loading it.
  */
-import { execa } from "execa";
 import { qemuErrors } from "./errors-data.js";
 
 export interface CommandOptions {
@@ -56,6 +59,7 @@ export const execaRunner: CommandRunner = async (file, args, options = {}) => {
   if (options.signal?.aborted === true) {
     throw qemuErrors.create("ABORTED", `${file} was cancelled before it started`, { cause: options.signal.reason });
   }
+  const { execa } = await import("execa");
   const subprocess = execa(file, [...args], {
     reject: false,
     stripFinalNewline: false,

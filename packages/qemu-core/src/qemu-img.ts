@@ -7,7 +7,6 @@
 import { randomBytes } from "node:crypto";
 import { access, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { execa } from "execa";
 import { type CommandResult, type CommandRunner, execaRunner } from "./command-runner.js";
 import { qemuErrors } from "./errors-data.js";
 import { parseQemuImgInfo, type QemuImgInfo, type QemuImgSnapshot } from "./qemu-img-info.js";
@@ -264,6 +263,7 @@ async function convertWithProgress(
   onProgress: (e: ConvertProgressEvent) => void,
 ): Promise<void> {
   const fullArgs = ["convert", "-p", ...args.slice(1)];
+  const { execa } = await import("execa"); // lazily, as in command-runner.ts
   const child = execa(binary, fullArgs, {
     reject: false,
     stdin: "ignore",

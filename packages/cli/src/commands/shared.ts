@@ -12,7 +12,7 @@ import {
   serviceUrls,
 } from "../emulator-settings.js";
 import { toProgressEvent } from "../render/progress-events.js";
-import { createProgressRenderer, type ProgressRenderer } from "../render/progress-renderer.js";
+import { createPlainRenderer, type ProgressRenderer } from "../render/progress-renderer.js";
 import { resolveReportingProblems, type SettingsWithProblems } from "../settings-problems.js";
 
 export const archArg = {
@@ -67,9 +67,16 @@ export function settingsReportingProblems(
   return resolveReportingProblems(io.env, (env) => settingsFor(flags, { ...io, env }, deps, path));
 }
 
-/** A renderer on stderr: spinner and colour on a terminal (not with --json), plain lines otherwise. */
-export function progressFor(io: CliIo, json: boolean): ProgressRenderer {
-  return createProgressRenderer({ stream: io.stderr, fancy: !json && wantsFancyOutput(io), colour: wantsColour(io) });
+/**
+ * A renderer on stderr: spinner and colour on a terminal (not with --json), plain lines otherwise. The spinner's
+ * module (ora) is loaded only when it may be drawn.
+ */
+export async function progressFor(io: CliIo, json: boolean): Promise<ProgressRenderer> {
+  const fancy = !json && wantsFancyOutput(io);
+  const options = { stream: io.stderr, colour: wantsColour(io) };
+  if (!fancy) return createPlainRenderer(options);
+  const { createProgressRenderer } = await import("../render/tty-renderer.js");
+  return createProgressRenderer({ ...options, fancy });
 }
 
 /** Feeds library events (of any known shape) to a renderer. */
@@ -86,7 +93,7 @@ export async function withProgress<T>(
   json: boolean,
   fn: (renderer: ProgressRenderer) => Promise<T>,
 ): Promise<T> {
-  const renderer = progressFor(io, json);
+  const renderer = await progressFor(io, json);
   try {
     return await fn(renderer);
   } finally {

@@ -85,6 +85,12 @@ export function toProgressEvent(event: unknown): ProgressEvent | undefined {
     case "snapshot-saved":
     case "snapshot-deleted":
       return event as unknown as EmulatorEvent;
+    case "vm": {
+      // The runtime's forwarded VmInstance steps: the ones a user should see, as lines; `debug` ones not at all.
+      const text = str(event.text);
+      if (text === undefined || (event.level !== "info" && event.level !== "warn")) return undefined;
+      return { type: "message", level: event.level, text };
+    }
     case "message":
     case "log":
     case "warning": {

@@ -1,11 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { formatBytes, formatDuration, formatTransfer } from "./format.js";
-import {
-  createPlainRenderer,
-  createProgressRenderer,
-  createTtyRenderer,
-  type TerminalStream,
-} from "./progress-renderer.js";
+import { createPlainRenderer } from "./progress-renderer.js";
+import { createProgressRenderer, createTtyRenderer, type TerminalStream } from "./tty-renderer.js";
 
 class Collector {
   text = "";

@@ -32,7 +32,7 @@
 import { randomBytes } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { type FileHandle, lstat, open, readdir, realpath, rename, rm, stat, unlink } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -580,6 +580,9 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
     });
   };
 
+  // Not an ES import of node:http: that would load undici in every command importing the runtime (see qemu-core's
+  // readiness.ts, loadHttp).
+  const { createServer } = process.getBuiltinModule("node:http");
   const server: Server = createServer((req, res) => {
     const work = handle(req, res).finally(() => inflight.delete(work));
     inflight.add(work);

@@ -32,6 +32,7 @@ import type { Launched } from "./launch.js";
 import { afterResume } from "./resume-fixup.js";
 import { saveWithFlush } from "./save-state.js";
 import type { StartPlan } from "./start-plan.js";
+import { vmEvents } from "./vm-events.js";
 import { SERIAL_TAIL_LINES, waitForServices } from "./wait-ready.js";
 
 /** How often a start polls QEMU's run state and output (qemu.log) for a failure. */
@@ -181,7 +182,7 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
   } else {
     serialTail = await tailLines(ctx.paths.serialLog, SERIAL_TAIL_LINES);
     if (options.stopOnFailure === true) {
-      await ctx.vm.stop(signal ? { signal } : {});
+      await ctx.vm.stop({ ...vmEvents(emit), ...(signal ? { signal } : {}) });
       await updateSnapshotRecord(ctx.recordFile, (r) => ({
         ...r,
         running: false,

@@ -19,7 +19,7 @@
  */
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { InstancePaths, VmInstance } from "@hexclave/qemu-core";
+import type { InstancePaths, VmInstance, VmInstanceEvent } from "@hexclave/qemu-core";
 
 export const FRESH_SNAPSHOT = "fresh";
 export const FRESH_STATE_FILE = "fresh.vmstate";
@@ -35,8 +35,13 @@ export function freshStateFile(paths: InstancePaths): string {
 export async function saveFreshPair(
   vm: Pick<VmInstance, "saveStateFile" | "qmp" | "paths">,
   signal: AbortSignal | undefined,
+  onEvent?: (event: VmInstanceEvent) => void,
 ): Promise<void> {
-  await vm.saveStateFile(freshStateFile(vm.paths), { diskSnapshot: FRESH_SNAPSHOT, ...(signal ? { signal } : {}) });
+  await vm.saveStateFile(freshStateFile(vm.paths), {
+    diskSnapshot: FRESH_SNAPSHOT,
+    ...(onEvent ? { onEvent } : {}),
+    ...(signal ? { signal } : {}),
+  });
   await (await vm.qmp()).cont();
 }
 

@@ -31,6 +31,7 @@ import {
 } from "../store/snapshot-record.js";
 import { freshResume, removeFreshState } from "./fresh-state.js";
 import type { ColdPlan } from "./start-plan.js";
+import { vmEvents } from "./vm-events.js";
 
 export interface Launched {
   readonly pid: number | null;
@@ -86,6 +87,7 @@ export async function launch(ctx: EmulatorContext, o: LaunchOptions): Promise<La
     ...(resume === "suspend" ? { incomingStateFile: ctx.paths.suspendState } : {}),
     ...(resume === "fresh" ? await freshResume(ctx.vm, signal) : {}),
     fingerprint: fingerprint as unknown as Record<string, unknown>,
+    ...vmEvents(emit),
     ...(signal ? { signal } : {}),
   });
   emit({ type: "stage-end", stage: "qemu", durationMs: Date.now() - spawnedAt, detail: `pid ${result.pid}` });

@@ -16,6 +16,7 @@ import {
 import type { EmulatorResetOptions, EmulatorResetResult } from "../types.js";
 import { stopFileBridge } from "./bridge-session.js";
 import { removeFreshState } from "./fresh-state.js";
+import { vmEvents } from "./vm-events.js";
 
 export async function reset(ctx: EmulatorContext, options: EmulatorResetOptions = {}): Promise<EmulatorResetResult> {
   const emit: Emit = (e) => options.onEvent?.(e);
@@ -26,7 +27,7 @@ export async function reset(ctx: EmulatorContext, options: EmulatorResetOptions 
   if (status.state !== "stopped") {
     // The disk is discarded or reverted: no need for the guest to shut down.
     emit({ type: "stage-start", stage: "stop", label: "stopping the emulator" });
-    const stopped = await ctx.vm.stop({ graceMs: 0, ...(signal ? { signal } : {}) });
+    const stopped = await ctx.vm.stop({ graceMs: 0, ...vmEvents(emit), ...(signal ? { signal } : {}) });
     emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
   }
   await stopFileBridge(ctx, emit);

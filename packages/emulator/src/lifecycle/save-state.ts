@@ -10,6 +10,7 @@ import { exists } from "../internal/files.js";
 import type { VmFingerprint } from "../machine/fingerprint.js";
 import { type SnapshotName, updateSnapshotRecord, withSnapshot } from "../store/snapshot-record.js";
 import { saveFreshPair } from "./fresh-state.js";
+import { vmEvents } from "./vm-events.js";
 
 /** The machine a saved state fits: resumed only with the same spec (checked by fingerprint). */
 export interface SavedMachine {
@@ -47,7 +48,10 @@ export async function saveSuspend(
   emit({ type: "stage-start", stage: "snapshot", label: "saving suspend" });
   const agent = await flushGuest(ctx, signal, emit, { dropCaches: true });
   try {
-    const saved = await ctx.vm.saveStateFile(ctx.paths.suspendState, signal ? { signal } : {});
+    const saved = await ctx.vm.saveStateFile(ctx.paths.suspendState, {
+      ...vmEvents(emit),
+      ...(signal ? { signal } : {}),
+    });
     emit({
       type: "stage-end",
       stage: "snapshot",
@@ -82,8 +86,8 @@ export async function saveWithFlush(
   // The cold boot's page cache goes here, once (see fresh-state.ts), not in every suspend.
   const agent = await flushGuest(ctx, signal, emit, { dropCaches: true });
   try {
-    if (name === "fresh") await saveFreshPair(ctx.vm, signal);
-    else await ctx.vm.saveSnapshot(name, signal ? { signal } : {});
+    if (name === "fresh") await saveFreshPair(ctx.vm, signal, vmEvents(emit).onEvent);
+    else await ctx.vm.saveSnapshot(name, { ...vmEvents(emit), ...(signal ? { signal } : {}) });
   } finally {
     if (agent?.frozen === true) {
       await agent.client.fsThaw({ timeoutMs: 30_000 }).catch((error) =>

@@ -39,6 +39,7 @@ import { fingerprintOf, type Launched, launch, prepareColdDisk, prepareFirmware,
 import { prepareRuntimeEnv } from "./runtime-env-start.js";
 import { presentSnapshots } from "./save-state.js";
 import { decideStartPlan, overlayBaseMismatch, planAfterFailedResume, type StartPlan } from "./start-plan.js";
+import { vmEvents } from "./vm-events.js";
 import { readinessTimeoutMs } from "./wait-ready.js";
 
 /** Errors of a start that a cold boot would meet too: raised, not turned into a fallback. */
@@ -159,7 +160,7 @@ async function startLocked(
       level: "warn",
       text: `The VM is in an error state (${current.failure?.message ?? "unknown"}): stopping it without saving, then starting again`,
     });
-    await ctx.vm.stop({ graceMs: 0, ...(signal ? { signal } : {}) });
+    await ctx.vm.stop({ graceMs: 0, ...vmEvents(emit), ...(signal ? { signal } : {}) });
     await updateSnapshotRecord(ctx.recordFile, (r) => ({
       ...r,
       running: false,

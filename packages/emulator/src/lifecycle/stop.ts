@@ -13,6 +13,7 @@ import { readSnapshotRecord, updateSnapshotRecord, withoutSnapshot } from "../st
 import type { EmulatorStopOptions, EmulatorStopResult } from "../types.js";
 import { stopFileBridge } from "./bridge-session.js";
 import { saveSuspend } from "./save-state.js";
+import { vmEvents } from "./vm-events.js";
 
 export async function stop(ctx: EmulatorContext, options: EmulatorStopOptions = {}): Promise<EmulatorStopResult> {
   const result = await stopVm(ctx, options);
@@ -28,7 +29,7 @@ async function stopVm(ctx: EmulatorContext, options: EmulatorStopOptions): Promi
   const noSnapshot = options.noSnapshot === true || envTruthy(ctx.env[EMULATOR_NO_SNAPSHOT_ENV]);
   const status = await ctx.vm.status();
   if (status.state === "stopped" || status.state === "crashed") {
-    if (status.state === "crashed") await ctx.vm.stop(signal ? { signal } : {});
+    if (status.state === "crashed") await ctx.vm.stop({ ...vmEvents(emit), ...(signal ? { signal } : {}) });
     return { wasRunning: false, suspended: false, method: "none", durationMs: Date.now() - began };
   }
   const record = await readSnapshotRecord(ctx.recordFile);
@@ -49,7 +50,7 @@ async function stopVm(ctx: EmulatorContext, options: EmulatorStopOptions): Promi
       try {
         await saveSuspend(ctx, record.current, signal, emit);
         emit({ type: "stage-start", stage: "stop", label: "quitting QEMU" });
-        const stopped = await ctx.vm.stop({ graceMs: 0, ...(signal ? { signal } : {}) });
+        const stopped = await ctx.vm.stop({ graceMs: 0, ...vmEvents(emit), ...(signal ? { signal } : {}) });
         emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
         await updateSnapshotRecord(ctx.recordFile, (r) => ({
           ...r,
@@ -72,6 +73,7 @@ async function stopVm(ctx: EmulatorContext, options: EmulatorStopOptions): Promi
   // shut down: QEMU is quit at once.
   const stopped = await ctx.vm.stop({
     ...(status.state === "broken" ? { graceMs: 0 } : {}),
+    ...vmEvents(emit),
     ...(signal ? { signal } : {}),
   });
   emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });

@@ -10,11 +10,11 @@ import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Arch } from "@hexclave/qemu-core";
 import got from "got";
+import { parseChecksumFile } from "../download/checksum-file.js";
 import { type DownloadVerifiedOptions, downloadVerified } from "../download/download-verified.js";
 import type { DownloadEvent } from "../download/events.js";
 import { type TransportOptions, transportFor } from "../download/proxy.js";
 import { imageBuilderErrors } from "../errors-data.js";
-import { parseSha512Sums } from "./sha512sums.js";
 
 /** Debian's cloud image host for trixie (Debian 13), latest build. */
 export const DEFAULT_CLOUD_MIRROR = "https://cloud.debian.org/images/cloud/trixie/latest/";
@@ -115,7 +115,7 @@ export async function fetchSha512Sums(
       { cause: error, details: { url, status } },
     );
   }
-  return { url, sums: parseSha512Sums(text) };
+  return { url, sums: parseChecksumFile(text, { algorithm: "sha512", errorCode: "SHA512SUMS_MALFORMED" }) };
 }
 
 /** Downloads (or reuses from the cache) the verified Debian 13 cloud image for `arch`. */

@@ -1,3 +1,4 @@
+export { type ChecksumFileOptions, parseChecksumFile } from "./checksum-file.js";
 export type { DownloadResult, DownloadTimeouts, DownloadVerifiedOptions, RetryBackoff } from "./download-verified.js";
 export { downloadVerified } from "./download-verified.js";
 export type { DigestAlgorithm, DownloadEvent, ExpectedDigest } from "./events.js";

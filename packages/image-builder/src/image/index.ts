@@ -15,6 +15,6 @@ export {
   runtimeEnvFwCfgEntry,
   writeRuntimeEnvFwCfg,
 } from "../provisioning/runtime-env-fwcfg.js";
-export { CONTAINER_NAME, SERVICE_UNIT } from "../provisioning/user-data.js";
+export { CONTAINER_NAME, SERVICE_UNIT } from "../provisioning/service-names.js";
 export * from "./manifest.js";
 export * from "./runtime-secrets.js";

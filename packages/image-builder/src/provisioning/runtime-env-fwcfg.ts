@@ -21,7 +21,7 @@
  */
 import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ShellScript } from "@hexclave/cloud-init-gen";
+import { ShellScript } from "@hexclave/cloud-init-gen/shell-script";
 import { type FwCfgEntry, RUNTIME_ENV_FW_CFG_FILE, writeFileAtomic } from "@hexclave/qemu-core";
 import { imageBuilderErrors } from "../errors-data.js";
 import { formatEnvFile, RUNTIME_ENV_MAGIC, type RuntimeEnvInput, renderRuntimeEnv } from "./runtime-env.js";

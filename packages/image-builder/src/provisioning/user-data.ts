@@ -34,10 +34,9 @@ import {
   RUNTIME_ENV_SCRIPT_PATH,
   runtimeEnvGuestScript,
 } from "./runtime-env-fwcfg.js";
+import { CONTAINER_NAME, SERVICE_UNIT } from "./service-names.js";
 
-/** The systemd unit that runs the payload container on every boot. */
-export const SERVICE_UNIT = "hexclave.service";
-export const CONTAINER_NAME = "hexclave";
+export { CONTAINER_NAME, SERVICE_UNIT };
 export const DATA_VOLUME = "hexclave-data";
 /** The guest's fw_cfg files (kernel module qemu_fw_cfg), mounted read-only into the container for the file bridge proxy. */
 export const FW_CFG_SYSFS_DIR = "/sys/firmware/qemu_fw_cfg";

@@ -25,6 +25,7 @@
  * ```
  */
 import { ARCHES, type Arch } from "@hexclave/qemu-core";
+import { parseChecksumFile } from "../download/checksum-file.js";
 import { imageBuilderErrors } from "../errors-data.js";
 import { type Manifest, parseManifest } from "../image/manifest.js";
 
@@ -95,36 +96,14 @@ export function isReleaseFileName(value: string): boolean {
 
 // ------------------------------------------------------------------ SHA256SUMS
 
-const GNU_LINE = /^([0-9a-fA-F]{64}) [ *](.+)$/;
-
 /** `sha256sum` output to a map name -> lowercase hex. Throws RELEASE_INVALID naming bad lines. Pure. */
 export function parseSha256Sums(text: string, source = SHA256SUMS_FILE): Map<string, string> {
-  const sums = new Map<string, string>();
-  const problems: string[] = [];
-  text.split(/\r?\n/).forEach((raw, index) => {
-    const line = raw.trimEnd();
-    if (line.trim() === "") return;
-    const match = GNU_LINE.exec(line);
-    const hex = match?.[1]?.toLowerCase();
-    const name = match?.[2];
-    if (hex === undefined || name === undefined) {
-      problems.push(`line ${index + 1}: expected "<64 hex digits>  <file name>"`);
-      return;
-    }
-    if (!isReleaseFileName(name)) {
-      problems.push(`line ${index + 1}: ${JSON.stringify(name)} is not a plain file name`);
-      return;
-    }
-    const previous = sums.get(name);
-    if (previous !== undefined && previous !== hex) problems.push(`line ${index + 1}: ${name} is listed twice`);
-    sums.set(name, hex);
+  return parseChecksumFile(text, {
+    algorithm: "sha256",
+    source,
+    errorCode: "RELEASE_INVALID",
+    isValidName: isReleaseFileName,
   });
-  if (problems.length > 0) {
-    throw imageBuilderErrors.create("RELEASE_INVALID", `${source} is malformed: ${problems.join("; ")}`, {
-      details: { source, problems },
-    });
-  }
-  return sums;
 }
 
 // ------------------------------------------------------------------ release files of one arch

@@ -1,13 +1,15 @@
 import { HexclaveError } from "@hexclave/qemu-core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { cloudImageFileName, normaliseMirrorUrl } from "./cloud.js";
-import { parseSha512Sums } from "./sha512sums.js";
+import { parseChecksumFile } from "./checksum-file.js";
+
+const parseSha512Sums = (text: string) =>
+  parseChecksumFile(text, { algorithm: "sha512", errorCode: "SHA512SUMS_MALFORMED" });
 
 const A = "a".repeat(128);
 const B = "0123456789ABCDEF".repeat(8);
 
-describe("parseSha512Sums", () => {
+describe("parseChecksumFile, sha512 (Debian's SHA512SUMS)", () => {
   it("parses GNU lines, binary markers, BSD lines and blank lines", () => {
     const text = [
       `${A}  debian-13-generic-amd64.qcow2`,
@@ -60,21 +62,32 @@ describe("parseSha512Sums", () => {
   });
 });
 
-describe("cloud image names", () => {
-  it("names Debian 13's published files", () => {
-    expect(cloudImageFileName("generic", "amd64")).toBe("debian-13-generic-amd64.qcow2");
-    expect(cloudImageFileName("genericcloud", "arm64")).toBe("debian-13-genericcloud-arm64.qcow2");
-    expect(cloudImageFileName("nocloud", "amd64")).toBe("debian-13-nocloud-amd64.qcow2");
-  });
+describe("parseChecksumFile, per algorithm", () => {
+  const cases = [
+    { algorithm: "sha256", hex: "c".repeat(64), other: "c".repeat(128), source: "SHA256SUMS" },
+    { algorithm: "sha512", hex: "c".repeat(128), other: "c".repeat(64), source: "SHA512SUMS" },
+  ] as const;
+  for (const { algorithm, hex, other, source } of cases) {
+    it(`${algorithm}: reads GNU and BSD lines, refuses the other algorithm's digest length`, () => {
+      const tag = algorithm.toUpperCase();
+      const options = { algorithm, errorCode: "RELEASE_INVALID" } as const;
+      expect([...parseChecksumFile(`${hex}  a.qcow2\n${tag} (b.json) = ${hex.toUpperCase()}\n`, options)]).toEqual([
+        ["a.qcow2", hex],
+        ["b.json", hex],
+      ]);
+      expect(() => parseChecksumFile(`${other}  a.qcow2\n`, options)).toThrow(`${source} is malformed: line 1`);
+    });
+  }
 
-  it("resolves names inside the mirror directory whether or not it ends in a slash", () => {
-    for (const mirror of [
-      "https://m.example/images/cloud/trixie/latest",
-      "https://m.example/images/cloud/trixie/latest/",
-    ]) {
-      expect(new URL("SHA512SUMS", normaliseMirrorUrl(mirror)).href).toBe(
-        "https://m.example/images/cloud/trixie/latest/SHA512SUMS",
-      );
-    }
+  it("refuses names the caller rejects, naming the line", () => {
+    const options = {
+      algorithm: "sha256",
+      source: "https://m.example/SHA256SUMS",
+      errorCode: "RELEASE_INVALID",
+      isValidName: (name: string) => !name.includes("/"),
+    } as const;
+    expect(() => parseChecksumFile(`${"d".repeat(64)}  ok\n${"d".repeat(64)}  ../x\n`, options)).toThrow(
+      'https://m.example/SHA256SUMS is malformed: line 2: "../x" is not a plain file name',
+    );
   });
 });
