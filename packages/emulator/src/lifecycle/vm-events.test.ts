@@ -22,6 +22,11 @@ const cases: { event: VmInstanceEvent; level: "info" | "warn" | "debug"; text: s
     text: "overlay /i/overlay.qcow2 on /b.qcow2",
   },
   {
+    event: { type: "memory-file-prepared", file: "/i/guest.ram", plan: "keep" },
+    level: "debug",
+    text: "guest memory file /i/guest.ram: keep",
+  },
+  {
     event: { type: "qemu-spawned", pid: 7, binary: "qemu-system-x86_64", args: ["-S"] },
     level: "debug",
     text: "QEMU spawned (pid 7): qemu-system-x86_64",

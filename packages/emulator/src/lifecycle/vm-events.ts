@@ -25,6 +25,8 @@ function describe(event: VmInstanceEvent): { level: VmEventLevel; text: string }
       return { level: "debug", text: `host ports free: ${event.ports.join(", ")}` };
     case "overlay-created":
       return { level: "debug", text: `overlay ${event.file} on ${event.backingFile}` };
+    case "memory-file-prepared":
+      return { level: "debug", text: `guest memory file ${event.file}: ${event.plan}` };
     case "qemu-spawned":
       return { level: "debug", text: `QEMU spawned (pid ${event.pid}): ${event.binary}` };
     case "qmp-ready":
