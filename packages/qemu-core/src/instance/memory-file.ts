@@ -15,6 +15,7 @@
  * its size; temp file, then rename.
  */
 import { open, rename, rm } from "node:fs/promises";
+import { tempPathFor } from "../atomic-file.js";
 import type { CommandRunner } from "../command-runner.js";
 import { qemuErrors } from "../errors-data.js";
 import { ensurePrivateFile } from "../private-files.js";
@@ -43,9 +44,8 @@ export function sparseCopyCommand(platform: NodeJS.Platform, from: string, to: s
 
 /** Copies `from` to `to` (temp beside it, then rename), keeping holes; the copy is private. */
 export async function copyMemoryFile(runner: CommandRunner, from: string, to: string): Promise<void> {
-  const tmp = `${to}.${process.pid}.tmp`;
+  const tmp = tempPathFor(to);
   try {
-    await rm(tmp, { force: true });
     await ensurePrivateFile(tmp); // cp keeps an existing target's mode
     const [file, args] = sparseCopyCommand(process.platform, from, tmp);
     const r = await runner(file, args);
