@@ -8,10 +8,12 @@ import {
   forcedAcceleratorFailed,
   verdictWords,
 } from "@hexclave/image-builder/accelerator-fallback";
+import { FOREIGN_ARCH_SLOWDOWN } from "@hexclave/image-builder/image";
 import {
   type Accelerator,
   acquireInstanceLock,
   chooseAccelerator,
+  detectHost,
   type Firmware,
   HexclaveError,
   type InstanceLock,
@@ -182,7 +184,10 @@ async function startLocked(
     ...(image.manifest.boot.kind === "kernel" ? { linuxKernel: image.paths.kernel } : {}),
   });
   emit({ type: "accelerator", accel: probe.accel, reason: probe.reason });
-  const timeoutMs = readinessTimeoutMs(options.timeoutMs, probe.accel);
+  // A guest of another arch (arm64 on an amd64 host) runs about three times slower under TCG: its readiness deadline
+  // and the guest supervisor's start deadlines grow by the same factor.
+  const foreignArch = s.arch !== detectHost().arch;
+  const timeoutMs = readinessTimeoutMs(options.timeoutMs, probe.accel, foreignArch);
 
   const firmware: Firmware | undefined =
     image.manifest.boot.kind === "firmware" ? await prepareFirmware(s.arch) : undefined;
@@ -217,7 +222,12 @@ async function startLocked(
   });
 
   // The runtime environment for this start's host ports and the install's secrets (issue 13), cold or resume.
-  const runtimeEnv = await prepareRuntimeEnv({ home: ctx.home, instanceDir: ctx.paths.dir, ports: hostPorts });
+  const runtimeEnv = await prepareRuntimeEnv({
+    home: ctx.home,
+    instanceDir: ctx.paths.dir,
+    ports: hostPorts,
+    startTimeoutFactor: foreignArch ? FOREIGN_ARCH_SLOWDOWN : 1,
+  });
   if (runtimeEnv.secretsCreated) {
     emit({ type: "message", level: "info", text: `Made this install's secrets in ${runtimeEnv.secretsFile}` });
   }
