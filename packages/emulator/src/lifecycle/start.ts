@@ -16,7 +16,6 @@ import {
   HexclaveError,
   type InstanceLock,
   type InstanceVmSpec,
-  imagePaths,
   type QemuErrorCode,
   recordAcceleratorFailure,
 } from "@hexclave/qemu-core";
@@ -26,6 +25,7 @@ import { serviceEndpoints } from "../inspect/service-health.js";
 import { abortError, aborted, throwIfAborted } from "../internal/abort.js";
 import { errorText } from "../internal/error-text.js";
 import { exists } from "../internal/files.js";
+import { imagePaths } from "../layout.js";
 import { guestNetworkOf, writeGuestConnector } from "../machine/guest-network.js";
 import { buildEmulatorVmSpec, withHostPorts } from "../machine/vm-spec.js";
 import { hostPortsFor, type ResolvedSettings, resolveRuntimeSettings } from "../settings/runtime-settings.js";
@@ -90,6 +90,7 @@ async function fallBackToTcg(
     accel: info.accel,
     reason: words,
     env: ctx.env,
+    cacheDir: ctx.probeCacheDir,
     ...(ctx.kvmDevice === undefined ? {} : { kvmDevice: ctx.kvmDevice }),
   });
   options.onEvent?.({
@@ -177,6 +178,7 @@ async function startLocked(
     arch: s.arch,
     signal,
     env: ctx.env,
+    cacheDir: ctx.probeCacheDir,
     choice: options.accel ?? "auto",
     ...(ctx.kvmDevice === undefined ? {} : { kvmDevice: ctx.kvmDevice }),
     ...(image.manifest.boot.kind === "kernel" ? { linuxKernel: image.paths.kernel } : {}),
