@@ -33,6 +33,8 @@ export async function status(
   // A start in progress (another process holding the start lock) shows as `starting`, from its probe to its first snapshot.
   const state = startHolder?.live === true && vmState !== "crashed" && vmState !== "broken" ? "starting" : vmState;
   const live = state === "running" || state === "starting";
+  // The guest's program list is read (one guest-agent file read) while the endpoints are probed: neither waits for the other.
+  const programsRead = live ? readGuestPrograms(ctx.vm, options.signal ? { signal: options.signal } : {}) : null;
   let services: ServiceHealthCheck[] = [];
   if (image) {
     const forwards = vmStatus.record?.spec.network?.forwards;
@@ -54,7 +56,7 @@ export async function status(
           lastCheck: null,
         }));
   }
-  const programs = live ? await readGuestPrograms(ctx.vm, options.signal ? { signal: options.signal } : {}) : null;
+  const programs = programsRead === null ? null : await programsRead;
   const health: EmulatorHealth =
     state === "stopped"
       ? "stopped"
