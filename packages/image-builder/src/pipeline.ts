@@ -22,10 +22,6 @@ import {
   detectHost,
   findFirmware,
   findQemuBinary,
-  imageFileName,
-  initrdFileName,
-  kernelFileName,
-  manifestFileName,
   recordAcceleratorFailure,
 } from "@hexclave/qemu-core";
 import { acceleratorFailureOf, forcedAcceleratorFailed, verdictWords } from "./accelerator-fallback.js";
@@ -37,6 +33,7 @@ import { defaultCacheDir } from "./cache-dir.js";
 import { type CompactionEvent, type Compression, compactImage } from "./compaction.js";
 import { digestFile } from "./download/hash-file.js";
 import { imageBuilderErrors } from "./errors-data.js";
+import { imageFileName, initrdFileName, kernelFileName, manifestFileName } from "./image/image-files.js";
 import { type Manifest, type ManifestBase, type ManifestBoot, writeManifest } from "./image/manifest.js";
 import { buildPayload, type PayloadEvent } from "./payload/build-payload.js";
 import { type BuildProfile, loadProfile, type ProfileName } from "./profiles.js";
@@ -91,6 +88,11 @@ export interface BuildImageOptions {
   readonly outDir: string;
   /** Default {@link defaultCacheDir}. */
   readonly cacheDir?: string | undefined;
+  /**
+   * Where the accelerator probe caches its answer (qemu-core `probeAccelerator`'s `cacheDir`); default `cacheDir`.
+   * The CLI passes the emulator's `<home>/cache`, so a build and a start share one answer.
+   */
+  readonly acceleratorCacheDir?: string | undefined;
   /** Default 12. */
   readonly diskSizeGb?: number | undefined;
   /** Build VM CPUs; default the host's. */
@@ -289,11 +291,13 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
 
   // After the base: the deeper probe boots the base's own kernel under a hardware accelerator that ran the tiny guest.
   const choice = options.accel ?? "auto";
+  const acceleratorCacheDir = options.acceleratorCacheDir ?? cacheDir;
   let probe = await chooseAccelerator({
     arch,
     qemuBinary: qemu.path,
     signal,
     choice,
+    cacheDir: acceleratorCacheDir,
     ...(base.warm.boot.kind === "kernel" ? { linuxKernel: base.warm.boot.kernel } : {}),
   });
   emit({ type: "build-accelerator", arch, accel: probe.accel, reason: probe.reason });
@@ -337,6 +341,7 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
         probe = await recordAcceleratorFailure({
           arch,
           qemuBinary: qemu.path,
+          cacheDir: acceleratorCacheDir,
           accel: info.accel,
           reason: verdictWords(info),
         });

@@ -1,6 +1,7 @@
 /** `status`: the VM, the installed image, the last start, the saved states and the services, read-only. */
-import { type Arch, imagePaths, readLockHolder } from "@hexclave/qemu-core";
+import { type Arch, readLockHolder } from "@hexclave/qemu-core";
 import type { EmulatorContext } from "../context.js";
+import { imagePaths } from "../layout.js";
 import { guestNetworkOf } from "../machine/guest-network.js";
 import { hostPortsFor, resolveRuntimeSettings } from "../settings/runtime-settings.js";
 import { type InstalledImage, readInstalledImage } from "../store/installed-image.js";

@@ -18,7 +18,6 @@ import {
   HexclaveError,
   type InstanceLock,
   type InstanceVmSpec,
-  imagePaths,
   type QemuErrorCode,
   recordAcceleratorFailure,
 } from "@hexclave/qemu-core";
@@ -28,6 +27,7 @@ import { serviceEndpoints } from "../inspect/service-health.js";
 import { abortError, aborted, throwIfAborted } from "../internal/abort.js";
 import { errorText } from "../internal/error-text.js";
 import { exists } from "../internal/files.js";
+import { imagePaths } from "../layout.js";
 import { guestNetworkOf, writeGuestConnector } from "../machine/guest-network.js";
 import { buildEmulatorVmSpec, withHostPorts } from "../machine/vm-spec.js";
 import { hostPortsFor, type ResolvedSettings, resolveRuntimeSettings } from "../settings/runtime-settings.js";
@@ -92,6 +92,7 @@ async function fallBackToTcg(
     accel: info.accel,
     reason: words,
     env: ctx.env,
+    cacheDir: ctx.probeCacheDir,
     ...(ctx.kvmDevice === undefined ? {} : { kvmDevice: ctx.kvmDevice }),
   });
   options.onEvent?.({
@@ -179,6 +180,7 @@ async function startLocked(
     arch: s.arch,
     signal,
     env: ctx.env,
+    cacheDir: ctx.probeCacheDir,
     choice: options.accel ?? "auto",
     ...(ctx.kvmDevice === undefined ? {} : { kvmDevice: ctx.kvmDevice }),
     ...(image.manifest.boot.kind === "kernel" ? { linuxKernel: image.paths.kernel } : {}),

@@ -4,16 +4,8 @@
  * arguments, which a resume depends on).
  */
 
-import { runtimeEnvFwCfgEntry } from "@hexclave/image-builder/image";
-import type {
-  Accelerator,
-  Arch,
-  ImagePaths,
-  InstancePaths,
-  InstanceVmSpec,
-  PortForward,
-  VmSpec,
-} from "@hexclave/qemu-core";
+import { type ImagePaths, runtimeEnvFwCfgEntry } from "@hexclave/image-builder/image";
+import type { Accelerator, Arch, InstancePaths, InstanceVmSpec, PortForward, VmSpec } from "@hexclave/qemu-core";
 import { REBOOT_ON_PANIC_OPTIONS, withKernelOptions } from "@hexclave/qemu-core";
 import { bridgeFwCfgEntry } from "../file-bridge/fw-cfg.js";
 import { DEFAULT_GUEST_NETWORK, type GuestNetworkSettings, guestNetworkSpec } from "./guest-network.js";
