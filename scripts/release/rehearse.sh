@@ -32,6 +32,12 @@ rm -rf "$work/release"
 mkdir -p "$work/release"
 cp "$work/images/stack-emulator-$arch".* "$work/release/"
 phase "checksums" bash "$here/checksums.sh" "$work/release"
-phase "channel pointer" node "$here/channel-pointer.mjs" --channel "$channel" --version "$version" \
-  --base-url "https://github.com/${REHEARSAL_REPOSITORY:-hexclave/emulator}/releases/download/$version" --dir "$work/release" > "$work/emulator-${channel}.json"
+# The pointer is the script's stdout alone: phase's own lines must not land in the file.
+write_pointer() {
+  node "$here/channel-pointer.mjs" --channel "$channel" --version "$version" \
+    --base-url "https://github.com/${REHEARSAL_REPOSITORY:-hexclave/emulator}/releases/download/$version" \
+    --dir "$work/release" > "$work/emulator-${channel}.json.tmp"
+  mv "$work/emulator-${channel}.json.tmp" "$work/emulator-${channel}.json"
+}
+phase "channel pointer" write_pointer
 cat "$work/emulator-${channel}.json"
