@@ -232,10 +232,14 @@ describe("emulator runtime on a guest-less VM", () => {
     const reset = await emulator.reset();
     expect(reset).toMatchObject({ mode: "overlay-deleted", stoppedFirst: true });
     expect(reset.reason).toMatch(/no fresh snapshot/);
+    // The running VM's memory file goes with the disk it belonged to.
+    expect(existsSync(guestMemoryFile(emulator.paths))).toBe(false);
     const r = await emulator.start(common);
     expect(r.reason).toMatch(/first start/);
+    expect(existsSync(guestMemoryFile(emulator.paths))).toBe(true);
     const hard = await emulator.reset({ hard: true });
     expect(hard.mode).toBe("overlay-deleted");
+    expect(existsSync(guestMemoryFile(emulator.paths))).toBe(false);
     expect(() => execFileSync("qemu-img", ["info", emulator.paths.overlay], { stdio: "ignore" })).toThrow();
   });
 
