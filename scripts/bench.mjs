@@ -31,6 +31,7 @@ import { parseArgs } from "node:util";
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const qemuCore = await import(join(repo, "packages/qemu-core/dist/index.js"));
 const imageBuilder = await import(join(repo, "packages/image-builder/dist/index.js"));
+const emulator = await import(join(repo, "packages/emulator/dist/index.js"));
 const cli = await import(join(repo, "packages/cli/dist/index.js"));
 
 const { values } = parseArgs({
@@ -71,10 +72,13 @@ function table(title, header, rows) {
   for (const r of rows) log(line(r));
 }
 
+/** The accelerator probe's cache of the user's emulator home, as start, doctor and build-image use it. */
+const probeCacheDir = emulator.probeCacheDir(emulator.emulatorHome());
+
 async function benchProbe() {
   const timed = async (cache) => {
     const started = performance.now();
-    const result = await qemuCore.probeAccelerator({ arch: "amd64", cache });
+    const result = await qemuCore.probeAccelerator({ arch: "amd64", cache, cacheDir: probeCacheDir });
     return { ms: performance.now() - started, result };
   };
   const fresh = await timed(false);
@@ -149,7 +153,10 @@ async function benchCli() {
 
 async function benchBuild() {
   log("\nBuilding the self-test image for measurement (two warm boots unless --no-trim-run) ...");
-  const result = await imageBuilder.benchSelftestBuild({ noTrimRun: !values["no-trim-run"] });
+  const result = await imageBuilder.benchSelftestBuild({
+    noTrimRun: !values["no-trim-run"],
+    acceleratorCacheDir: probeCacheDir,
+  });
   report.build = result;
   const total = ["payload", "base", "warm-boot", "compaction"].reduce((s, k) => s + (result.stages[k] ?? 0), 0);
   table(
@@ -174,7 +181,7 @@ async function selftestImageDir() {
   const fromEnv = process.env.HEXCLAVE_SELFTEST_IMAGE_DIR;
   if (fromEnv) return fromEnv;
   const cache = join(repo, ".cache/selftest-image");
-  const manifest = qemuCore.manifestFileName("amd64");
+  const manifest = imageBuilder.manifestFileName("amd64");
   if (existsSync(cache)) {
     const built = readdirSync(cache)
       .map((d) => join(cache, d))
@@ -184,13 +191,19 @@ async function selftestImageDir() {
   }
   const outDir = join(repo, ".cache/bench-image");
   log(`\nNo built self-test image found; building one into ${outDir} ...`);
-  await imageBuilder.buildImage({ arch: "amd64", profile: "selftest", base: "bootstrap", outDir });
+  await imageBuilder.buildImage({
+    arch: "amd64",
+    profile: "selftest",
+    base: "bootstrap",
+    outDir,
+    acceleratorCacheDir: probeCacheDir,
+  });
   return outDir;
 }
 
 /** Kernel, userspace, Docker and the service unit, from the guest's own clocks (through the guest agent). */
 async function bootBreakdown(home) {
-  const vm = new qemuCore.VmInstance({ home });
+  const vm = new qemuCore.VmInstance({ home, name: emulator.DEFAULT_INSTANCE });
   try {
     const agent = await vm.guestAgent();
     const analyze = await agent.exec("/usr/bin/systemd-analyze", []);
@@ -252,11 +265,12 @@ async function benchEmulator() {
   const imageDir = await selftestImageDir();
   const home = await mkdtemp(join(tmpdir(), "hexclave-bench-home-"));
   try {
-    await mkdir(join(home, "images"), { recursive: true });
+    const installed = emulator.imagePaths(home, "amd64");
+    await mkdir(installed.dir, { recursive: true });
     for (const name of ["imageFileName", "manifestFileName", "kernelFileName", "initrdFileName"]) {
-      const file = qemuCore[name]("amd64");
-      await link(join(imageDir, file), join(home, "images", file)).catch(() =>
-        copyFile(join(imageDir, file), join(home, "images", file)),
+      const file = imageBuilder[name]("amd64");
+      await link(join(imageDir, file), join(installed.dir, file)).catch(() =>
+        copyFile(join(imageDir, file), join(installed.dir, file)),
       );
     }
     log(`\nEmulator: stack emulator bench --runs ${runs} --configs ${values.configs} (image ${imageDir})`);

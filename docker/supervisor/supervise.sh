@@ -31,7 +31,9 @@
 # HEXCLAVE_PROFILE (hexclave), HEXCLAVE_RUN_DIR (/etc/hexclave/run),
 # HEXCLAVE_STATE_DIR (/run/hexclave), HEXCLAVE_STOP_GRACE_SECONDS (25),
 # HEXCLAVE_RESTART_BACKOFF_MAX_SECONDS (30), HEXCLAVE_MONITOR_INTERVAL_SECONDS
-# (15; 0 turns the health monitor off).
+# (15; 0 turns the health monitor off), HEXCLAVE_START_TIMEOUT_FACTOR (1: every
+# start deadline and the init's are multiplied by it, 1-10; the emulator sets 3
+# for a guest of another architecture, which runs about three times slower).
 set -euo pipefail
 
 SERVICES_FILE=${HEXCLAVE_SERVICES_FILE:-/etc/hexclave/services.json}
@@ -65,6 +67,12 @@ jq -e --arg p "$PROFILE" '.profiles[$p]' "$SERVICES_FILE" >/dev/null || {
   exit 1
 }
 
+FACTOR=${HEXCLAVE_START_TIMEOUT_FACTOR:-1}
+[[ $FACTOR =~ ^([1-9]|10)$ ]] || {
+  log "FATAL: HEXCLAVE_START_TIMEOUT_FACTOR must be a whole number from 1 to 10, got '$FACTOR'"
+  exit 1
+}
+
 # Service table: name, stage, stop signal, start deadline (profile defaults apply).
 declare -A STAGE SIGNAL DEADLINE SCRIPT
 NAMES=()
@@ -73,8 +81,8 @@ while IFS=$'\x1f' read -r name stage sig deadline build_deadline script; do
   NAMES+=("$name")
   STAGE[$name]=$stage
   SIGNAL[$name]=$sig
-  DEADLINE[$name]=$deadline
-  [[ $BUILD_MIGRATIONS == 1 ]] && DEADLINE[$name]=$build_deadline
+  DEADLINE[$name]=$((deadline * FACTOR))
+  [[ $BUILD_MIGRATIONS == 1 ]] && DEADLINE[$name]=$((build_deadline * FACTOR))
   SCRIPT[$name]=$script
 done < <(jq -r --arg p "$PROFILE" '
   .profiles[$p] as $prof
@@ -86,7 +94,7 @@ done < <(jq -r --arg p "$PROFILE" '
 mapfile -t STAGES < <(jq -r --arg p "$PROFILE" '.profiles[$p].services | map(.stage) | unique | .[]' "$SERVICES_FILE")
 INIT_AFTER=$(jq -r --arg p "$PROFILE" '.profiles[$p].init.afterStage // ""' "$SERVICES_FILE")
 INIT_SCRIPT=$(jq -r --arg p "$PROFILE" '.profiles[$p].init.script // "init"' "$SERVICES_FILE")
-INIT_TIMEOUT=$(jq -r --arg p "$PROFILE" '.profiles[$p].init.timeoutSeconds // 120' "$SERVICES_FILE")
+INIT_TIMEOUT=$(($(jq -r --arg p "$PROFILE" '.profiles[$p].init.timeoutSeconds // 120' "$SERVICES_FILE") * FACTOR))
 
 for name in "${NAMES[@]}"; do
   [[ -x $RUN_DIR/${SCRIPT[$name]}.sh ]] || {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { checkDependencyDirection, checkImport, importsOf } from "./check.js";
+import { checkDependencyDirection, checkImport, checkQemuCoreNames, importsOf, productNamesIn } from "./check.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const root = "/r";
@@ -86,5 +86,66 @@ describe("checkDependencyDirection", () => {
 
   it("passes on the repository itself", async () => {
     expect(await checkDependencyDirection(repo)).toEqual([]);
+  });
+});
+
+describe("productNamesIn", () => {
+  it.each([
+    // [line, the name found, or undefined]
+    ['export const HOME_ENV = "HEXCLAVE_EMULATOR_HOME";', "HEXCLAVE_EMULATOR_HOME"],
+    ['export const DEFAULT_HOME_SEGMENTS = [".hexclave", "emulator"] as const;', ".hexclave"],
+    [" * in `~/.hexclave/emulator/cache`", ".hexclave"],
+    ["const cache = join(emulatorHome(env), 'cache');", "emulatorHome"],
+    ['const image = "stack-emulator-amd64.qcow2";', "stack-emulator"],
+    ['export const RUNTIME_SECRETS_FILE = "runtime-secrets.json";', "runtime-secrets"],
+    ['export const RUNTIME_ENV_FW_CFG_FILE = "runtime-env.fwcfg";', "runtime-env.fwcfg"],
+    ['export const SNAPSHOT_RECORD_FILE = "snapshots.json";', "snapshots.json"],
+    ['export const BRIDGE_FW_CFG_FILE = "bridge.fwcfg";', "bridge.fwcfg"],
+    ['export const BRIDGE_RECORD_FILE = "bridge.json";', "bridge.json"],
+    ['export const BRIDGE_CONFIG_GUEST_FILE = "bridge-config.guest";', "bridge-config.guest"],
+    ['export const BRIDGE_LOG_FILE = "bridge.log";', "bridge.log"],
+    // The org's generic names stay.
+    ['export const TEMP_FILE_SUFFIX = ".hexclave-tmp";', undefined],
+    ['export const NO_ACCEL_CACHE_ENV = "HEXCLAVE_NO_ACCEL_CACHE";', undefined],
+    ['throw new HexclaveError("x");', undefined],
+    ['import { x } from "@hexclave/qemu-core";', undefined],
+    ["/** Must start with `opt/` (for example `opt/hexclave/bridge`). */", undefined],
+    ['export const OVERLAY_FILE = "disk.qcow2";', undefined],
+  ] as const)("%s: %s", (line, name) => {
+    expect(productNamesIn("f.ts", `// first\n${line}\n`).map((h) => h.match)).toEqual(name === undefined ? [] : [name]);
+  });
+
+  it("names the file and the 1-based line", () => {
+    expect(productNamesIn("src/a.ts", 'ok\n"stack-emulator-amd64.json"\n')).toEqual([
+      { file: "src/a.ts", line: 2, match: "stack-emulator", what: expect.stringContaining("image") },
+    ]);
+  });
+});
+
+describe("checkQemuCoreNames", () => {
+  let tree = "";
+  afterEach(async () => {
+    if (tree !== "") await rm(tree, { recursive: true, force: true });
+  });
+
+  it("finds a planted name in a source file, not in a test", async () => {
+    tree = await mkdtemp(join(tmpdir(), "qemu-core-names-"));
+    const files = {
+      "packages/qemu-core/src/ok.ts": 'export const LOCK_FILE = "lock";\n',
+      "packages/qemu-core/src/instance/wrong.ts": '\nexport const HOME_ENV = "HEXCLAVE_EMULATOR_HOME";\n',
+      "packages/qemu-core/src/wrong.test.ts": 'const home = "HEXCLAVE_EMULATOR_HOME";\n',
+      "packages/emulator/src/layout.ts": 'export const HOME_ENV = "HEXCLAVE_EMULATOR_HOME";\n',
+    };
+    for (const [path, text] of Object.entries(files)) {
+      await mkdir(dirname(join(tree, path)), { recursive: true });
+      await writeFile(join(tree, path), text);
+    }
+    expect(await checkQemuCoreNames(tree)).toEqual([
+      expect.objectContaining({ file: "packages/qemu-core/src/instance/wrong.ts", line: 2 }),
+    ]);
+  });
+
+  it("finds none in this repository's qemu-core", async () => {
+    expect(await checkQemuCoreNames(repo)).toEqual([]);
   });
 });

@@ -12,7 +12,8 @@
  * - a relative import never leaves its package; tests reach shared fixtures as `#fixtures/<package>/...`.
  *
  * Tests (`*.test.ts`) may import a lower package's main entry (the emulator's tests build images), never a higher one.
- * Run: `node scripts/dependency-direction/check.ts [root]`; exits 1 and names each wrong import.
+ * The same run checks that qemu-core's sources spell none of the emulator's names ({@link checkQemuCoreNames}).
+ * Run: `node scripts/dependency-direction/check.ts [root]`; exits 1 and names each wrong import and each such name.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -121,15 +122,83 @@ export async function checkDependencyDirection(root: string): Promise<Violation[
   return violations.sort((a, b) => a.file.localeCompare(b.file));
 }
 
+// qemu-core stays free of the Hexclave emulator's names (issue 16): it is a generic QEMU library, and the emulator
+// home, the image's file names and the runtime's files live in the packages above it (the emulator's `layout.ts`,
+// image-builder's `image/image-files.ts`). Every source file of qemu-core is read (tests excluded: they may plant
+// such names on purpose), and each line that spells one is named. Deliberately allowed: the org's generic names,
+// `HEXCLAVE_QEMU_BINARY_*`, `HEXCLAVE_UEFI_*`, `HEXCLAVE_NO_ACCEL_CACHE`, the `HexclaveError` class, the scope.
+/** What qemu-core must not spell, and what each is. */
+export const PRODUCT_NAMES: readonly { readonly pattern: RegExp; readonly what: string }[] = [
+  { pattern: /HEXCLAVE_EMULATOR_HOME/, what: "the emulator home's variable (emulator layout.ts)" },
+  { pattern: /\.hexclave(?=["'`/\\])/, what: "the emulator home's directory (emulator layout.ts)" },
+  { pattern: /\bemulatorHome\b/, what: "the emulator home (emulator layout.ts)" },
+  { pattern: /stack-emulator/, what: "the image's file names (image-builder image/image-files.ts)" },
+  { pattern: /runtime-secrets|runtime-env\.fwcfg/, what: "the runtime environment's files (image-builder /image)" },
+  { pattern: /snapshots\.json|start\.lock/, what: "the runtime's instance files (emulator layout.ts)" },
+  {
+    pattern: /\bbridge(?:\.(?:fwcfg|json|log)|-config\.guest)\b/,
+    what: "the file bridge's files (emulator layout.ts)",
+  },
+];
+
+export interface ProductNameHit {
+  /** The file, relative to the root given to {@link checkQemuCoreNames} (or as given to {@link productNamesIn}). */
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  readonly match: string;
+  readonly what: string;
+}
+
+/** Every product name in `text`, line by line. Pure. */
+export function productNamesIn(file: string, text: string): ProductNameHit[] {
+  const hits: ProductNameHit[] = [];
+  text.split("\n").forEach((content, index) => {
+    for (const { pattern, what } of PRODUCT_NAMES) {
+      const found = pattern.exec(content);
+      if (found !== null) hits.push({ file, line: index + 1, match: found[0], what });
+    }
+  });
+  return hits;
+}
+
+async function qemuCoreSources(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await qemuCoreSources(path)));
+    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts") && !entry.name.endsWith(".d.ts")) {
+      out.push(path);
+    }
+  }
+  return out;
+}
+
+/** Every product name in `root`/packages/qemu-core/src (tests excluded), sorted by file and line. */
+export async function checkQemuCoreNames(root: string): Promise<ProductNameHit[]> {
+  const hits: ProductNameHit[] = [];
+  for (const file of await qemuCoreSources(join(root, "packages", "qemu-core", "src"))) {
+    hits.push(...productNamesIn(relative(root, file), await readFile(file, "utf8")));
+  }
+  return hits.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+}
+
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const root = resolve(process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), "..", ".."));
   const violations = await checkDependencyDirection(root);
   for (const v of violations) process.stderr.write(`${v.file}: imports "${v.specifier}": ${v.reason}\n`);
+  const names = await checkQemuCoreNames(root);
+  for (const n of names) process.stderr.write(`${n.file}:${n.line}: spells "${n.match}", ${n.what}\n`);
   if (violations.length > 0) {
     process.stderr.write(
       `dependency-direction: ${violations.length} wrong import(s) (cli -> emulator -> image-builder -> qemu-core, cloud-init-gen)\n`,
     );
-    process.exit(1);
   }
-  process.stdout.write("dependency-direction: every import points down\n");
+  if (names.length > 0) {
+    process.stderr.write(
+      `dependency-direction: qemu-core spells ${names.length} of the emulator's names; move them up\n`,
+    );
+  }
+  if (violations.length > 0 || names.length > 0) process.exit(1);
+  process.stdout.write("dependency-direction: every import points down; qemu-core spells no product names\n");
 }

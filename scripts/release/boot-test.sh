@@ -5,16 +5,16 @@
 # HEXCLAVE_EMULATOR_HOME must name the emulator home to use (the images are copied into it);
 # EMULATOR_{DASHBOARD,BACKEND,MINIO,INBUCKET}_PORT move the ports (default 26700..26703).
 set -euo pipefail
+usage="HEXCLAVE_EMULATOR_HOME=DIR boot-test.sh amd64|arm64 IMAGES_DIR"
 if [ "$#" -ne 2 ] || [ -z "${HEXCLAVE_EMULATOR_HOME:-}" ]; then
-  echo "usage: HEXCLAVE_EMULATOR_HOME=DIR boot-test.sh amd64|arm64 IMAGES_DIR" >&2
+  echo "usage: $usage" >&2
   exit 2
 fi
 arch=$1
-images=$2
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=scripts/toolchain-env.sh
-source "$repo/scripts/toolchain-env.sh"
-cd "$repo"
+images=$(cd "$2" && pwd)
+# shellcheck source=scripts/release/release-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/release-env.sh"
+release_env "$usage" "$arch"
 mkdir -p "$HEXCLAVE_EMULATOR_HOME/images"
 cp "$images/stack-emulator-$arch".* "$HEXCLAVE_EMULATOR_HOME/images/"
 check_ports() {

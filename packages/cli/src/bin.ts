@@ -22,6 +22,16 @@ const onSignal = (signal: NodeJS.Signals) => {
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
 
+// A reader that went away (`stack emulator logs --follow | head`, a parent that was killed) closes our pipe, and the
+// next write fails with EPIPE. That is not the command's failure and no place for a stack trace: stop the command the
+// way a signal does (it cleans up), and write nothing more to that stream.
+const onStreamError = (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  if (!controller.signal.aborted) controller.abort(new Error("the output stream was closed by its reader"));
+};
+process.stdout.on("error", onStreamError);
+process.stderr.on("error", onStreamError);
+
 const isTTY = process.stdout.isTTY === true && process.stderr.isTTY === true;
 
 process.exitCode = await runCli(process.argv.slice(2), {

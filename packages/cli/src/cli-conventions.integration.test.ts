@@ -229,6 +229,17 @@ describe("doctor and status with a bad environment", () => {
   });
 });
 
+describe("a reader that goes away", () => {
+  it("status into a pipe closed before it writes: its own exit code, no stack trace", async () => {
+    const child = stack(["emulator", "status", "--json"]);
+    // The read end closes at once; node takes a tenth of a second and more to load before its first write.
+    child.stdout?.destroy();
+    const result = await child;
+    expect(result.stderr).not.toMatch(/EPIPE|Unhandled 'error' event|at .*\.js:\d+/);
+    expect(result.exitCode).toBe(4);
+  });
+});
+
 describe("the yes/no prompt (node:readline/promises) on a real pty", () => {
   it("reset asks, and only y or yes goes ahead", async () => {
     const cmd = `node ${bin} emulator reset`;

@@ -27,7 +27,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { imagePaths } from "@hexclave/qemu-core";
+import { imagePaths } from "@hexclave/emulator";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { execa, type ResultPromise } from "execa";

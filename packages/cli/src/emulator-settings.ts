@@ -19,22 +19,16 @@
 import { join, resolve } from "node:path";
 import {
   DEFAULT_GUEST_NETWORK_MODE,
+  DEFAULT_HOME_SEGMENTS,
   GUEST_NETWORK_MODES,
   type GuestNetworkSettings,
+  HOME_ENV,
   MACHINE_SETTINGS,
   PORT_BOUNDS,
   resolveSettings,
   type SettingSource,
 } from "@hexclave/emulator";
-import {
-  ACCELERATOR_CHOICES,
-  type AcceleratorChoice,
-  ARCHES,
-  type Arch,
-  DEFAULT_HOME_SEGMENTS,
-  HexclaveError,
-  HOME_ENV,
-} from "@hexclave/qemu-core";
+import { ACCELERATOR_CHOICES, type AcceleratorChoice, ARCHES, type Arch, HexclaveError } from "@hexclave/qemu-core";
 import { parseChoice, parseEnvBoolean, parseInteger } from "./flag-values.js";
 import { UsageError } from "./usage-error.js";
 

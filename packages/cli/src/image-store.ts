@@ -6,7 +6,8 @@
  * lazily, like every image-builder import of the CLI).
  */
 import { stat } from "node:fs/promises";
-import { type Arch, imagePaths } from "@hexclave/qemu-core";
+import { imagePaths } from "@hexclave/emulator";
+import type { Arch } from "@hexclave/qemu-core";
 import { cliErrors } from "./cli-errors.js";
 
 /** The manifest fields the CLI reads (image-builder writes more). */

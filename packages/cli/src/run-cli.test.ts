@@ -7,7 +7,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HexclaveError, imagePaths } from "@hexclave/qemu-core";
+import { imagePaths } from "@hexclave/emulator";
+import { HexclaveError } from "@hexclave/qemu-core";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";

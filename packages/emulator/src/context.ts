@@ -5,26 +5,17 @@
  * `(ctx, options)`.
  */
 import { join } from "node:path";
-import {
-  createQemuImg,
-  emulatorHome,
-  type InstancePaths,
-  instancePaths,
-  type QemuImg,
-  SNAPSHOT_RECORD_FILE,
-  VmInstance,
-} from "@hexclave/qemu-core";
+import { createQemuImg, type InstancePaths, instancePaths, type QemuImg, VmInstance } from "@hexclave/qemu-core";
 import type { EmulatorEvent } from "./events.js";
+import {
+  DEFAULT_INSTANCE,
+  EMULATOR_START_LOCK_FILE,
+  emulatorHome,
+  probeCacheDir,
+  SNAPSHOT_RECORD_FILE,
+} from "./layout.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
-
-/**
- * Held in the instance directory by a `start` for its whole run (boot,
- * readiness, first snapshot): a second start is refused while it is held, and
- * `status` reports the VM as `starting`. `stop` does not take it: a stop while
- * a start waits stops the VM, and that start ends with `EMULATOR_STOPPED_DURING_START`.
- */
-export const EMULATOR_START_LOCK_FILE = "start.lock";
 
 /** How long a use case waits for the guest agent to answer before it goes on without it. */
 export const GUEST_AGENT_TIMEOUT_MS = 5_000;
@@ -54,12 +45,14 @@ export interface EmulatorContext {
   readonly recordFile: string;
   /** The lock a start holds while it runs ({@link EMULATOR_START_LOCK_FILE}). */
   readonly startLockFile: string;
+  /** The accelerator probe's cache (`<home>/cache`). */
+  readonly probeCacheDir: string;
 }
 
 export function createEmulatorContext(options: CreateEmulatorOptions = {}): EmulatorContext {
   const env = options.env ?? process.env;
-  const home = options.home ?? emulatorHome(env as NodeJS.ProcessEnv);
-  const instanceName = options.instance ?? "vm";
+  const home = options.home ?? emulatorHome(env);
+  const instanceName = options.instance ?? DEFAULT_INSTANCE;
   const img = options.qemuImg ?? createQemuImg();
   const paths = instancePaths(home, instanceName);
   return {
@@ -72,6 +65,7 @@ export function createEmulatorContext(options: CreateEmulatorOptions = {}): Emul
     paths,
     recordFile: join(paths.dir, SNAPSHOT_RECORD_FILE),
     startLockFile: join(paths.dir, EMULATOR_START_LOCK_FILE),
+    probeCacheDir: probeCacheDir(home),
   };
 }
 

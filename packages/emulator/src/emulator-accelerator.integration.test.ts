@@ -7,13 +7,14 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadProfile } from "@hexclave/image-builder";
-import { writeManifest } from "@hexclave/image-builder/image";
-import { createQemuImg, imageFileName, imagePaths, initrdFileName, kernelFileName } from "@hexclave/qemu-core";
+import { imageFileName, initrdFileName, kernelFileName, writeManifest } from "@hexclave/image-builder/image";
+import { createQemuImg } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consoleMultibootKernel } from "#fixtures/image-builder/tiny-kernels.js";
 import { installLyingKvmQemu } from "#fixtures/qemu-core/lying-kvm/lying-kvm.js";
 import { createEmulator, type Emulator } from "./emulator.js";
 import type { EmulatorEvent } from "./events.js";
+import { imagePaths } from "./layout.js";
 
 let home: string;
 let emulator: Emulator;

@@ -10,11 +10,12 @@ import { existsSync } from "node:fs";
 import { copyFile, link, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createQemuImg, imagePaths } from "@hexclave/qemu-core";
+import { createQemuImg } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selftestImage } from "#fixtures/image-builder/selftest-image.global-setup.js";
 import { createEmulator, type Emulator, type EmulatorStartResult } from "./emulator.js";
 import type { EmulatorEvent } from "./events.js";
+import { imagePaths } from "./layout.js";
 
 // Ports of our own, so a concurrent run of another package's e2e tests on the defaults does not collide.
 const ports = { dashboard: 27700, backend: 27701, minio: 27702, inbucket: 27703 };

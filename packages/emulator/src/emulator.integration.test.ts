@@ -15,19 +15,19 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadProfile } from "@hexclave/image-builder";
-import { readManifest, writeManifest } from "@hexclave/image-builder/image";
 import {
-  createQemuImg,
   imageFileName,
-  imagePaths,
   initrdFileName,
-  isProcessAlive,
   kernelFileName,
-} from "@hexclave/qemu-core";
+  readManifest,
+  writeManifest,
+} from "@hexclave/image-builder/image";
+import { createQemuImg, isProcessAlive } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consoleMultibootKernel } from "#fixtures/image-builder/tiny-kernels.js";
 import { createEmulator, type Emulator } from "./emulator.js";
 import type { EmulatorEvent } from "./events.js";
+import { imagePaths } from "./layout.js";
 import { guestMemoryFile } from "./machine/vm-spec.js";
 import { updateSnapshotRecord } from "./store/snapshot-record.js";
 

@@ -38,7 +38,7 @@ import type {
   EmulatorStopResult,
 } from "./types.js";
 
-export { type CreateEmulatorOptions, EMULATOR_START_LOCK_FILE } from "./context.js";
+export type { CreateEmulatorOptions } from "./context.js";
 export { describeConfigWriteBack } from "./lifecycle/bridge-session.js";
 export { EMULATOR_ACCEL_TIMEOUT_MS, EMULATOR_TCG_TIMEOUT_MS } from "./lifecycle/wait-ready.js";
 export {

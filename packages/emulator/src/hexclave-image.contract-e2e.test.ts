@@ -36,10 +36,10 @@ import {
   RUNTIME_ENV_GUEST_PATH,
   RUNTIME_SECRETS_FILE,
 } from "@hexclave/image-builder/image";
-import { imagePaths } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureHexclaveStandIns } from "#fixtures/docker/hexclave-stand-ins.js";
 import { createEmulator, type Emulator, type EmulatorStartResult } from "./emulator.js";
+import { imagePaths } from "./layout.js";
 
 const ports = { dashboard: 28700, backend: 28701, minio: 28702, inbucket: 28703 };
 const movedBackend = 28711;

@@ -14,6 +14,25 @@ export type { EmulatorEvent, EmulatorEventListener } from "./events.js";
 export { startBridgeProcess, stopBridgeProcess } from "./file-bridge/bridge-process.js";
 export type { GuestProgram } from "./inspect/guest-programs.js";
 export type { ServiceHealthCheck } from "./inspect/service-health.js";
+// The emulator home's layout: every name the runtime adds to it, written once.
+export {
+  BRIDGE_CONFIG_GUEST_FILE,
+  BRIDGE_FW_CFG_FILE,
+  BRIDGE_LOG_FILE,
+  BRIDGE_RECORD_FILE,
+  CACHE_DIR,
+  DEFAULT_HOME_SEGMENTS,
+  DEFAULT_INSTANCE,
+  EMULATOR_START_LOCK_FILE,
+  emulatorHome,
+  HOME_ENV,
+  IMAGES_DIR,
+  imagePaths,
+  probeCacheDir,
+  RUNTIME_ENV_FW_CFG_FILE,
+  RUNTIME_SECRETS_FILE,
+  SNAPSHOT_RECORD_FILE,
+} from "./layout.js";
 export {
   DEFAULT_GUEST_NETWORK_MODE,
   describeGuestNetwork,

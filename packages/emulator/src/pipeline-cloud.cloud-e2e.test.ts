@@ -15,11 +15,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BuildEvent, type BuiltImage, buildImage } from "@hexclave/image-builder";
 import { readManifest } from "@hexclave/image-builder/image";
-import { imagePaths } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CloudImageHost, startCloudImageHost } from "#fixtures/image-builder/cloud-image-host.js";
 import { fourPortStatuses } from "#fixtures/image-builder/four-ports.js";
 import { createEmulator, type Emulator } from "./emulator.js";
+import { imagePaths } from "./layout.js";
 
 // Ports of our own, so the other e2e files' emulators (27700..., the defaults) never collide with this one.
 const ports = { dashboard: 28700, backend: 28701, minio: 28702, inbucket: 28703 };

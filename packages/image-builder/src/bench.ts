@@ -36,6 +36,8 @@ export interface SelftestBenchResult {
 
 export interface BenchSelftestOptions {
   readonly cacheDir?: string | undefined;
+  /** Where the accelerator probe caches its answer; default `cacheDir`. */
+  readonly acceleratorCacheDir?: string | undefined;
   readonly cpus?: number | undefined;
   readonly memoryMb?: number | undefined;
   /** Run the second warm boot without trimming (default true: it doubles the time). */
@@ -50,7 +52,12 @@ export async function benchSelftestBuild(options: BenchSelftestOptions = {}): Pr
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const profile = await loadProfile("selftest");
   const qemu = await findQemuBinary(arch);
-  const { accel } = await probeAccelerator({ arch, qemuBinary: qemu.path, signal: options.signal });
+  const { accel } = await probeAccelerator({
+    arch,
+    qemuBinary: qemu.path,
+    signal: options.signal,
+    cacheDir: options.acceleratorCacheDir ?? cacheDir,
+  });
   const stages: Record<string, number> = {};
   const time = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
     const started = Date.now();

@@ -23,6 +23,7 @@ import {
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { selftestImage } from "../test-support/selftest-image.global-setup.js";
+import { defaultCacheDir } from "./cache-dir.js";
 import { readManifest } from "./image/manifest.js";
 import { generateRuntimeSecrets } from "./image/runtime-secrets.js";
 import { buildImage } from "./pipeline.js";
@@ -95,7 +96,7 @@ describe("the self-test image", () => {
     const overlay = join(work, "disk.qcow2");
     await qemuImg.createOverlay({ file: overlay, backingFile: img.image, backingFormat: "qcow2" });
     const ports = await Promise.all(manifest.services.map(() => freePort()));
-    const { accel } = await probeAccelerator({ arch: "amd64" });
+    const { accel } = await probeAccelerator({ arch: "amd64", cacheDir: defaultCacheDir() });
     // The image's contract: its runtime environment arrives through fw_cfg at every boot, as the emulator gives it.
     const portOf = (service: string) => ports[manifest.services.findIndex((s) => s.service === service)] ?? 0;
     await writeRuntimeEnvFwCfg(work, {

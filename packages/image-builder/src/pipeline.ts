@@ -22,10 +22,6 @@ import {
   detectHost,
   findFirmware,
   findQemuBinary,
-  imageFileName,
-  initrdFileName,
-  kernelFileName,
-  manifestFileName,
   recordAcceleratorFailure,
 } from "@hexclave/qemu-core";
 import { acceleratorFailureOf, forcedAcceleratorFailed, verdictWords } from "./accelerator-fallback.js";
@@ -37,11 +33,16 @@ import { defaultCacheDir } from "./cache-dir.js";
 import { type CompactionEvent, type Compression, compactImage } from "./compaction.js";
 import { digestFile } from "./download/hash-file.js";
 import { imageBuilderErrors } from "./errors-data.js";
+import { imageFileName, initrdFileName, kernelFileName, manifestFileName } from "./image/image-files.js";
 import { type Manifest, type ManifestBase, type ManifestBoot, writeManifest } from "./image/manifest.js";
 import { buildPayload, type PayloadEvent } from "./payload/build-payload.js";
 import { type BuildProfile, loadProfile, type ProfileName } from "./profiles.js";
 import { ensureSelftestBaseImage, type SelftestBaseEvent } from "./selftest-base.js";
-import { warmBootDeadlineMs, warmBootHealthTimeoutSeconds } from "./warm-boot/health-deadline.js";
+import {
+  FOREIGN_ARCH_SLOWDOWN,
+  warmBootDeadlineMs,
+  warmBootHealthTimeoutSeconds,
+} from "./warm-boot/health-deadline.js";
 import { DEFAULT_BUILD_MEMORY_MB, type WarmBootBase, type WarmBootEvent, warmBoot } from "./warm-boot/warm-boot.js";
 
 export type BaseChoice = "auto" | "cloud" | "bootstrap";
@@ -87,6 +88,11 @@ export interface BuildImageOptions {
   readonly outDir: string;
   /** Default {@link defaultCacheDir}. */
   readonly cacheDir?: string | undefined;
+  /**
+   * Where the accelerator probe caches its answer (qemu-core `probeAccelerator`'s `cacheDir`); default `cacheDir`.
+   * The CLI passes the emulator's `<home>/cache`, so a build and a start share one answer.
+   */
+  readonly acceleratorCacheDir?: string | undefined;
   /** Default 12. */
   readonly diskSizeGb?: number | undefined;
   /** Build VM CPUs; default the host's. */
@@ -285,11 +291,13 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
 
   // After the base: the deeper probe boots the base's own kernel under a hardware accelerator that ran the tiny guest.
   const choice = options.accel ?? "auto";
+  const acceleratorCacheDir = options.acceleratorCacheDir ?? cacheDir;
   let probe = await chooseAccelerator({
     arch,
     qemuBinary: qemu.path,
     signal,
     choice,
+    cacheDir: acceleratorCacheDir,
     ...(base.warm.boot.kind === "kernel" ? { linuxKernel: base.warm.boot.kernel } : {}),
   });
   emit({ type: "build-accelerator", arch, accel: probe.accel, reason: probe.reason });
@@ -298,6 +306,11 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
   const work = join(outDir, `.build-${arch}-${randomBytes(6).toString("hex")}`);
   try {
     const buildMigrations = profile.name === "hexclave";
+    // A guest of another arch runs about three times slower under TCG: the host's deadline, the guest's health wait
+    // and the supervisor's per-service start deadlines all grow by the same factor.
+    const foreignArch = arch !== detectHost().arch;
+    const startTimeoutFactor = foreignArch ? FOREIGN_ARCH_SLOWDOWN : 1;
+    const healthTimeoutSeconds = warmBootHealthTimeoutSeconds(profile, buildMigrations);
     const provision = (accel: Accelerator) =>
       warmBoot({
         arch,
@@ -310,10 +323,9 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
         diskSizeGb: options.diskSizeGb,
         cpus: options.cpus ?? detectHost().cpus,
         memoryMb: options.memoryMb ?? DEFAULT_BUILD_MEMORY_MB,
-        deadlineMs:
-          options.deadlineMs ??
-          warmBootDeadlineMs(warmBootHealthTimeoutSeconds(profile, buildMigrations), arch !== detectHost().arch),
-        healthTimeoutSeconds: warmBootHealthTimeoutSeconds(profile, buildMigrations),
+        deadlineMs: options.deadlineMs ?? warmBootDeadlineMs(healthTimeoutSeconds, foreignArch),
+        healthTimeoutSeconds: healthTimeoutSeconds * startTimeoutFactor,
+        startTimeoutFactor,
         // Migrations and seed run once here, in the image build, never at a user's start (issue 13).
         runBuildMigrations: buildMigrations,
         signal,
@@ -329,6 +341,7 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
         probe = await recordAcceleratorFailure({
           arch,
           qemuBinary: qemu.path,
+          cacheDir: acceleratorCacheDir,
           accel: info.accel,
           reason: verdictWords(info),
         });

@@ -143,7 +143,9 @@ async function makeDisk(recipe: CloudStandinRecipe, work: string, log: (line: st
   const root = join(work, "root");
   const started = Date.now();
   const progress = followMmdebstrapProgress((e) =>
-    log(`mmdebstrap ${e.phase} ${e.done}/${e.total ?? "?"} (${Math.round(e.elapsedMs / 1000)} s)`),
+    log(
+      `mmdebstrap ${e.phase}${e.step === undefined ? "" : ` ${e.done}/${e.total ?? "?"} ${e.step}`} (${Math.round(e.elapsedMs / 1000)} s)`,
+    ),
   );
   const mm = execa(
     "mmdebstrap",

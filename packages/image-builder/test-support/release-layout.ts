@@ -14,7 +14,8 @@
 import { createHash } from "node:crypto";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Arch, imageFileName, initrdFileName, kernelFileName, manifestFileName } from "@hexclave/qemu-core";
+import type { Arch } from "@hexclave/qemu-core";
+import { imageFileName, initrdFileName, kernelFileName, manifestFileName } from "../src/image/image-files.js";
 import type { Manifest } from "../src/image/manifest.js";
 import { type Channel, type ChannelPointer, channelPointerFileName } from "../src/release/channel-pointer.js";
 import { channelPointerFromDir } from "../src/release/release-dir.js";

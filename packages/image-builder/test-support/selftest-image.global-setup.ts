@@ -23,10 +23,10 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { imageFileName, initrdFileName, kernelFileName, manifestFileName } from "@hexclave/qemu-core";
 import type { TestProject } from "vitest/node";
 import { ensureDockerd } from "../../../docker/test-support/ensure-dockerd.js";
 import { acquireFileLock } from "../src/download/lock.js";
+import { imageFileName, initrdFileName, kernelFileName, manifestFileName } from "../src/image/image-files.js";
 import { readManifest } from "../src/image/manifest.js";
 import { buildImage } from "../src/pipeline.js";
 

@@ -161,6 +161,18 @@ describe("probeAccelerator with an injected host and runner", () => {
   });
 });
 
+describe("the probe's cache directory comes from the caller", () => {
+  it("refuses to cache without a cacheDir (a JavaScript caller that left it out), before running anything", async () => {
+    const { runner, calls } = fakeRunner({});
+    const options = { arch: "amd64", qemuBinary: "qemu-system-x86_64", hostInfo: host("linux", "amd64"), runner };
+    await expect(probeAccelerator(options as unknown as Parameters<typeof probeAccelerator>[0])).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringContaining("cacheDir"),
+    });
+    expect(calls).toEqual([]);
+  });
+});
+
 describe("the deeper probe: the guest's own kernel under the hardware accelerator", () => {
   // A nested paravirtual KVM: the tiny guest reaches its marker, a real kernel stops with an internal error.
   function lyingKvm(kernelUnderKvm: Partial<CommandResult>) {

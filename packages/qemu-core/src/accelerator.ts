@@ -21,8 +21,11 @@
  * when a kernel is given.
  *
  * The answer is cached per host (OS, arch, kernel release, KVM device access),
- * QEMU binary and version, in `<emulatorHome()>/cache/accel-probe-<hash>.json`.
- * Bypass the cache with `cache: false` or `HEXCLAVE_NO_ACCEL_CACHE=1`.
+ * QEMU binary and version, in `<cacheDir>/accel-probe-<hash>.json`. The
+ * caller says where `cacheDir` is (the Hexclave emulator passes `<home>/cache`):
+ * a library does not pick a place in the user's home on its own. Bypass the
+ * cache with `cache: false` (then no `cacheDir` is needed) or
+ * `HEXCLAVE_NO_ACCEL_CACHE=1`.
  */
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
@@ -32,7 +35,6 @@ import { join } from "node:path";
 import { type CommandRunner, execaRunner } from "./command-runner.js";
 import { qemuErrors } from "./errors-data.js";
 import { detectHost, type HostInfo, normalizeArch } from "./host.js";
-import { emulatorHome } from "./instance-layout.js";
 import { AMD64_PROBE_DEVICE, PROBE_MARKER, probeGuest } from "./probe-guests.js";
 import { buildQemuArgs } from "./qemu-args.js";
 import { findQemuBinary, type QemuVersion, qemuVersion } from "./qemu-binary.js";
@@ -80,17 +82,28 @@ export type AcceleratorProbeEvent =
   | { readonly type: "accel-try"; readonly accel: Accelerator }
   | { readonly type: "accel-result"; readonly attempt: AcceleratorAttempt };
 
-export interface ProbeAcceleratorOptions {
+/**
+ * Where the probe's answer is cached: a directory the caller owns
+ * (`accel-probe-<hash>.json` files, created when first written), or no cache.
+ */
+export type ProbeCacheOptions =
+  | {
+      /** Use and update the cache (the default; `HEXCLAVE_NO_ACCEL_CACHE=1` also disables it). */
+      readonly cache?: true | undefined;
+      /** The cache directory; the Hexclave emulator passes `<home>/cache`. */
+      readonly cacheDir: string;
+    }
+  | { readonly cache: false; readonly cacheDir?: string | undefined };
+
+export type ProbeAcceleratorOptions = ProbeOptions & ProbeCacheOptions;
+
+export interface ProbeOptions {
   /** Guest arch. */
   readonly arch: Arch | string;
   /** QEMU binary for that arch; found with `findQemuBinary` when omitted. */
   readonly qemuBinary?: string | undefined;
   /** This host; `detectHost()` when omitted (tests inject other hosts). */
   readonly hostInfo?: HostInfo | undefined;
-  /** Use and update the cache (default true; `HEXCLAVE_NO_ACCEL_CACHE=1` also disables it). */
-  readonly cache?: boolean | undefined;
-  /** Default `<emulatorHome()>/cache`. */
-  readonly cacheDir?: string | undefined;
   /** Deadline for each hardware accelerator's guest to reach the marker; default 3000 ms. TCG gets at least 8000 ms. */
   readonly deadlineMs?: number | undefined;
   readonly runner?: CommandRunner | undefined;
@@ -328,6 +341,11 @@ async function probeContext(options: ProbeAcceleratorOptions) {
   const host = options.hostInfo ?? detectHost();
   const kvmDevice = options.kvmDevice ?? "/dev/kvm";
   const signal = options.signal;
+  if (options.cache !== false && (typeof options.cacheDir !== "string" || options.cacheDir === "")) {
+    throw qemuErrors.create("INVALID_ARGUMENT", "The accelerator probe needs a cacheDir, or cache: false", {
+      hint: "Pass cacheDir: a directory of yours for its accel-probe-<hash>.json files.",
+    });
+  }
 
   let qemuBinary: string;
   let version: QemuVersion;
@@ -341,7 +359,6 @@ async function probeContext(options: ProbeAcceleratorOptions) {
   }
 
   const candidates = acceleratorCandidates(host, arch);
-  const useCache = options.cache !== false && env[NO_ACCEL_CACHE_ENV] !== "1";
   const key: CacheKey = {
     format: CACHE_FORMAT,
     os: host.os,
@@ -352,8 +369,10 @@ async function probeContext(options: ProbeAcceleratorOptions) {
     qemuBinary,
     qemuVersion: versionText(version),
   };
-  const file = cacheFile(options.cacheDir ?? join(emulatorHome(env), "cache"), key);
-  return { arch, env, runner, host, kvmDevice, signal, qemuBinary, version, candidates, useCache, key, file };
+  const file = options.cacheDir === undefined ? undefined : cacheFile(options.cacheDir, key);
+  // The file a probe reads and writes; undefined: no cache (`cache: false`, or bypassed by the environment).
+  const cacheAt = options.cache !== false && env[NO_ACCEL_CACHE_ENV] !== "1" ? file : undefined;
+  return { arch, env, runner, host, kvmDevice, signal, qemuBinary, version, candidates, cacheAt, key, file };
 }
 
 /**
@@ -364,9 +383,14 @@ async function probeContext(options: ProbeAcceleratorOptions) {
  * the host or QEMU changes. Returns the answer now cached.
  */
 export async function recordAcceleratorFailure(
-  options: ProbeAcceleratorOptions & { readonly accel: Accelerator; readonly reason: string },
+  options: ProbeOptions & { readonly cacheDir: string; readonly accel: Accelerator; readonly reason: string },
 ): Promise<AcceleratorProbeResult> {
   const { arch, qemuBinary, key, file } = await probeContext(options);
+  if (file === undefined) {
+    throw qemuErrors.create("INVALID_ARGUMENT", "recordAcceleratorFailure needs the probe's cacheDir", {
+      hint: "Pass the cacheDir the probe uses.",
+    });
+  }
   const previous = await readCache(file, key);
   const failed: AcceleratorAttempt = {
     accel: options.accel,
@@ -450,10 +474,10 @@ export async function chooseAccelerator(
  * ```
  */
 export async function probeAccelerator(options: ProbeAcceleratorOptions): Promise<AcceleratorProbeResult> {
-  const { arch, runner, host, kvmDevice, signal, qemuBinary, version, candidates, useCache, key, file } =
+  const { arch, runner, host, kvmDevice, signal, qemuBinary, version, candidates, cacheAt, key } =
     await probeContext(options);
-  if (useCache) {
-    const cached = await readCache(file, key);
+  if (cacheAt !== undefined) {
+    const cached = await readCache(cacheAt, key);
     // A hardware accelerator that ran only the tiny guest is tested again when the guest's kernel is at hand.
     const tooShallow =
       options.linuxKernel !== undefined &&
@@ -461,7 +485,7 @@ export async function probeAccelerator(options: ProbeAcceleratorOptions): Promis
       cached.accel !== "tcg" &&
       cached.depth !== "linux-kernel";
     if (cached !== undefined && !tooShallow) {
-      options.onEvent?.({ type: "accel-cache-hit", file, accel: cached.accel });
+      options.onEvent?.({ type: "accel-cache-hit", file: cacheAt, accel: cached.accel });
       return cached;
     }
   }
@@ -544,6 +568,6 @@ export async function probeAccelerator(options: ProbeAcceleratorOptions): Promis
     qemuVersion: versionText(version),
     ...(winner.accel === "tcg" ? {} : { depth: options.linuxKernel === undefined ? "tiny-guest" : "linux-kernel" }),
   };
-  if (useCache) await writeCache(file, key, result);
+  if (cacheAt !== undefined) await writeCache(cacheAt, key, result);
   return result;
 }

@@ -1,6 +1,6 @@
 /**
  * A small client for the QEMU guest agent (qemu-ga) on its host-side unix
- * socket (`instancePaths(home).guestAgentSocket`).
+ * socket (`instancePaths(root, name).guestAgentSocket`).
  *
  * qemu-ga has no greeting and no request ids: the connection is synchronised
  * with `guest-sync-delimited` (a 0xFF byte resets the agent's parser and

@@ -5,7 +5,6 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InstanceVmSpec } from "./instance/instance-vm-spec.js";
 import { VmInstance } from "./instance/vm-instance.js";
-import { emulatorHome, HOME_ENV } from "./instance-layout.js";
 import { ensurePrivateDir, ensurePrivateFile } from "./private-files.js";
 import { qemuImg } from "./qemu-img.js";
 
@@ -22,7 +21,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-describe("the emulator home is private", () => {
+describe("an instance's root and files are private", () => {
   it("keeps a 0600 file 0600 when a program truncates it with cat >, and tightens a 0755 directory to 0700", async () => {
     const dir = join(work, "loose");
     await mkdir(dir, { mode: 0o755 });
@@ -56,9 +55,8 @@ describe("the emulator home is private", () => {
   });
 
   it("resolves a relative home once, to an absolute path", () => {
-    const fromEnv = emulatorHome({ [HOME_ENV]: "relative/home" });
-    expect(fromEnv).toBe(join(process.cwd(), "relative/home"));
-    const vm = new VmInstance({ home: "relative/home" });
+    const vm = new VmInstance({ home: "relative/home", name: "vm" });
+    expect(vm.home).toBe(join(process.cwd(), "relative/home"));
     expect(isAbsolute(vm.home)).toBe(true);
     expect(isAbsolute(vm.paths.serialLog)).toBe(true);
     vm.close();

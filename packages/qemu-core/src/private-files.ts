@@ -1,5 +1,5 @@
 /**
- * The emulator home is private to its user: directories 0700, and the files
+ * A VM instance's directory is private to its user: directories 0700 (the instance's root too), and the files
  * that hold guest data (the overlay disk, the saved RAM state, the serial
  * log, QEMU's log) 0600. A saved RAM state is a memory dump holding every
  * secret of the guest; another local user must not read it.

@@ -130,7 +130,7 @@ export class QmpClient {
     const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     if (typeof socketPath !== "string" || socketPath === "") {
       throw qemuErrors.create("QMP_CONNECT_FAILED", "QMP socket path is empty", {
-        hint: "Pass the path of the VM's QMP socket (instancePaths(home).qmpSocket).",
+        hint: "Pass the path of the VM's QMP socket (instancePaths(root, name).qmpSocket).",
       });
     }
     throwIfAborted(options.signal);

@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
-import { resolveSettings } from "@hexclave/emulator";
-import { imagePaths } from "@hexclave/qemu-core";
+import { imagePaths, probeCacheDir, resolveSettings } from "@hexclave/emulator";
 import type { CliDeps } from "../cli-deps.js";
 import { defineStackCommand } from "../command-runner.js";
 import { asUsageError } from "../emulator-settings.js";
@@ -127,6 +126,8 @@ EXIT CODES  0 built, 1 failure, 2 usage error, 130 interrupted`,
           ...(Object.keys(buildArgs).length > 0 ? { buildArgs } : {}),
           ...(timeoutSeconds === undefined ? {} : { deadlineMs: timeoutSeconds * 1000 }),
           accel: settings.accel,
+          // The probe's answer is shared with start and doctor: the emulator home's cache.
+          acceleratorCacheDir: probeCacheDir(settings.home),
           cpus,
           memoryMb,
           signal: io.signal,

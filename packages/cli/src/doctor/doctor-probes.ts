@@ -6,7 +6,8 @@
 import { constants } from "node:fs";
 import { access, readFile, stat, statfs } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
+import { DEFAULT_INSTANCE, probeCacheDir } from "@hexclave/emulator";
 import {
   type Arch,
   checkPortsFree,
@@ -86,7 +87,7 @@ export function createDefaultProbes(options: DefaultProbeOptions): DoctorProbes 
     firmware: (arch, qemuBinary) => probe(() => findFirmware(arch, { env, qemuBinary })),
     accelerator: (arch, qemuBinary, home, signal) =>
       probe(async () => {
-        const answer = await probeAccelerator({ arch, env, signal, qemuBinary, cacheDir: join(home, "cache") });
+        const answer = await probeAccelerator({ arch, env, signal, qemuBinary, cacheDir: probeCacheDir(home) });
         return {
           accel: answer.accel,
           reason: answer.reason,
@@ -143,7 +144,7 @@ function safeUserName(): string {
 }
 
 async function readPortFacts(home: string, ports: Readonly<Record<ServiceName, number>>): Promise<PortFact[]> {
-  const emulatorPid = await readFile(instancePaths(home).pidFile, "utf8")
+  const emulatorPid = await readFile(instancePaths(home, DEFAULT_INSTANCE).pidFile, "utf8")
     .then((text) => Number.parseInt(text.trim(), 10))
     .catch(() => Number.NaN);
   const facts: PortFact[] = [];

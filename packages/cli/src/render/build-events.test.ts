@@ -37,6 +37,7 @@ describe("buildEventToProgress", () => {
         type: "mmdebstrap-progress",
         arch: "arm64",
         phase: "installing remaining packages inside the chroot",
+        step: "set up",
         done: 40,
         total: 212,
         elapsedMs: 185_000,
@@ -44,13 +45,14 @@ describe("buildEventToProgress", () => {
     ).toEqual({
       type: "message",
       level: "info",
-      text: "mmdebstrap arm64: installing remaining packages inside the chroot 40/212 packages (3 min 5 s)",
+      text: "mmdebstrap arm64: installing remaining packages inside the chroot 40/212 packages set up (3 min 5 s)",
     });
     expect(
       buildEventToProgress({
         type: "mmdebstrap-progress",
         arch: "amd64",
         phase: "running apt-get update",
+        step: undefined,
         done: 0,
         total: undefined,
         elapsedMs: 2_000,

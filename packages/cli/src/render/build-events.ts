@@ -46,8 +46,7 @@ export function buildEventToProgress(event: BuildEvent): ProgressEvent | undefin
     case "bootstrap-cached":
       return { type: "message", level: "info", text: `Debian base unchanged: reusing ${event.dir}` };
     case "mmdebstrap-progress": {
-      const count =
-        event.done === 0 && event.total === undefined ? "" : ` ${event.done}/${event.total ?? "?"} packages`;
+      const count = event.step === undefined ? "" : ` ${event.done}/${event.total ?? "?"} packages ${event.step}`;
       return {
         type: "message",
         level: "info",

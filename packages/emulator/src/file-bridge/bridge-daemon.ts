@@ -22,13 +22,13 @@ import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
-  BRIDGE_CONFIG_GUEST_FILE,
   HexclaveError,
   INSTANCE_RECORD_FILE,
   isSameProcess,
   type ProcessIdentity,
   readProcessIdentity,
 } from "@hexclave/qemu-core";
+import { BRIDGE_CONFIG_GUEST_FILE } from "../layout.js";
 import { type BridgeDaemonRequest, type BridgeRecord, writeBridgeRecord } from "./bridge-record.js";
 import { configFileSession } from "./config-file-session.js";
 import { startFileBridge } from "./file-bridge-server.js";

@@ -16,17 +16,10 @@ import { open, readFile, realpath, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import {
-  BRIDGE_CONFIG_GUEST_FILE,
-  BRIDGE_FW_CFG_FILE,
-  BRIDGE_LOG_FILE,
-  BRIDGE_RECORD_FILE,
-  type FwCfgEntry,
-  HexclaveError,
-  isSameProcess,
-} from "@hexclave/qemu-core";
+import { type FwCfgEntry, HexclaveError, isSameProcess } from "@hexclave/qemu-core";
 import { emulatorErrors } from "../errors-data.js";
 import { sleep } from "../internal/abort.js";
+import { BRIDGE_CONFIG_GUEST_FILE, BRIDGE_FW_CFG_FILE, BRIDGE_LOG_FILE, BRIDGE_RECORD_FILE } from "../layout.js";
 import { type BridgeDaemonRequest, readBridgeRecord } from "./bridge-record.js";
 import { generateBridgeToken } from "./bridge-token.js";
 import { type ConfigWriteBackResult, configFileSession, writeBackConfigFile } from "./config-file-session.js";

@@ -6,7 +6,8 @@
  */
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BRIDGE_RECORD_FILE, type ProcessIdentity, writeFileAtomic } from "@hexclave/qemu-core";
+import { type ProcessIdentity, writeFileAtomic } from "@hexclave/qemu-core";
+import { BRIDGE_RECORD_FILE } from "../layout.js";
 
 /** What the parent writes to the bridge process's stdin (the token travels here, never in argv). */
 export interface BridgeDaemonRequest {

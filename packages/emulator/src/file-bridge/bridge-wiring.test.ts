@@ -1,6 +1,7 @@
 /** How the file bridge is wired into the emulator's machine, and the bridge record: pure parts. */
-import { buildQemuArgs, imagePaths, instancePaths, instanceVmSpec } from "@hexclave/qemu-core";
+import { buildQemuArgs, instancePaths, instanceVmSpec } from "@hexclave/qemu-core";
 import { describe, expect, it } from "vitest";
+import { imagePaths } from "../layout.js";
 import { compareFingerprints, computeFingerprint, describeDifferences } from "../machine/fingerprint.js";
 import { buildEmulatorVmSpec, type RuntimeManifest } from "../machine/vm-spec.js";
 import { bridgeDaemonCommand } from "./bridge-process.js";

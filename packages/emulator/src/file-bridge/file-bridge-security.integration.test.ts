@@ -7,9 +7,9 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile 
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BRIDGE_FW_CFG_FILE } from "@hexclave/qemu-core";
 import { execa } from "execa";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BRIDGE_FW_CFG_FILE } from "../layout.js";
 import { startBridgeProcess, stopBridgeProcess } from "./bridge-process.js";
 import { type FileBridge, MAX_REQUESTS_IN_FLIGHT, MAX_REQUESTS_QUEUED, startFileBridge } from "./file-bridge-server.js";
 import { parseBridgeFwCfg } from "./fw-cfg.js";

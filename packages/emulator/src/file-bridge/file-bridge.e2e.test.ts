@@ -11,11 +11,11 @@
 import { copyFile, link, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { imagePaths } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selftestImage } from "#fixtures/image-builder/selftest-image.global-setup.js";
 import { createEmulator, type Emulator, type EmulatorStartResult } from "../emulator.js";
 import type { EmulatorEvent } from "../events.js";
+import { imagePaths } from "../layout.js";
 import { BRIDGE_FORWARD_ADDRESS, BRIDGE_FORWARD_PORT } from "../machine/guest-network.js";
 import { readBridgeRecord, stopBridgeProcess } from "./index.js";
 

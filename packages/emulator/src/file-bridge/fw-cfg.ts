@@ -21,8 +21,9 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { BRIDGE_FW_CFG_FILE, type FwCfgEntry, writeFileAtomic } from "@hexclave/qemu-core";
+import { type FwCfgEntry, writeFileAtomic } from "@hexclave/qemu-core";
 import { emulatorErrors } from "../errors-data.js";
+import { BRIDGE_FW_CFG_FILE } from "../layout.js";
 import { generateBridgeToken } from "./bridge-token.js";
 import { type ConfigFileSession, type ConfigWriteBackResult, configFileSession } from "./config-file-session.js";
 import type { FileBridgeEventListener } from "./file-bridge-events.js";
@@ -32,8 +33,6 @@ import { type FileBridge, startFileBridge } from "./file-bridge-server.js";
 export const BRIDGE_FW_CFG_NAME = "opt/hexclave/bridge";
 /** Where the guest reads it. */
 export const BRIDGE_FW_CFG_GUEST_PATH = `/sys/firmware/qemu_fw_cfg/by_name/${BRIDGE_FW_CFG_NAME}/raw`;
-/** The file in the instance's run directory that QEMU reads the entry from (defined in qemu-core's instance layout). */
-export { BRIDGE_FW_CFG_FILE };
 /** The host as the guest sees it on QEMU's user network. */
 export const GUEST_HOST_ADDRESS = "10.0.2.2";
 /** First word of the payload; a new format gets a new version. */

@@ -10,11 +10,12 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { imagePaths, manifestFileName } from "@hexclave/qemu-core";
+import { manifestFileName } from "@hexclave/image-builder/image";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type FaultServer, startFaultServer } from "#fixtures/image-builder/fault-server.js";
 import { type ReleaseFiles, sampleManifest, sha256Of, writeRelease } from "#fixtures/image-builder/release-layout.js";
 import { makeSmallQcow2 } from "#fixtures/image-builder/small-qcow2.js";
+import { imagePaths } from "../layout.js";
 import { type PullImageOptions, pullImage } from "./pull-image.js";
 
 const V1 = "emulator-main-20250101-0000aaaa";

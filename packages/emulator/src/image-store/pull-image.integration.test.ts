@@ -9,11 +9,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readManifest } from "@hexclave/image-builder/image";
-import { imagePaths, instancePaths } from "@hexclave/qemu-core";
+import { instancePaths } from "@hexclave/qemu-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type FaultServer, startFaultServer } from "#fixtures/image-builder/fault-server.js";
 import { type ReleaseFiles, sha256Of, writeRelease } from "#fixtures/image-builder/release-layout.js";
 import { makeSmallQcow2 } from "#fixtures/image-builder/small-qcow2.js";
+import { DEFAULT_INSTANCE, imagePaths } from "../layout.js";
 import type { PullEvent } from "./pull-events.js";
 import { type PullImageOptions, pullImage } from "./pull-image.js";
 
@@ -241,7 +242,7 @@ describe("pullImage over HTTP", () => {
     await f.pull();
     await writeRelease({ root: f.root, channel: "main", version: V2, files: v2 });
     // A live process of this instance (its command line names the instance directory), as qemu-core identifies QEMU.
-    const instance = instancePaths(f.home);
+    const instance = instancePaths(f.home, DEFAULT_INSTANCE);
     await mkdir(instance.dir, { recursive: true });
     const fake: ChildProcess = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e6)", instance.dir], {
       stdio: "ignore",

@@ -26,10 +26,12 @@ import {
   type RetryBackoff,
 } from "@hexclave/image-builder/download";
 import {
+  type ImagePaths,
   type ImageSource,
   imageBuilderErrors,
   MANIFEST_FORMAT_VERSION,
   type Manifest,
+  manifestFileName,
   parseManifest,
   writeManifest,
 } from "@hexclave/image-builder/image";
@@ -44,19 +46,9 @@ import {
   type ReleaseFileRole,
   releaseManifestFiles,
 } from "@hexclave/image-builder/release";
-import {
-  type Arch,
-  acquireInstanceLock,
-  DEFAULT_INSTANCE,
-  emulatorHome,
-  ensurePrivateDir,
-  formatBytes,
-  type ImagePaths,
-  imagePaths,
-  instancePaths,
-  manifestFileName,
-} from "@hexclave/qemu-core";
+import { type Arch, acquireInstanceLock, ensurePrivateDir, formatBytes, instancePaths } from "@hexclave/qemu-core";
 import { emulatorErrors } from "../errors-data.js";
+import { DEFAULT_INSTANCE, emulatorHome, imagePaths } from "../layout.js";
 import { copyVerified } from "./copy-verified.js";
 import { instancesUsingImage } from "./emulator-in-use.js";
 import { fetchSmallText } from "./fetch-small.js";
@@ -219,7 +211,7 @@ export async function pullImage(options: PullImageOptions): Promise<PullImageRes
   if (source.kind === "directory" && !(await exists(source.root))) {
     throw emulatorErrors.create("PULL_SOURCE_INVALID", `--from ${source.root}: no such directory`);
   }
-  const home = options.home ?? emulatorHome(env as NodeJS.ProcessEnv);
+  const home = options.home ?? emulatorHome(env);
   const paths = imagePaths(home, arch);
   const staging = join(paths.dir, `.pull-${arch}`);
   const token = options.githubToken ?? env[GITHUB_TOKEN_ENV];

@@ -1,6 +1,7 @@
 /** `status`: the VM, the installed image, the last start, the saved states and the services, read-only. */
-import { type Arch, imagePaths, readLockHolder } from "@hexclave/qemu-core";
+import { type Arch, readLockHolder } from "@hexclave/qemu-core";
 import type { EmulatorContext } from "../context.js";
+import { imagePaths } from "../layout.js";
 import { guestNetworkOf } from "../machine/guest-network.js";
 import { hostPortsFor, resolveRuntimeSettings } from "../settings/runtime-settings.js";
 import { type InstalledImage, readInstalledImage } from "../store/installed-image.js";
@@ -32,6 +33,8 @@ export async function status(
   // A start in progress (another process holding the start lock) shows as `starting`, from its probe to its first snapshot.
   const state = startHolder?.live === true && vmState !== "crashed" && vmState !== "broken" ? "starting" : vmState;
   const live = state === "running" || state === "starting";
+  // The guest's program list is read (one guest-agent file read) while the endpoints are probed: neither waits for the other.
+  const programsRead = live ? readGuestPrograms(ctx.vm, options.signal ? { signal: options.signal } : {}) : null;
   let services: ServiceHealthCheck[] = [];
   if (image) {
     const forwards = vmStatus.record?.spec.network?.forwards;
@@ -53,7 +56,7 @@ export async function status(
           lastCheck: null,
         }));
   }
-  const programs = live ? await readGuestPrograms(ctx.vm, options.signal ? { signal: options.signal } : {}) : null;
+  const programs = programsRead === null ? null : await programsRead;
   const health: EmulatorHealth =
     state === "stopped"
       ? "stopped"

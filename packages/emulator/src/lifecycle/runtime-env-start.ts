@@ -45,10 +45,17 @@ export async function prepareRuntimeEnv(options: {
   readonly home: string;
   readonly instanceDir: string;
   readonly ports: Readonly<Record<string, number>>;
+  /** The guest supervisor's start deadlines are multiplied by it (a guest of another arch: 3); default 1. */
+  readonly startTimeoutFactor?: number;
 }): Promise<PreparedRuntimeEnv> {
   const ports = runtimeHostPorts(options.ports);
   const loaded = await loadOrCreateRuntimeSecrets(options.home);
-  const fwCfgFile = await writeRuntimeEnvFwCfg(options.instanceDir, { ports, secrets: loaded.secrets, mode: "run" });
+  const fwCfgFile = await writeRuntimeEnvFwCfg(options.instanceDir, {
+    ports,
+    secrets: loaded.secrets,
+    mode: "run",
+    startTimeoutFactor: options.startTimeoutFactor ?? 1,
+  });
   return { fwCfgFile, secretsFile: loaded.path, secretsCreated: loaded.created, ports };
 }
 

@@ -8,15 +8,16 @@ import {
   forcedAcceleratorFailed,
   verdictWords,
 } from "@hexclave/image-builder/accelerator-fallback";
+import { FOREIGN_ARCH_SLOWDOWN } from "@hexclave/image-builder/image";
 import {
   type Accelerator,
   acquireInstanceLock,
   chooseAccelerator,
+  detectHost,
   type Firmware,
   HexclaveError,
   type InstanceLock,
   type InstanceVmSpec,
-  imagePaths,
   type QemuErrorCode,
   recordAcceleratorFailure,
 } from "@hexclave/qemu-core";
@@ -26,6 +27,7 @@ import { serviceEndpoints } from "../inspect/service-health.js";
 import { abortError, aborted, throwIfAborted } from "../internal/abort.js";
 import { errorText } from "../internal/error-text.js";
 import { exists } from "../internal/files.js";
+import { imagePaths } from "../layout.js";
 import { guestNetworkOf, writeGuestConnector } from "../machine/guest-network.js";
 import { buildEmulatorVmSpec, withHostPorts } from "../machine/vm-spec.js";
 import { hostPortsFor, type ResolvedSettings, resolveRuntimeSettings } from "../settings/runtime-settings.js";
@@ -90,6 +92,7 @@ async function fallBackToTcg(
     accel: info.accel,
     reason: words,
     env: ctx.env,
+    cacheDir: ctx.probeCacheDir,
     ...(ctx.kvmDevice === undefined ? {} : { kvmDevice: ctx.kvmDevice }),
   });
   options.onEvent?.({
@@ -177,12 +180,16 @@ async function startLocked(
     arch: s.arch,
     signal,
     env: ctx.env,
+    cacheDir: ctx.probeCacheDir,
     choice: options.accel ?? "auto",
     ...(ctx.kvmDevice === undefined ? {} : { kvmDevice: ctx.kvmDevice }),
     ...(image.manifest.boot.kind === "kernel" ? { linuxKernel: image.paths.kernel } : {}),
   });
   emit({ type: "accelerator", accel: probe.accel, reason: probe.reason });
-  const timeoutMs = readinessTimeoutMs(options.timeoutMs, probe.accel);
+  // A guest of another arch (arm64 on an amd64 host) runs about three times slower under TCG: its readiness deadline
+  // and the guest supervisor's start deadlines grow by the same factor.
+  const foreignArch = s.arch !== detectHost().arch;
+  const timeoutMs = readinessTimeoutMs(options.timeoutMs, probe.accel, foreignArch);
 
   const firmware: Firmware | undefined =
     image.manifest.boot.kind === "firmware" ? await prepareFirmware(s.arch) : undefined;
@@ -217,7 +224,12 @@ async function startLocked(
   });
 
   // The runtime environment for this start's host ports and the install's secrets (issue 13), cold or resume.
-  const runtimeEnv = await prepareRuntimeEnv({ home: ctx.home, instanceDir: ctx.paths.dir, ports: hostPorts });
+  const runtimeEnv = await prepareRuntimeEnv({
+    home: ctx.home,
+    instanceDir: ctx.paths.dir,
+    ports: hostPorts,
+    startTimeoutFactor: foreignArch ? FOREIGN_ARCH_SLOWDOWN : 1,
+  });
   if (runtimeEnv.secretsCreated) {
     emit({ type: "message", level: "info", text: `Made this install's secrets in ${runtimeEnv.secretsFile}` });
   }

@@ -3,6 +3,8 @@
  * up or the deadline passes, while QEMU's process (and, on a cold boot, the
  * guest agent and the kernel console) are watched.
  */
+
+import { FOREIGN_ARCH_SLOWDOWN } from "@hexclave/image-builder/image";
 import {
   type Accelerator,
   type GuestAgentClient,
@@ -28,9 +30,15 @@ export const SERIAL_TAIL_LINES = 40;
 /** How often a waiting start checks that its QEMU is still alive. */
 const QEMU_WATCH_MS = 1000;
 
-/** The given deadline, else the default for the accelerator. */
-export function readinessTimeoutMs(given: number | undefined, accel: Accelerator): number {
-  return given ?? (accel === "tcg" ? EMULATOR_TCG_TIMEOUT_MS : EMULATOR_ACCEL_TIMEOUT_MS);
+/**
+ * The given deadline, else the default for the accelerator, times the slowdown of a guest of another
+ * architecture (arm64 on an amd64 host) when `foreignArch`.
+ */
+export function readinessTimeoutMs(given: number | undefined, accel: Accelerator, foreignArch = false): number {
+  if (given !== undefined) return given;
+  return (
+    (accel === "tcg" ? EMULATOR_TCG_TIMEOUT_MS : EMULATOR_ACCEL_TIMEOUT_MS) * (foreignArch ? FOREIGN_ARCH_SLOWDOWN : 1)
+  );
 }
 
 export interface WaitOptions {

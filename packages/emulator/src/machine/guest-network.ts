@@ -28,7 +28,8 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { BRIDGE_RECORD_FILE, type GuestForward, type UserNetworkSpec, writeFileAtomic } from "@hexclave/qemu-core";
+import { type GuestForward, type UserNetworkSpec, writeFileAtomic } from "@hexclave/qemu-core";
+import { BRIDGE_RECORD_FILE } from "../layout.js";
 
 export const GUEST_NETWORK_MODES = ["isolated", "open"] as const;
 export type GuestNetworkMode = (typeof GUEST_NETWORK_MODES)[number];

@@ -1,5 +1,6 @@
-import { buildQemuArgs, imagePaths, instancePaths, instanceVmSpec } from "@hexclave/qemu-core";
+import { buildQemuArgs, instancePaths, instanceVmSpec } from "@hexclave/qemu-core";
 import { describe, expect, it } from "vitest";
+import { imagePaths } from "../layout.js";
 import { buildEmulatorVmSpec, type RuntimeManifest, withHostPorts } from "./vm-spec.js";
 
 const manifest: RuntimeManifest = {

@@ -5,18 +5,11 @@
  */
 
 import { join } from "node:path";
-import { runtimeEnvFwCfgEntry } from "@hexclave/image-builder/image";
-import type {
-  Accelerator,
-  Arch,
-  ImagePaths,
-  InstancePaths,
-  InstanceVmSpec,
-  PortForward,
-  VmSpec,
-} from "@hexclave/qemu-core";
+import { type ImagePaths, runtimeEnvFwCfgEntry } from "@hexclave/image-builder/image";
+import type { Accelerator, Arch, InstancePaths, InstanceVmSpec, PortForward, VmSpec } from "@hexclave/qemu-core";
 import { REBOOT_ON_PANIC_OPTIONS, withKernelOptions } from "@hexclave/qemu-core";
 import { bridgeFwCfgEntry } from "../file-bridge/fw-cfg.js";
+import { GUEST_MEMORY_FILE } from "../layout.js";
 import { DEFAULT_GUEST_NETWORK, type GuestNetworkSettings, guestNetworkSpec } from "./guest-network.js";
 
 /** One endpoint forwarded to the host (docker/services.json `exposed`, recorded in the manifest). */
@@ -53,8 +46,6 @@ export const EMULATOR_MAC = "52:54:00:48:58:01";
  * suspend needs it: a stop without a suspend deletes it, a cold boot starts
  * it empty.
  */
-export const GUEST_MEMORY_FILE = "guest-memory.ram";
-
 export function guestMemoryFile(instance: InstancePaths): string {
   return join(instance.dir, GUEST_MEMORY_FILE);
 }

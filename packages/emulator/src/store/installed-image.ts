@@ -3,8 +3,9 @@
  * clear error for a missing image or a manifest that cannot drive a VM.
  */
 import { access } from "node:fs/promises";
+import type { ImagePaths } from "@hexclave/image-builder/image";
 import { readManifest } from "@hexclave/image-builder/image";
-import type { Arch, ImagePaths } from "@hexclave/qemu-core";
+import type { Arch } from "@hexclave/qemu-core";
 import { emulatorErrors } from "../errors-data.js";
 import type { ExposedEndpoint, RuntimeManifest } from "../machine/vm-spec.js";
 

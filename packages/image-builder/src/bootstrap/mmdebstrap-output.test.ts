@@ -19,14 +19,32 @@ describe("mmdebstrap progress", () => {
       "Get:1 http://deb.debian.org/debian trixie/main arm64 libc6 arm64 2.41-12 [2,345 kB]",
       "Get:2 http://deb.debian.org/debian trixie/main arm64 bash arm64 5.2.37-2 [1,400 kB]",
     ]);
-    expect(downloading).toEqual({ phase: "downloading packages with apt", done: 2, total: 212 });
+    expect(downloading).toEqual({ phase: "downloading packages with apt", step: "fetched", done: 2, total: 212 });
     const installing = [
       "I: installing remaining packages inside the chroot...",
       "Selecting previously unselected package tini.",
       "Unpacking tini (0.19.0-1+b3) ...",
       "Setting up tini (0.19.0-1+b3) ...",
     ].reduce(nextMmdebstrapProgress, downloading);
-    expect(installing).toEqual({ phase: "installing remaining packages inside the chroot", done: 1, total: undefined });
+    expect(installing).toEqual({
+      phase: "installing remaining packages inside the chroot",
+      step: "set up",
+      done: 1,
+      total: undefined,
+    });
+  });
+
+  it("counts a phase's fetches, then starts again from one for its set-ups (the long part)", () => {
+    const fetched = feed([
+      "I: installing remaining packages inside the chroot...",
+      "0 upgraded, 2 newly installed, 0 to remove",
+      "Get:1 http://deb.debian.org/debian trixie/main amd64 tini amd64 0.19.0-1+b3 [250 kB]",
+      "Get:2 http://deb.debian.org/debian trixie/main amd64 grub-efi-amd64-bin amd64 2.12-9 [2,600 kB]",
+    ]);
+    expect(fetched).toMatchObject({ step: "fetched", done: 2, total: 2 });
+    const settingUp = nextMmdebstrapProgress(fetched, "Setting up tini (0.19.0-1+b3) ...");
+    expect(settingUp).toMatchObject({ step: "set up", done: 1, total: 2 });
+    expect(progressWorthReporting(fetched, settingUp)).toBe(true);
   });
 
   it("never counts past apt's total", () => {
@@ -44,7 +62,7 @@ describe("mmdebstrap progress", () => {
   });
 
   it("reports phase changes, every tenth package and the last one, not every line", () => {
-    const phase = { phase: "installing essential packages", done: 0, total: undefined };
+    const phase = { phase: "installing essential packages", step: undefined, done: 0, total: undefined };
     expect(progressWorthReporting(MMDEBSTRAP_START, phase)).toBe(true);
     expect(progressWorthReporting(phase, phase)).toBe(false);
     const at = (done: number, total?: number) => ({ ...phase, done, total });

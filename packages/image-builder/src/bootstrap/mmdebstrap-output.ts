@@ -1,9 +1,10 @@
 /**
  * What mmdebstrap's output says, read line by line (it runs with `--verbose`,
  * so apt's and dpkg's own lines come through): the phase it is in (its `I:
- * <phase>...` lines), how many packages that phase has fetched or set up
- * (`Get:` and `Setting up` lines) out of how many (apt's `N newly
- * installed`), and, when it fails, a hint that fits the failure. All pure
+ * <phase>...` lines), how many packages that phase has fetched (`Get:`
+ * lines), then set up (`Setting up` lines: the long part, where maintainer
+ * scripts run, under qemu-user for a foreign arch), out of how many (apt's
+ * `N newly installed`), and, when it fails, a hint that fits the failure. All pure
  * but {@link followMmdebstrapProgress}, which keeps the state between lines.
  */
 import type { Arch } from "@hexclave/qemu-core";
@@ -11,13 +12,15 @@ import type { Arch } from "@hexclave/qemu-core";
 export interface MmdebstrapProgress {
   /** mmdebstrap's own words, e.g. `installing remaining packages inside the chroot`. */
   readonly phase: string;
-  /** Packages fetched (download phase) or set up (install phases) so far in this phase. */
+  /** What {@link done} counts: packages fetched, then packages set up (a phase that installs does both, in turn). */
+  readonly step: "fetched" | "set up" | undefined;
+  /** Packages fetched or set up so far in this phase's current step. */
   readonly done: number;
   /** How many the phase handles, once apt has said so. */
   readonly total: number | undefined;
 }
 
-export const MMDEBSTRAP_START: MmdebstrapProgress = { phase: "starting", done: 0, total: undefined };
+export const MMDEBSTRAP_START: MmdebstrapProgress = { phase: "starting", step: undefined, done: 0, total: undefined };
 
 const PHASE = /^I: (.+?)\.\.\.\s*$/;
 const NEWLY_INSTALLED = /\b(\d+) newly installed\b/;
@@ -27,22 +30,23 @@ const SET_UP = /^Setting up \S+/;
 /** The progress after one more output line; the same object when the line changes nothing. */
 export function nextMmdebstrapProgress(state: MmdebstrapProgress, line: string): MmdebstrapProgress {
   const phase = PHASE.exec(line);
-  if (phase?.[1] !== undefined) return { phase: phase[1], done: 0, total: undefined };
+  if (phase?.[1] !== undefined) return { phase: phase[1], step: undefined, done: 0, total: undefined };
   const total = NEWLY_INSTALLED.exec(line);
   if (total?.[1] !== undefined) return { ...state, total: Number.parseInt(total[1], 10) };
+  const step = FETCHED.test(line) ? "fetched" : SET_UP.test(line) ? "set up" : undefined;
+  if (step === undefined) return state;
+  if (step !== state.step) return { ...state, step, done: 1 };
   // dpkg also sets up again packages of an earlier phase (triggers): the count never passes apt's total.
-  if (FETCHED.test(line) || SET_UP.test(line))
-    return state.total !== undefined && state.done >= state.total ? state : { ...state, done: state.done + 1 };
-  return state;
+  return state.total !== undefined && state.done >= state.total ? state : { ...state, done: state.done + 1 };
 }
 
 /**
- * Whether a change is worth an event: a new phase, the last package of a
- * phase, or every `every`-th package (a few lines a minute, not hundreds).
+ * Whether a change is worth an event: a new phase or step, the last package of a
+ * step, or every `every`-th package (a few lines a minute, not hundreds).
  */
 export function progressWorthReporting(before: MmdebstrapProgress, after: MmdebstrapProgress, every = 10): boolean {
   if (after === before) return false;
-  if (after.phase !== before.phase) return true;
+  if (after.phase !== before.phase || after.step !== before.step) return true;
   if (after.done === before.done) return after.total !== before.total;
   return after.done % every === 0 || after.done === after.total;
 }

@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { RUNTIME_SECRETS_FILE, writeFileExclusive } from "@hexclave/qemu-core";
+import { writeFileExclusive } from "@hexclave/qemu-core";
 import { imageBuilderErrors } from "../errors-data.js";
 import {
   DEFAULT_RUNTIME_HOST_PORTS,
@@ -17,7 +17,11 @@ import {
   runtimeEnvInputProblem,
 } from "../provisioning/runtime-env.js";
 
-export { RUNTIME_SECRETS_FILE };
+/**
+ * The secrets file's name in the directory given to {@link loadOrCreateRuntimeSecrets} (the emulator passes its
+ * home; its layout module lists the name with the home's other files).
+ */
+export const RUNTIME_SECRETS_FILE = "runtime-secrets.json";
 export const RUNTIME_SECRETS_FORMAT_VERSION = 1;
 
 interface SecretsFile extends RuntimeSecrets {

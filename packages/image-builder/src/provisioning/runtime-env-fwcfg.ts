@@ -22,14 +22,18 @@
 import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ShellScript } from "@hexclave/cloud-init-gen/shell-script";
-import { type FwCfgEntry, RUNTIME_ENV_FW_CFG_FILE, writeFileAtomic } from "@hexclave/qemu-core";
+import { type FwCfgEntry, writeFileAtomic } from "@hexclave/qemu-core";
 import { imageBuilderErrors } from "../errors-data.js";
 import { formatEnvFile, RUNTIME_ENV_MAGIC, type RuntimeEnvInput, renderRuntimeEnv } from "./runtime-env.js";
 
 /** The fw_cfg name (guest: `/sys/firmware/qemu_fw_cfg/by_name/opt/hexclave/env/raw`). */
 export const RUNTIME_ENV_FW_CFG_NAME = "opt/hexclave/env";
 export const RUNTIME_ENV_FW_CFG_GUEST_PATH = `/sys/firmware/qemu_fw_cfg/by_name/${RUNTIME_ENV_FW_CFG_NAME}/raw`;
-export { RUNTIME_ENV_FW_CFG_FILE };
+/**
+ * The payload's file name in the directory given to {@link runtimeEnvFwCfgEntry} and {@link writeRuntimeEnvFwCfg}
+ * (the emulator passes its instance directory; its layout module lists the name with the instance's other files).
+ */
+export const RUNTIME_ENV_FW_CFG_FILE = "runtime-env.fwcfg";
 /** Every payload's length in bytes (the rendered file is about 11 KiB). */
 export const RUNTIME_ENV_FW_CFG_LENGTH = 32 * 1024;
 

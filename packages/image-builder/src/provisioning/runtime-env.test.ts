@@ -144,6 +144,19 @@ describe("renderRuntimeEnv", () => {
     for (const [name, value] of Object.entries(expected)) expect([name, env.get(name)]).toEqual([name, value]);
   });
 
+  it.each([
+    [undefined, "1"],
+    [1, "1"],
+    [3, "3"],
+  ] as const)("start timeout factor %s: HEXCLAVE_START_TIMEOUT_FACTOR=%s for the supervisor", (factor, expected) => {
+    const env = envOf({
+      ports: DEFAULT_RUNTIME_HOST_PORTS,
+      secrets,
+      ...(factor === undefined ? {} : { startTimeoutFactor: factor }),
+    });
+    expect(env.get("HEXCLAVE_START_TIMEOUT_FACTOR")).toBe(expected);
+  });
+
   it("writes every STACK_ name's HEXCLAVE_ spelling right after it, with the identical value", () => {
     const entries = renderRuntimeEnv({ ports: DEFAULT_RUNTIME_HOST_PORTS, secrets });
     const names = entries.map(([n]) => n);
@@ -191,6 +204,9 @@ describe("renderRuntimeEnv", () => {
     ["zero issuedAt", { secrets: { ...secrets, issuedAt: 0 } }, "issuedAt"],
     ["relative mount root", { hostMountRoot: "host" }, "host mount root host"],
     ["mount root with newline", { hostMountRoot: "/host\nX=1" }, "host mount root"],
+    ["start timeout factor 0", { startTimeoutFactor: 0 }, "start timeout factor is 0, not a whole number from 1 to 10"],
+    ["start timeout factor 11", { startTimeoutFactor: 11 }, "start timeout factor is 11"],
+    ["start timeout factor 1.5", { startTimeoutFactor: 1.5 }, "start timeout factor is 1.5"],
   ])("refuses %s, naming what is wrong", (_, change, message) => {
     const input = { ports: DEFAULT_RUNTIME_HOST_PORTS, secrets, ...change };
     expect(runtimeEnvInputProblem(input)).toContain(message);

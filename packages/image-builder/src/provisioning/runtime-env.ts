@@ -91,7 +91,16 @@ export interface RuntimeEnvInput {
   readonly mode?: RuntimeEnvMode;
   /** `STACK_LOCAL_EMULATOR_HOST_MOUNT_ROOT`: where host files appear inside the container (default `/host`). */
   readonly hostMountRoot?: string;
+  /**
+   * `HEXCLAVE_START_TIMEOUT_FACTOR`: the supervisor multiplies every service's start deadline and the init's by it
+   * (a whole number from 1 to {@link MAX_START_TIMEOUT_FACTOR}; default 1). A guest of another architecture under
+   * TCG runs about three times slower: its postgres missed the self-test profile's 120 s on a loaded host.
+   */
+  readonly startTimeoutFactor?: number;
 }
+
+/** The largest {@link RuntimeEnvInput.startTimeoutFactor}; supervise.sh refuses more. */
+export const MAX_START_TIMEOUT_FACTOR = 10;
 
 /** Ports inside the guest (the container runs on the guest's host network). */
 export const GUEST_PORTS = {
@@ -195,6 +204,9 @@ export function runtimeEnvInputProblem(input: RuntimeEnvInput): string | undefin
   }
   if (!/^[A-Za-z0-9_-]{32,128}$/.test(s.serverSecret)) return "secret serverSecret is not 32-128 base64url characters";
   if (!Number.isInteger(s.issuedAt) || s.issuedAt <= 0) return "secrets issuedAt is not a positive whole number";
+  const factor = input.startTimeoutFactor ?? 1;
+  if (!Number.isInteger(factor) || factor < 1 || factor > MAX_START_TIMEOUT_FACTOR)
+    return `start timeout factor is ${factor}, not a whole number from 1 to ${MAX_START_TIMEOUT_FACTOR}`;
   const root = input.hostMountRoot ?? "/host";
   if (!/^\/[A-Za-z0-9._/-]*$/.test(root)) return `host mount root ${root} is not an absolute path of plain characters`;
   return undefined;
@@ -302,6 +314,7 @@ export function renderRuntimeEnv(input: RuntimeEnvInput): [string, string][] {
   ];
   const services: [string, string][] = [
     ["HEXCLAVE_RUN_BUILD_MIGRATIONS", build ? "1" : "0"],
+    ["HEXCLAVE_START_TIMEOUT_FACTOR", String(input.startTimeoutFactor ?? 1)],
     ["POSTGRES_PASSWORD", c.postgresPassword],
     ["CLICKHOUSE_ADMIN_USER", c.clickhouseAdminUser],
     ["CLICKHOUSE_PASSWORD", c.clickhouseAdminPassword],

@@ -78,15 +78,18 @@ export interface ProvisioningInput {
    * in `build` mode (runtime-env.ts), otherwise in `run` mode. Default false.
    */
   readonly runBuildMigrations?: boolean;
+  /** The supervisor's start deadlines are multiplied by it (runtime-env.ts `startTimeoutFactor`; default 1). */
+  readonly startTimeoutFactor?: number;
 }
 
 /** The warm boot's environment file: default host ports, public placeholder secrets (runtime-env.ts). */
-export function buildEnvFile(runBuildMigrations: boolean): string {
+export function buildEnvFile(runBuildMigrations: boolean, startTimeoutFactor = 1): string {
   return formatEnvFile(
     renderRuntimeEnv({
       ports: DEFAULT_RUNTIME_HOST_PORTS,
       secrets: BUILD_PLACEHOLDER_SECRETS,
       mode: runBuildMigrations ? "build" : "run",
+      startTimeoutFactor,
     }),
   );
 }
@@ -237,7 +240,7 @@ export function provisioningCloudConfig(input: ProvisioningInput): CloudConfig {
       // On tmpfs: gone at the next boot, where the emulator's fw_cfg entry takes over.
       {
         path: BUILD_ENV_GUEST_PATH,
-        content: buildEnvFile(input.runBuildMigrations === true),
+        content: buildEnvFile(input.runBuildMigrations === true, input.startTimeoutFactor ?? 1),
         permissions: "0600",
         owner: "root:root",
       },

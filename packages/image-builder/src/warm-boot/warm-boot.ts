@@ -108,6 +108,8 @@ export interface WarmBootOptions {
   readonly healthTimeoutSeconds?: number | undefined;
   /** The container runs migrations and seed once in this boot (the hexclave profile; provisioning/runtime-env.ts). */
   readonly runBuildMigrations?: boolean | undefined;
+  /** The guest supervisor's start deadlines are multiplied by it (a guest of another arch: 3); default 1. */
+  readonly startTimeoutFactor?: number | undefined;
   /** QEMU binary; default `qemu-system-x86_64` / `qemu-system-aarch64` from PATH. */
   readonly qemuBinary?: string | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -260,6 +262,7 @@ async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
     instanceId: `hexclave-build-${randomBytes(6).toString("hex")}`,
     ...(options.trim === false ? { trim: false } : {}),
     ...(options.runBuildMigrations === true ? { runBuildMigrations: true } : {}),
+    ...(options.startTimeoutFactor === undefined ? {} : { startTimeoutFactor: options.startTimeoutFactor }),
     ...(options.base.rootPartition === undefined ? {} : { rootPartition: options.base.rootPartition }),
     ...(options.base.installPackages === undefined ? {} : { installPackages: options.base.installPackages }),
   });

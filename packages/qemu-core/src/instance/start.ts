@@ -348,7 +348,7 @@ export function validateStartOptions(o: StartOptions): void {
   }
   if (o.backingImage && (typeof o.backingImage.file !== "string" || o.backingImage.file === "")) {
     throw qemuErrors.create("INVALID_ARGUMENT", "backingImage.file must be a path", {
-      hint: "Pass the base image's path, e.g. imagePaths(home, arch).image.",
+      hint: "Pass the base image's path.",
     });
   }
   if (o.backingImage && o.backingImage.format !== "qcow2" && o.backingImage.format !== "raw") {

@@ -18,7 +18,7 @@ import { resolve } from "node:path";
 import { type CommandRunner, execaRunner } from "../command-runner.js";
 import { qemuErrors } from "../errors-data.js";
 import type { GuestAgentClient } from "../guest-agent-client.js";
-import { DEFAULT_INSTANCE, type InstancePaths, instancePaths } from "../instance-layout.js";
+import { type InstancePaths, instancePaths } from "../instance-layout.js";
 import type { ProcessIdentity } from "../process-identity.js";
 import { readProcessIdentity } from "../process-identity.js";
 import { createQemuImg, type QemuImg } from "../qemu-img.js";
@@ -45,10 +45,10 @@ import { type InstanceStatus, instanceStatus } from "./status.js";
 import { type StopOptions, type StopResult, stopInstance } from "./stop.js";
 
 export interface VmInstanceOptions {
-  /** The emulator home (`emulatorHome()`). */
+  /** The root directory of the caller's instances (made private, 0700): this one lives in `<home>/run/<name>/`. */
   readonly home: string;
-  /** Instance name (directory under `run/`); default `vm`. */
-  readonly name?: string;
+  /** Instance name (its directory under `run/`); the caller names its instances, there is no default. */
+  readonly name: string;
   /** Runs QEMU and qemu-img; default execa. */
   readonly runner?: CommandRunner;
   /** The qemu-system binary; default `findQemuBinary(spec.arch)`. */
@@ -67,11 +67,11 @@ export class VmInstance {
   constructor(options: VmInstanceOptions) {
     if (typeof options?.home !== "string" || options.home === "") {
       throw qemuErrors.create("INVALID_ARGUMENT", "VmInstance needs a home directory", {
-        hint: "Pass { home: emulatorHome() }.",
+        hint: "Pass { home, name }: home is the directory that holds run/<name>/.",
       });
     }
-    const name = options.name ?? DEFAULT_INSTANCE;
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+    const name = options.name;
+    if (typeof name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
       throw qemuErrors.create("INVALID_ARGUMENT", `Invalid instance name ${JSON.stringify(name)}`, {
         hint: "Use letters, digits, dot, dash and underscore (at most 64), starting with a letter or digit.",
       });

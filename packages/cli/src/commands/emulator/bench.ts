@@ -1,5 +1,4 @@
-import { MACHINE_SETTINGS } from "@hexclave/emulator";
-import { HOME_ENV } from "@hexclave/qemu-core";
+import { HOME_ENV, MACHINE_SETTINGS } from "@hexclave/emulator";
 import { runWholeCommandBench } from "../../bench/whole-command-bench.js";
 import {
   BENCH_SCHEMA_VERSION,

@@ -8,8 +8,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { imagePaths } from "@hexclave/emulator";
 import { readManifest } from "@hexclave/image-builder/image";
-import { imagePaths } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FaultServer, startFaultServer } from "#fixtures/image-builder/fault-server.js";
 import { writeRelease } from "#fixtures/image-builder/release-layout.js";
