@@ -34,6 +34,8 @@ async function runSupervisor(factor: string | undefined) {
     reject: false,
     all: true,
     timeout: 60_000,
+    forceKillAfterDelay: 10_000,
+    detached: true,
     env: {
       HEXCLAVE_SERVICES_FILE: join(work, "services.json"),
       HEXCLAVE_PROFILE: "t",
@@ -45,8 +47,17 @@ async function runSupervisor(factor: string | undefined) {
       ...(factor === undefined ? {} : { HEXCLAVE_START_TIMEOUT_FACTOR: factor }),
     },
   });
+  // The line can arrive split across chunks: look at everything read so far, and signal once.
+  let seen = "";
+  let signalled = false;
   child.all?.on("data", (chunk: Buffer) => {
-    if (chunk.toString().includes("started with unhealthy services")) child.kill("SIGTERM");
+    seen += chunk.toString();
+    if (!signalled && seen.includes("started with unhealthy services")) {
+      signalled = true;
+      // To its whole process group, as `docker stop` reaches the container's processes: a service left running would
+      // hold the output pipe open after the supervisor exits.
+      if (child.pid !== undefined) process.kill(-child.pid, "SIGTERM");
+    }
   });
   return await child;
 }

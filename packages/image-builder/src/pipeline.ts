@@ -38,11 +38,7 @@ import { type Manifest, type ManifestBase, type ManifestBoot, writeManifest } fr
 import { buildPayload, type PayloadEvent } from "./payload/build-payload.js";
 import { type BuildProfile, loadProfile, type ProfileName } from "./profiles.js";
 import { ensureSelftestBaseImage, type SelftestBaseEvent } from "./selftest-base.js";
-import {
-  FOREIGN_ARCH_SLOWDOWN,
-  warmBootDeadlineMs,
-  warmBootHealthTimeoutSeconds,
-} from "./warm-boot/health-deadline.js";
+import { startTimeoutFactor, warmBootDeadlineMs, warmBootHealthTimeoutSeconds } from "./warm-boot/health-deadline.js";
 import { DEFAULT_BUILD_MEMORY_MB, type WarmBootBase, type WarmBootEvent, warmBoot } from "./warm-boot/warm-boot.js";
 
 export type BaseChoice = "auto" | "cloud" | "bootstrap";
@@ -308,8 +304,7 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
     const buildMigrations = profile.name === "hexclave";
     // A guest of another arch runs about three times slower under TCG: the host's deadline, the guest's health wait
     // and the supervisor's per-service start deadlines all grow by the same factor.
-    const foreignArch = arch !== detectHost().arch;
-    const startTimeoutFactor = foreignArch ? FOREIGN_ARCH_SLOWDOWN : 1;
+    const timeoutFactor = startTimeoutFactor(arch, detectHost().arch);
     const healthTimeoutSeconds = warmBootHealthTimeoutSeconds(profile, buildMigrations);
     const provision = (accel: Accelerator) =>
       warmBoot({
@@ -323,9 +318,9 @@ async function buildOne(arch: Arch, options: BuildImageOptions): Promise<BuiltIm
         diskSizeGb: options.diskSizeGb,
         cpus: options.cpus ?? detectHost().cpus,
         memoryMb: options.memoryMb ?? DEFAULT_BUILD_MEMORY_MB,
-        deadlineMs: options.deadlineMs ?? warmBootDeadlineMs(healthTimeoutSeconds, foreignArch),
-        healthTimeoutSeconds: healthTimeoutSeconds * startTimeoutFactor,
-        startTimeoutFactor,
+        deadlineMs: options.deadlineMs ?? warmBootDeadlineMs(healthTimeoutSeconds, timeoutFactor),
+        healthTimeoutSeconds: healthTimeoutSeconds * timeoutFactor,
+        startTimeoutFactor: timeoutFactor,
         // Migrations and seed run once here, in the image build, never at a user's start (issue 13).
         runBuildMigrations: buildMigrations,
         signal,

@@ -8,7 +8,7 @@ import {
   forcedAcceleratorFailed,
   verdictWords,
 } from "@hexclave/image-builder/accelerator-fallback";
-import { FOREIGN_ARCH_SLOWDOWN } from "@hexclave/image-builder/image";
+import { startTimeoutFactor } from "@hexclave/image-builder/image";
 import {
   type Accelerator,
   acquireInstanceLock,
@@ -188,8 +188,8 @@ async function startLocked(
   emit({ type: "accelerator", accel: probe.accel, reason: probe.reason });
   // A guest of another arch (arm64 on an amd64 host) runs about three times slower under TCG: its readiness deadline
   // and the guest supervisor's start deadlines grow by the same factor.
-  const foreignArch = s.arch !== detectHost().arch;
-  const timeoutMs = readinessTimeoutMs(options.timeoutMs, probe.accel, foreignArch);
+  const timeoutFactor = startTimeoutFactor(s.arch, detectHost().arch);
+  const timeoutMs = readinessTimeoutMs(options.timeoutMs, probe.accel, timeoutFactor);
 
   const firmware: Firmware | undefined =
     image.manifest.boot.kind === "firmware" ? await prepareFirmware(s.arch) : undefined;
@@ -228,7 +228,7 @@ async function startLocked(
     home: ctx.home,
     instanceDir: ctx.paths.dir,
     ports: hostPorts,
-    startTimeoutFactor: foreignArch ? FOREIGN_ARCH_SLOWDOWN : 1,
+    startTimeoutFactor: timeoutFactor,
   });
   if (runtimeEnv.secretsCreated) {
     emit({ type: "message", level: "info", text: `Made this install's secrets in ${runtimeEnv.secretsFile}` });

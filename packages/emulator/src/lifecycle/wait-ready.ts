@@ -4,7 +4,6 @@
  * guest agent and the kernel console) are watched.
  */
 
-import { FOREIGN_ARCH_SLOWDOWN } from "@hexclave/image-builder/image";
 import {
   type Accelerator,
   type GuestAgentClient,
@@ -31,14 +30,12 @@ export const SERIAL_TAIL_LINES = 40;
 const QEMU_WATCH_MS = 1000;
 
 /**
- * The given deadline, else the default for the accelerator, times the slowdown of a guest of another
- * architecture (arm64 on an amd64 host) when `foreignArch`.
+ * The given deadline, else the default for the accelerator times the guest's start timeout factor (image-builder's
+ * `startTimeoutFactor`: 3 for a guest of another architecture, such as arm64 on an amd64 host).
  */
-export function readinessTimeoutMs(given: number | undefined, accel: Accelerator, foreignArch = false): number {
+export function readinessTimeoutMs(given: number | undefined, accel: Accelerator, timeoutFactor = 1): number {
   if (given !== undefined) return given;
-  return (
-    (accel === "tcg" ? EMULATOR_TCG_TIMEOUT_MS : EMULATOR_ACCEL_TIMEOUT_MS) * (foreignArch ? FOREIGN_ARCH_SLOWDOWN : 1)
-  );
+  return (accel === "tcg" ? EMULATOR_TCG_TIMEOUT_MS : EMULATOR_ACCEL_TIMEOUT_MS) * timeoutFactor;
 }
 
 export interface WaitOptions {

@@ -17,7 +17,7 @@ export {
   writeRuntimeEnvFwCfg,
 } from "../provisioning/runtime-env-fwcfg.js";
 export { CONTAINER_NAME, SERVICE_UNIT } from "../provisioning/service-names.js";
-export { FOREIGN_ARCH_SLOWDOWN } from "../warm-boot/health-deadline.js";
+export { startTimeoutFactor } from "../warm-boot/health-deadline.js";
 export * from "./image-files.js";
 export * from "./manifest.js";
 export * from "./runtime-secrets.js";

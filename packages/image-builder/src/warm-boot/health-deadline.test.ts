@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { loadProfile, type ProfileService } from "../profiles.js";
-import { supervisorStartBudgetSeconds, warmBootDeadlineMs, warmBootHealthTimeoutSeconds } from "./health-deadline.js";
+import {
+  startTimeoutFactor,
+  supervisorStartBudgetSeconds,
+  warmBootDeadlineMs,
+  warmBootHealthTimeoutSeconds,
+} from "./health-deadline.js";
 
 const health = { kind: "exec", command: ["true"] } as const;
 const svc = (name: string, stage: number, extra: Partial<ProfileService> = {}): ProfileService => ({
@@ -46,14 +51,24 @@ describe("warmBootHealthTimeoutSeconds", () => {
 
 describe("warmBootDeadlineMs", () => {
   it.each([
-    ["native: the work plus the health wait", 600, false, (1800 + 600) * 1000],
-    ["another architecture under TCG: three times that", 600, true, 3 * (1800 + 600) * 1000],
-    ["the Hexclave build's long health wait is inside the deadline", 4440, false, (1800 + 4440) * 1000],
-  ])("%s", (_what, healthSeconds, foreign, want) => {
-    expect(warmBootDeadlineMs(healthSeconds, foreign)).toBe(want);
+    ["native: the work plus the health wait", 600, startTimeoutFactor("amd64", "amd64"), (1800 + 600) * 1000],
+    [
+      "another architecture under TCG: three times that",
+      600,
+      startTimeoutFactor("arm64", "amd64"),
+      3 * (1800 + 600) * 1000,
+    ],
+    [
+      "the Hexclave build's long health wait is inside the deadline",
+      4440,
+      startTimeoutFactor("arm64", "arm64"),
+      (1800 + 4440) * 1000,
+    ],
+  ])("%s", (_what, healthSeconds, factor, want) => {
+    expect(warmBootDeadlineMs(healthSeconds, factor)).toBe(want);
   });
 
   it("is never shorter than the guest's own health wait", () => {
-    for (const health of [600, 900, 4440]) expect(warmBootDeadlineMs(health, false)).toBeGreaterThan(health * 1000);
+    for (const health of [600, 900, 4440]) expect(warmBootDeadlineMs(health, 1)).toBeGreaterThan(health * 1000);
   });
 });

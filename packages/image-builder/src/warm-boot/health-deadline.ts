@@ -2,6 +2,7 @@
  * How long the warm boot's guest waits for every service's health check
  * (the provisioning script's `services-healthy` stage).
  */
+import type { Arch } from "@hexclave/qemu-core";
 import type { BuildProfile } from "../profiles.js";
 
 /**
@@ -48,11 +49,19 @@ export const WARM_BOOT_WORK_SECONDS = 30 * 60;
 export const FOREIGN_ARCH_SLOWDOWN = 3;
 
 /**
- * The host-side deadline of a whole warm boot when the caller sets none (pure): the work above plus the guest's
- * own health wait, times {@link FOREIGN_ARCH_SLOWDOWN} for a guest of another architecture. A fixed 30 min cut an
- * arm64 build on an amd64 host after its services had started, and was shorter than the Hexclave profile's own
- * health wait (4,440 s).
+ * How many times longer every start deadline of a guest is (pure): {@link FOREIGN_ARCH_SLOWDOWN} for a guest of
+ * another architecture than the host's, else 1. The one place this is decided: the warm boot's host deadline and
+ * guest health wait, the emulator's readiness wait, and the guest supervisor's `HEXCLAVE_START_TIMEOUT_FACTOR`.
  */
-export function warmBootDeadlineMs(healthTimeoutSeconds: number, foreignArch: boolean): number {
-  return (WARM_BOOT_WORK_SECONDS + healthTimeoutSeconds) * 1000 * (foreignArch ? FOREIGN_ARCH_SLOWDOWN : 1);
+export function startTimeoutFactor(guestArch: Arch, hostArch: Arch): number {
+  return guestArch === hostArch ? 1 : FOREIGN_ARCH_SLOWDOWN;
+}
+
+/**
+ * The host-side deadline of a whole warm boot when the caller sets none (pure): the work above plus the guest's
+ * own health wait, times the guest's {@link startTimeoutFactor}. A fixed 30 min cut an arm64 build on an amd64 host
+ * after its services had started, and was shorter than the Hexclave profile's own health wait (4,440 s).
+ */
+export function warmBootDeadlineMs(healthTimeoutSeconds: number, factor: number): number {
+  return (WARM_BOOT_WORK_SECONDS + healthTimeoutSeconds) * 1000 * factor;
 }
