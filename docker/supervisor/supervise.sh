@@ -229,6 +229,8 @@ stop_all() {
 
 on_signal() {
   log "received $1: stopping all services"
+  # The idle sleep may have been forked as the signal arrived (then it missed it): it must not outlive the supervisor.
+  [[ -n ${IDLE_PID:-} ]] && { kill "$IDLE_PID" 2>/dev/null || true; }
   stop_all
   log "all services stopped"
   exit 0
@@ -243,7 +245,7 @@ monitor() {
   trap - TERM INT
   local -A state
   local name now line all_ok
-  while sleep "$MONITOR_INTERVAL"; do
+  while sleep "$MONITOR_INTERVAL" >/dev/null 2>&1; do
     all_ok=1
     while read -r line; do
       name=${line%% *}
@@ -288,8 +290,11 @@ if [[ $MONITOR_INTERVAL != 0 ]]; then
   monitor &
   MONITOR_PID=$!
 fi
-# Sleep in the background and wait for it, so a signal is handled at once.
+# Sleep in the background and wait for it, so a signal is handled at once. The sleep holds none of the supervisor's
+# output: one left behind would keep a reader of that output (docker logs, a test) waiting after the supervisor exits.
+IDLE_PID=""
 while :; do
-  sleep 3600 &
-  wait $! || true
+  sleep 3600 >/dev/null 2>&1 &
+  IDLE_PID=$!
+  wait "$IDLE_PID" || true
 done

@@ -24,7 +24,7 @@ import {
 } from "@hexclave/image-builder/image";
 import { createQemuImg, isProcessAlive } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { consoleMultibootKernel } from "#fixtures/image-builder/tiny-kernels.js";
+import { consoleFirmware, consoleMultibootKernel } from "#fixtures/image-builder/tiny-kernels.js";
 import { createEmulator, type Emulator } from "./emulator.js";
 import type { EmulatorEvent } from "./events.js";
 import { imagePaths } from "./layout.js";
@@ -310,5 +310,47 @@ describe("other commands while a start waits", () => {
     expect(fresh.reason).toMatch(/first start/);
     await emulator.stop({ noSnapshot: true });
     await writeManifest(paths.manifest, before);
+  });
+});
+
+describe("a firmware-booted guest whose kernel panics", () => {
+  it("is reset by QEMU twice, then the start gives up at once, not ready, and names the panic", async () => {
+    // The image boots through firmware (as cloud images do): a tiny firmware prints Linux's panic line and spins, as a
+    // kernel whose boot loader set no panic= would. Each reset runs it again from the reset vector.
+    const fwHome = await mkdtemp(join(tmpdir(), "hx-emulator-fw-"));
+    const paths = imagePaths(fwHome, "amd64");
+    await mkdir(paths.dir, { recursive: true });
+    await createQemuImg().create({ file: paths.image, format: "qcow2", size: "64M" });
+    const code = join(fwHome, "panic-firmware.bin");
+    await writeFile(code, consoleFirmware("Kernel panic - not syncing: tiny firmware test\n"));
+    const varsTemplate = join(fwHome, "vars.bin");
+    await writeFile(varsTemplate, Buffer.alloc(64 * 1024));
+    const kernelImage = await readManifest(imagePaths(home, "amd64").manifest);
+    await writeManifest(paths.manifest, { ...kernelImage, boot: { kind: "firmware" } });
+    const fw = createEmulator({
+      home: fwHome,
+      env: { HEXCLAVE_UEFI_CODE_AMD64: code, HEXCLAVE_UEFI_VARS_AMD64: varsTemplate },
+    });
+    try {
+      const { events, onEvent } = collect();
+      const r = await fw.start({ ...common, timeoutMs: 120_000, onEvent });
+      expect(r).toMatchObject({ ready: false, bootKind: "cold" });
+      const panics = events.flatMap((e) => (e.type === "message" && /panicked/.test(e.text) ? [e.text] : []));
+      expect(panics).toEqual([
+        expect.stringMatching(/^The guest kernel panicked \(tiny firmware test\); resetting the VM \(restart 1 of 2;/),
+        expect.stringMatching(/^The guest kernel panicked \(tiny firmware test\); resetting the VM \(restart 2 of 2;/),
+        expect.stringMatching(
+          /^The guest kernel panicked \(tiny firmware test\) again after 2 restarts; the start gives/,
+        ),
+      ]);
+      // The console holds the three boots, each ending in the panic.
+      const console = await readFile(fw.paths.serialLog, "utf8");
+      expect(console.match(/Kernel panic - not syncing: tiny firmware test/g)).toHaveLength(3);
+      expect((await fw.status({ arch: "amd64" })).health).toBe("degraded");
+    } finally {
+      await fw.reset({ hard: true }).catch(() => {});
+      fw.close();
+      await rm(fwHome, { recursive: true, force: true });
+    }
   });
 });

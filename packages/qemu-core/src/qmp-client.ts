@@ -478,6 +478,11 @@ export class QmpClient {
     await this.execute("system_powerdown", undefined, options);
   }
 
+  /** `system_reset`: resets the machine as its reset button would (the guest boots again; emits `RESET`). */
+  async systemReset(options?: QmpCommandOptions): Promise<void> {
+    await this.execute("system_reset", undefined, options);
+  }
+
   /** `quit`: QEMU exits at once (no guest shutdown). Resolves when QEMU accepted it or closed the socket. */
   async quit(options?: QmpCommandOptions): Promise<void> {
     try {

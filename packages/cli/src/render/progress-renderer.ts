@@ -10,7 +10,6 @@
 import type { OutputStream } from "../cli-io.js";
 import { formatClock, formatDuration, formatTransfer } from "./format.js";
 import type { ProgressEvent } from "./progress-events.js";
-import { createStyle, type Style } from "./style.js";
 
 export interface ProgressRenderer {
   event(event: ProgressEvent): void;

@@ -156,6 +156,7 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
     emit,
     watchGuest: bootKind === "cold",
     qemu: launched.identity,
+    guestBoot: runSpec.kernelBoot === undefined ? "firmware" : "kernel",
   });
   let savedSnapshot: SnapshotName | undefined;
   let stoppedAfterFailure = false;

@@ -52,6 +52,7 @@ export async function attachToRunning(ctx: EmulatorContext, o: AttachOptions): P
     signal: options.signal,
     emit,
     watchGuest: false,
+    guestBoot: "attached",
     qemu: pid === undefined ? undefined : await readProcessIdentity(pid),
   });
   return {

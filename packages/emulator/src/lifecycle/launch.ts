@@ -18,7 +18,7 @@ import {
   instanceVmSpec,
   type ProcessIdentity,
 } from "@hexclave/qemu-core";
-import type { Emit, EmulatorContext } from "../context.js";
+import type { Emit, EmulatorContext, Env } from "../context.js";
 import { exists } from "../internal/files.js";
 import { computeFingerprint, type VmFingerprint } from "../machine/fingerprint.js";
 import type { InstalledImage } from "../store/installed-image.js";
@@ -53,8 +53,8 @@ export interface LaunchOptions {
 }
 
 /** UEFI firmware for firmware-booting images (its variables are made per instance at launch). */
-export function prepareFirmware(arch: Arch): Promise<Firmware> {
-  return findFirmware(arch);
+export function prepareFirmware(arch: Arch, env: Env): Promise<Firmware> {
+  return findFirmware(arch, { env });
 }
 
 export function fingerprintOf(

@@ -192,7 +192,7 @@ async function startLocked(
   const timeoutMs = readinessTimeoutMs(options.timeoutMs, probe.accel, timeoutFactor);
 
   const firmware: Firmware | undefined =
-    image.manifest.boot.kind === "firmware" ? await prepareFirmware(s.arch) : undefined;
+    image.manifest.boot.kind === "firmware" ? await prepareFirmware(s.arch, ctx.env) : undefined;
   const spec = buildEmulatorVmSpec({
     ...(firmware !== undefined ? { firmwareCode: firmware.code } : {}),
     manifest: image.manifest,

@@ -5,6 +5,7 @@
  * warning event and `configFile` in the result.
  */
 import { rm } from "node:fs/promises";
+import type { Accelerator } from "@hexclave/qemu-core";
 import type { Emit, EmulatorContext } from "../context.js";
 import { abortError, aborted, throwIfAborted } from "../internal/abort.js";
 import { errorText } from "../internal/error-text.js";
@@ -14,6 +15,19 @@ import type { EmulatorStopOptions, EmulatorStopResult } from "../types.js";
 import { stopFileBridge } from "./bridge-session.js";
 import { saveSuspend } from "./save-state.js";
 import { vmEvents } from "./vm-events.js";
+
+/**
+ * How long a clean power-off may take, once the guest agent took the shutdown, before QEMU is quit (a guest without
+ * an agent that ignores the power button still gets qemu-core's 30 s). The guest stops the Hexclave container (its own stop grace
+ * is 25 s), then Docker and systemd: under TCG on a loaded host that took longer than qemu-core's 30 s default (seen:
+ * 30.1 s, then quit), and a quit loses what the services had not yet written. Under a hardware accelerator the
+ * default holds. Pure.
+ */
+export const POWEROFF_GRACE_MS = { tcg: 90_000, hardware: 30_000 } as const;
+
+export function powerOffGraceMs(accel: Accelerator | undefined): number {
+  return accel === "tcg" || accel === undefined ? POWEROFF_GRACE_MS.tcg : POWEROFF_GRACE_MS.hardware;
+}
 
 export async function stop(ctx: EmulatorContext, options: EmulatorStopOptions = {}): Promise<EmulatorStopResult> {
   const result = await stopVm(ctx, options);
@@ -72,7 +86,7 @@ async function stopVm(ctx: EmulatorContext, options: EmulatorStopOptions): Promi
   // ignores), so the services stop cleanly instead of QEMU being quit after the grace period. A broken VM cannot
   // shut down: QEMU is quit at once.
   const stopped = await ctx.vm.stop({
-    ...(status.state === "broken" ? { graceMs: 0 } : {}),
+    ...(status.state === "broken" ? { graceMs: 0 } : { agentGraceMs: powerOffGraceMs(record.current?.spec.accel) }),
     ...vmEvents(emit),
     ...(signal ? { signal } : {}),
   });

@@ -33,6 +33,11 @@ function describe(event: VmInstanceEvent): { level: VmEventLevel; text: string }
       return { level: "debug", text: `QMP answers (${event.status}) after ${event.elapsedMs} ms` };
     case "powerdown-requested":
       return { level: "debug", text: `power-down requested (grace ${event.graceMs} ms)` };
+    case "powerdown-extended":
+      return {
+        level: "info",
+        text: `The guest is still shutting down its services; waiting for it (up to ${Math.round(event.graceMs / 1000)} s in all)`,
+      };
     case "stopped":
       return { level: "debug", text: `QEMU stopped (${event.how}) after ${event.elapsedMs} ms` };
     case "snapshot-saved":

@@ -20,6 +20,7 @@ import { emulatorErrors } from "../errors-data.js";
 import { type ServiceEndpoint, type ServiceHealthCheck, serviceProbes } from "../inspect/service-health.js";
 import { abortError, aborted, sleep } from "../internal/abort.js";
 import { tailLines } from "../internal/files.js";
+import { type GuestBootKind, panicMessage, panicResponse } from "./panic-restart.js";
 
 /** Readiness deadline under TCG (minutes of boot) and with a hardware accelerator. */
 export const EMULATOR_TCG_TIMEOUT_MS = 15 * 60_000;
@@ -53,6 +54,8 @@ export interface WaitOptions {
   readonly watchGuest: boolean;
   /** The QEMU process: its exit ends the wait at once. */
   readonly qemu: ProcessIdentity | undefined;
+  /** How the guest booted: a firmware boot whose kernel panics is reset by QEMU (panic-restart.ts). */
+  readonly guestBoot: GuestBootKind;
 }
 
 /** Polls every service (and, on a cold boot, the guest agent) until all are up or the deadline passes. */
@@ -82,16 +85,29 @@ export async function waitForServices(
             }
           }
         })();
-  const waitSignal = signal ? AbortSignal.any([signal, qemuGone.signal]) : qemuGone.signal;
-  // QEMU truncates the console log at launch: everything in it is this run's.
+  // A guest whose kernel panicked once more than the start restarts it ends the wait at once, not ready.
+  const gaveUp = new AbortController();
+  const waitSignal = AbortSignal.any([...(signal ? [signal] : []), qemuGone.signal, gaveUp.signal]);
+  let panicRestarts = 0;
+  // QEMU truncates the console log at launch (a reset does not): everything in it is this run's.
   const guestConsole = new SerialFollower(ctx.paths.serialLog, (line) => {
     const reason = kernelPanicReason(line);
     if (reason === undefined) return;
-    emit({
-      type: "message",
-      level: "warn",
-      text: `The guest kernel panicked (${reason}); it restarts by itself (console: ${ctx.paths.serialLog})`,
-    });
+    const response = panicResponse(o.guestBoot, panicRestarts);
+    emit({ type: "message", level: "warn", text: panicMessage(reason, response, ctx.paths.serialLog) });
+    if (response.kind === "give-up") gaveUp.abort();
+    if (response.kind !== "host-restarts") return;
+    panicRestarts = response.attempt;
+    void ctx.vm
+      .qmp({ timeoutMs: 5000 })
+      .then((qmp) => qmp.systemReset({ timeoutMs: 5000 }))
+      .catch((error: unknown) =>
+        emit({
+          type: "message",
+          level: "warn",
+          text: `Could not reset the VM after its kernel panicked: ${error instanceof Error ? error.message : String(error)}`,
+        }),
+      );
   });
   guestConsole.start(1000);
   const guestWatch = o.watchGuest
@@ -143,7 +159,7 @@ export async function waitForServices(
   } catch (error) {
     if (aborted(signal)) throw abortError(signal);
     if (qemuGone.signal.aborted) throw await lostDuringStart(ctx, Date.now() - began);
-    if (!(HexclaveError.is(error) && error.code === "READINESS_TIMEOUT")) throw error;
+    if (!gaveUp.signal.aborted && !(HexclaveError.is(error) && error.code === "READINESS_TIMEOUT")) throw error;
   } finally {
     stopWatching.abort();
     signal?.removeEventListener("abort", onAbort);

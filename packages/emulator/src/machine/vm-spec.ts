@@ -127,7 +127,7 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
  */
 export function withHostPorts(spec: InstanceVmSpec, current: InstanceVmSpec): InstanceVmSpec {
   if (spec.network === undefined || current.network === undefined) return spec;
-  const { restrict, guestForwards, ...recorded } = spec.network;
+  const { restrict: _restrict, guestForwards: _guestForwards, ...recorded } = spec.network;
   return {
     ...spec,
     network: {

@@ -2,7 +2,9 @@
  * The warm boot's handling of a guest kernel that panics, against the real
  * QEMU here: the "kernel" is a tiny multiboot binary that prints Linux's
  * panic line on the serial console and resets the machine, which
- * `-no-reboot` turns into QEMU exiting (test-support/tiny-kernels.ts). The
+ * `-no-reboot` turns into QEMU exiting, or a tiny firmware that prints the
+ * panic line and spins, as a firmware-booted kernel without `panic=` would
+ * (test-support/tiny-kernels.ts). The
  * overlay, seed ISO and payload drive are real files.
  */
 import { existsSync } from "node:fs";
@@ -12,7 +14,7 @@ import { join } from "node:path";
 import { createQemuImg } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installLyingKvmQemu } from "#fixtures/qemu-core/lying-kvm/lying-kvm.js";
-import { consoleMultibootKernel } from "../../test-support/tiny-kernels.js";
+import { consoleFirmware, consoleMultibootKernel } from "../../test-support/tiny-kernels.js";
 import { acceleratorFailureOf } from "../accelerator-fallback.js";
 import { type WarmBootEvent, type WarmBootOptions, warmBoot } from "./warm-boot.js";
 
@@ -70,6 +72,29 @@ describe("warmBoot and a guest kernel panic", () => {
     ]);
     expect(await readFile(join(workDir, "serial.attempt-1.log"), "utf8")).toContain("Kernel panic - not syncing");
     expect(await readFile(join(workDir, "serial.log"), "utf8")).toContain("Kernel panic - not syncing");
+  });
+
+  it("a firmware boot whose kernel hangs after its panic: QEMU is killed at the panic line, then the same retry", async () => {
+    // The kernel of a firmware boot runs its boot loader's command line (no panic=-1): it panics, then spins.
+    const firmware = join(dir, "panic-firmware.bin");
+    await writeFile(firmware, consoleFirmware("Kernel panic - not syncing: tiny firmware test\n"));
+    const workDir = join(dir, "firmware-retry");
+    const events: WarmBootEvent[] = [];
+    const base = options(workDir, (e) => events.push(e));
+    const error = await warmBoot({
+      ...base,
+      base: { ...base.base, boot: { kind: "firmware", code: firmware } },
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: "WARM_BOOT_FAILED",
+      message: expect.stringContaining("The guest kernel panicked (tiny firmware test) before provisioning finished"),
+      details: { kernelPanic: "tiny firmware test", stage: "kernel-boot", lastReached: true },
+    });
+    expect(events.filter((e) => e.type === "warm-boot-started")).toHaveLength(2);
+    expect(events.filter((e) => e.type === "warm-boot-retry")).toMatchObject([
+      { attempt: 2, reason: "tiny firmware test" },
+    ]);
+    expect(await readFile(join(workDir, "serial.attempt-1.log"), "utf8")).toContain("tiny firmware test");
   });
 
   it("with panicRetries 0 fails at the first panic; a bad panicRetries is refused before anything starts", async () => {

@@ -7,7 +7,10 @@
  * a failure marker, QEMU exiting before the done marker, the deadline or an
  * abort stop the boot at once (QEMU killed) with the failing stage and the
  * last serial lines. A guest kernel that panics (rare, under TCG) makes QEMU
- * exit at once; the boot is then tried again once from a new overlay.
+ * exit at once (a direct kernel boot has `panic=-1` and `-no-reboot`; a
+ * firmware boot's kernel, whose command line the image's boot loader sets,
+ * would hang, so QEMU is killed when its console shows the panic); the boot
+ * is then tried again once from a new overlay.
  * QEMU's run state (over its QMP socket) and its own output (qemu.log in the
  * work directory) are watched too: a VM that QEMU stops in an error state
  * (`KVM internal error`, run state `internal-error`) fails the boot within
@@ -297,9 +300,14 @@ async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
   const changed = () => wake();
 
   let kernelPanic: string | undefined;
+  let panicKilled = false;
   const follower = new SerialFollower(serialLog, (line) => {
     emit({ type: "warm-boot-serial", line });
-    kernelPanic ??= kernelPanicReason(line);
+    if (kernelPanic === undefined) {
+      kernelPanic = kernelPanicReason(line);
+      // A kernel booted by firmware runs its boot loader's command line (no panic=): it hangs, QEMU must go.
+      if (kernelPanic !== undefined && options.base.boot.kind !== "kernel") changed();
+    }
     const marker = parseMarker(line);
     if (marker === undefined) return;
     const elapsedMs = Date.now() - started;
@@ -420,6 +428,12 @@ async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
         ]);
         if (!poweredOff) await killQemu();
         break;
+      }
+      if (kernelPanic !== undefined && exited === undefined && options.base.boot.kind !== "kernel" && !panicKilled) {
+        // Once: QEMU's exit (and the panic failure below) follows when its process ends.
+        panicKilled = true;
+        await killQemu();
+        continue;
       }
       if (exited !== undefined) {
         await follower.stop();

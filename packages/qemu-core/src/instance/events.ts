@@ -8,6 +8,8 @@ export type VmInstanceEvent =
   | { readonly type: "qemu-spawned"; readonly pid: number; readonly binary: string; readonly args: readonly string[] }
   | { readonly type: "qmp-ready"; readonly status: string; readonly elapsedMs: number }
   | { readonly type: "powerdown-requested"; readonly graceMs: number }
+  /** The guest agent took the shutdown: the guest's grace grew to `graceMs` in all. */
+  | { readonly type: "powerdown-extended"; readonly graceMs: number }
   | { readonly type: "stop-escalated"; readonly step: "quit" | "sigterm" | "sigkill"; readonly reason: string }
   | { readonly type: "stopped"; readonly how: string; readonly elapsedMs: number }
   | { readonly type: "snapshot-saved"; readonly name: string; readonly elapsedMs: number }

@@ -4,12 +4,26 @@ import { STOP_DEFAULTS, type StopOptions, stopDeadlines } from "./stop.js";
 
 describe("stopDeadlines", () => {
   const cases: Array<[string, StopOptions, ReturnType<typeof stopDeadlines>]> = [
-    ["the defaults", {}, { ...STOP_DEFAULTS }],
-    ["a given grace over the defaults", { graceMs: 0 }, { ...STOP_DEFAULTS, graceMs: 0 }],
+    ["the defaults: the agent's grace is the grace", {}, { ...STOP_DEFAULTS, agentGraceMs: STOP_DEFAULTS.graceMs }],
+    [
+      "a given grace over the defaults, the agent's too",
+      { graceMs: 0 },
+      { ...STOP_DEFAULTS, graceMs: 0, agentGraceMs: 0 },
+    ],
+    [
+      "a longer grace once the agent took the shutdown",
+      { agentGraceMs: 90_000 },
+      { ...STOP_DEFAULTS, agentGraceMs: 90_000 },
+    ],
+    [
+      "an agent's grace shorter than the grace is the grace",
+      { graceMs: 20_000, agentGraceMs: 5_000 },
+      { ...STOP_DEFAULTS, graceMs: 20_000, agentGraceMs: 20_000 },
+    ],
     [
       "undefined as not given",
       { quitMs: undefined, killMs: 1 } as unknown as StopOptions,
-      { ...STOP_DEFAULTS, killMs: 1 },
+      { ...STOP_DEFAULTS, agentGraceMs: STOP_DEFAULTS.graceMs, killMs: 1 },
     ],
   ];
   for (const [name, options, expected] of cases) {
@@ -19,6 +33,7 @@ describe("stopDeadlines", () => {
   }
   const bad: Array<[string, StopOptions]> = [
     ["a negative grace", { graceMs: -1 }],
+    ["a negative agent's grace", { agentGraceMs: -1 }],
     ["NaN", { termMs: Number.NaN }],
     ["infinity", { killMs: Number.POSITIVE_INFINITY }],
   ];

@@ -19,6 +19,11 @@ import { cleanStaleFiles } from "./status.js";
 export interface StopOptions {
   /** How long the guest gets after the ACPI power button. Default 30000 ms. 0 skips the button. */
   readonly graceMs?: number;
+  /**
+   * How long in all the guest gets when its guest agent answered and took the shutdown (the guest is known to be
+   * shutting down, services first, which a slow guest may need longer for). Default `graceMs`; never less.
+   */
+  readonly agentGraceMs?: number;
   /** Wait after QMP `quit`. Default 5000 ms. */
   readonly quitMs?: number;
   /** Wait after SIGTERM. Default 5000 ms. */
@@ -43,19 +48,27 @@ export const STOP_DEFAULTS = { graceMs: 30_000, quitMs: 5_000, termMs: 5_000, ki
 /** The stop deadlines: the defaults with the given ones over them (pure). `INVALID_ARGUMENT` for a bad one. */
 export function stopDeadlines(options: StopOptions): {
   graceMs: number;
+  agentGraceMs: number;
   quitMs: number;
   termMs: number;
   killMs: number;
 } {
-  const o = { ...STOP_DEFAULTS, ...definedOnly(options) };
-  for (const k of ["graceMs", "quitMs", "termMs", "killMs"] as const) {
+  const given = definedOnly(options);
+  const o = { ...STOP_DEFAULTS, agentGraceMs: given.graceMs ?? STOP_DEFAULTS.graceMs, ...given };
+  for (const k of ["graceMs", "agentGraceMs", "quitMs", "termMs", "killMs"] as const) {
     if (typeof o[k] !== "number" || !Number.isFinite(o[k]) || o[k] < 0) {
       throw qemuErrors.create("INVALID_ARGUMENT", `stop: ${k} must be a number of milliseconds >= 0`, {
         details: { [k]: o[k] },
       });
     }
   }
-  return { graceMs: o.graceMs, quitMs: o.quitMs, termMs: o.termMs, killMs: o.killMs };
+  return {
+    graceMs: o.graceMs,
+    agentGraceMs: Math.max(o.graceMs, o.agentGraceMs),
+    quitMs: o.quitMs,
+    termMs: o.termMs,
+    killMs: o.killMs,
+  };
 }
 
 export async function stopInstance(ctx: InstanceContext, options: StopOptions = {}): Promise<StopResult> {
@@ -82,16 +95,21 @@ export async function stopInstance(ctx: InstanceContext, options: StopOptions = 
       return { wasRunning: false, how: "not-running", elapsedMs: Date.now() - started };
     }
     let how = "";
-    let guestShutdown: Promise<void> = Promise.resolve();
+    let guestShutdown: GuestShutdown = { accepted: Promise.resolve(false), done: Promise.resolve() };
     const client = await ctx.connection.qmp({ timeoutMs: QMP_PROBE_TIMEOUT_MS }).catch(() => undefined);
     const status = await client?.queryStatus({ timeoutMs: QMP_PROBE_TIMEOUT_MS }).catch(() => undefined);
     if (client && status?.running && o.graceMs > 0) {
       // Beside the power button: a minimal guest may ignore it, and its agent runs the guest's own shutdown.
-      guestShutdown = requestGuestShutdown(ctx, o.graceMs);
+      guestShutdown = requestGuestShutdown(ctx, o.agentGraceMs);
       try {
         await client.systemPowerdown({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
         emit({ type: "powerdown-requested", graceMs: o.graceMs });
         if (await waitForExit(own, o.graceMs, signal)) how = "powerdown";
+        else if (o.agentGraceMs > o.graceMs && (await guestShutdown.accepted)) {
+          // The agent took the shutdown: the guest is stopping its services; give it the rest of its longer grace.
+          emit({ type: "powerdown-extended", graceMs: o.agentGraceMs });
+          if (await waitForExit(own, o.agentGraceMs - o.graceMs, signal)) how = "powerdown";
+        }
       } catch (error) {
         if (qemuErrors.is(error, "ABORTED")) throw error;
       }
@@ -101,7 +119,7 @@ export async function stopInstance(ctx: InstanceContext, options: StopOptions = 
         ? "QMP did not answer"
         : !status?.running
           ? `the VM is ${status?.status ?? "not running"}: the guest cannot handle the power button`
-          : `the guest did not power off within ${o.graceMs} ms`;
+          : `the guest did not power off within ${o.graceMs} ms${o.agentGraceMs > o.graceMs ? ` (${o.agentGraceMs} ms if its agent took the shutdown)` : ""}`;
       emit({ type: "stop-escalated", step: "quit", reason });
       if (client) {
         await client.quit({ timeoutMs: Math.max(500, Math.min(o.quitMs, QMP_PROBE_TIMEOUT_MS)) }).catch(() => {});
@@ -127,7 +145,7 @@ export async function stopInstance(ctx: InstanceContext, options: StopOptions = 
       });
     }
     ctx.connection.drop();
-    await guestShutdown; // QEMU is gone: its agent connection has closed
+    await guestShutdown.done; // QEMU is gone: its agent connection has closed
     await cleanStaleFiles(ctx);
     if (record) {
       await writeRecord(ctx.paths, {
@@ -144,22 +162,50 @@ export async function stopInstance(ctx: InstanceContext, options: StopOptions = 
   }
 }
 
+/** A shutdown asked of the guest agent: whether the agent answered and took it, and when the request is over. */
+interface GuestShutdown {
+  /** True once the agent answered a ping and sent no error for `guest-shutdown`; false when there is no agent. */
+  readonly accepted: Promise<boolean>;
+  readonly done: Promise<void>;
+}
+
 /**
  * Asks the guest agent, if the guest runs one, to shut the guest down
  * (`guest-shutdown`), and keeps the connection open until the guest is gone,
  * the agent answers with an error, or `waitMs` passes: closing it at once
- * was seen to leave the guest running. Best effort; never throws.
+ * was seen to leave the guest running. A ping first tells an agent that
+ * took the shutdown from none at all (`guest-shutdown` sends no reply on
+ * success). Best effort; never throws.
  */
-async function requestGuestShutdown(ctx: InstanceContext, waitMs: number): Promise<void> {
-  let agent: Awaited<ReturnType<InstanceContext["connection"]["guestAgent"]>> | undefined;
-  try {
-    agent = await ctx.connection.guestAgent({ timeoutMs: GUEST_AGENT_PROBE_TIMEOUT_MS });
-    await agent.shutdown("powerdown", { waitMs });
-  } catch {
-    // No agent, or it refused: the power button and the rest of the ladder still apply.
-  } finally {
-    agent?.close();
-  }
+function requestGuestShutdown(ctx: InstanceContext, waitMs: number): GuestShutdown {
+  let accept: (accepted: boolean) => void = () => {};
+  const accepted = new Promise<boolean>((resolve) => {
+    accept = resolve;
+  });
+  const done = (async () => {
+    let agent: Awaited<ReturnType<InstanceContext["connection"]["guestAgent"]>> | undefined;
+    try {
+      agent = await ctx.connection.guestAgent({ timeoutMs: GUEST_AGENT_PROBE_TIMEOUT_MS });
+      await agent.ping({ timeoutMs: GUEST_AGENT_PROBE_TIMEOUT_MS });
+      const shutdown = agent.shutdown("powerdown", { waitMs });
+      // No error reply within a probe's time: the agent took it (the rest of `waitMs` keeps the connection open).
+      const refused = await Promise.race([
+        shutdown.then(
+          () => false,
+          () => true,
+        ),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), GUEST_AGENT_PROBE_TIMEOUT_MS).unref()),
+      ]);
+      accept(!refused);
+      await shutdown;
+    } catch {
+      // No agent, or it refused: the power button and the rest of the ladder still apply.
+    } finally {
+      accept(false);
+      agent?.close();
+    }
+  })();
+  return { accepted, done };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
