@@ -10,6 +10,7 @@
  * (emulator.e2e.test.ts).
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,6 +20,7 @@ import {
   imageFileName,
   initrdFileName,
   kernelFileName,
+  RUNTIME_ENV_FW_CFG_FILE,
   readManifest,
   writeManifest,
 } from "@hexclave/image-builder/image";
@@ -28,7 +30,7 @@ import { consoleFirmware, consoleMultibootKernel } from "#fixtures/image-builder
 import { createEmulator, type Emulator } from "./emulator.js";
 import type { EmulatorEvent } from "./events.js";
 import { imagePaths } from "./layout.js";
-import { updateSnapshotRecord } from "./store/snapshot-record.js";
+import { readSnapshotRecord, updateSnapshotRecord } from "./store/snapshot-record.js";
 
 let home: string;
 let emulator: Emulator;
@@ -153,6 +155,11 @@ describe("emulator runtime on a guest-less VM", () => {
     expect(stop).toMatchObject({ wasRunning: true, suspended: true, method: "suspend" });
     // The state is a file beside the overlay (the VM's 256 MB of RAM, mostly zero pages); the overlay holds no suspend.
     expect((await stat(emulator.paths.suspendState)).size).toBeGreaterThan(100_000);
+    // The saved state carries the digest of the runtime environment its guest runs with (this start's fw_cfg file).
+    const envDigest = createHash("sha256")
+      .update(await readFile(join(emulator.paths.dir, RUNTIME_ENV_FW_CFG_FILE)))
+      .digest("hex");
+    expect((await readSnapshotRecord(emulator.recordFile)).snapshots.suspend?.runtimeEnvSha256).toBe(envDigest);
     const snaps = await createQemuImg().snapshotList(emulator.paths.overlay, { forceShare: true });
     expect(snaps.map((s) => s.name)).not.toContain("suspend");
     expect((await emulator.status({ arch: "amd64" })).health).toBe("stopped");
@@ -169,11 +176,35 @@ describe("emulator runtime on a guest-less VM", () => {
     // Consumed: the disk moves on from here, so the state is never resumed twice.
     expect(existsSync(emulator.paths.suspendState)).toBe(false);
     expect(events).toContainEqual({ type: "snapshot-deleted", name: "suspend" });
-    expect(
-      events.some((e) => e.type === "stage-end" && e.stage === "guest-fixup" && /link bounced/.test(e.detail ?? "")),
-    ).toBe(true);
+    // The same ports and secrets: the guest is not asked to refresh its environment.
+    const fixup = events.find((e) => e.type === "stage-end" && e.stage === "guest-fixup");
+    expect(fixup).toMatchObject({
+      detail: expect.stringMatching(/^runtime environment unchanged \(same digest as the saved run's\).*link bounced/),
+    });
     const status = await emulator.status({ arch: "amd64" });
     expect(status.lastStart).toMatchObject({ kind: "resume", snapshot: "suspend" });
+    expect((await readSnapshotRecord(emulator.recordFile)).current?.runtimeEnvSha256).toBe(envDigest);
+  });
+
+  it("a resume on a moved host port asks the guest to refresh its environment; unanswered, it is unknown", async () => {
+    await markHealthy();
+    await emulator.stop();
+    const { events, onEvent } = collect();
+    const moved = { ...ports, backend: ports.backend + 10_000 };
+    const r = await emulator.start({ ...common, ports: moved, onEvent });
+    expect(r).toMatchObject({ bootKind: "resume", snapshot: "suspend" });
+    const fixup = events.find((e) => e.type === "stage-end" && e.stage === "guest-fixup");
+    expect(fixup).toMatchObject({ detail: expect.not.stringContaining("runtime environment unchanged") });
+    // The guest-less VM has no agent: the refresh could not run, so the next resume refreshes again.
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: "message", text: expect.stringContaining("guest agent did not answer") }),
+    );
+    expect((await readSnapshotRecord(emulator.recordFile)).current?.runtimeEnvSha256).toBeUndefined();
+    await markHealthy();
+    await emulator.stop();
+    expect((await readSnapshotRecord(emulator.recordFile)).snapshots.suspend?.runtimeEnvSha256).toBeUndefined();
+    const back = await emulator.start({ ...common, timeoutMs: 1500 });
+    expect(back).toMatchObject({ bootKind: "resume", snapshot: "suspend" });
   });
 
   it("already running: start is a no-op that says so", async () => {

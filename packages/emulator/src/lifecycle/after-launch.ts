@@ -50,6 +50,8 @@ export interface LaunchContext {
   readonly s: ResolvedSettings;
   readonly options: EmulatorStartOptions;
   readonly began: number;
+  /** sha256 of this start's runtime environment (the fw_cfg file QEMU reads). */
+  readonly runtimeEnvSha256: string;
 }
 
 /**
@@ -106,7 +108,8 @@ export async function afterLaunch(ctx: EmulatorContext, launch: LaunchContext): 
 
 /** From QEMU up to ready (or not): record the run, fix up a resumed guest, wait for the services, save `fresh`. */
 async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext): Promise<EmulatorStartResult> {
-  const { launched, plan, runSpec, fingerprint, probe, endpoints, timeoutMs, s, options, began } = launch;
+  const { launched, plan, runSpec, fingerprint, probe, endpoints, timeoutMs, s, options, began, runtimeEnvSha256 } =
+    launch;
   const emit: Emit = (e) => options.onEvent?.(e);
   const signal = options.signal;
   const bootKind: BootKind = plan.kind;
@@ -126,7 +129,9 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
       ...base,
       running: true,
       resetPending: false,
-      current: { spec: runSpec, fingerprint },
+      // A cold boot's guest reads this start's environment as it boots; a resumed one has the saved run's until
+      // its refresh (below).
+      current: { spec: runSpec, fingerprint, ...(bootKind === "cold" ? { runtimeEnvSha256 } : {}) },
       lastStart,
       healthySinceStart: false,
     };
@@ -141,7 +146,15 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
   emit({ type: "qemu-up", pid: launched.pid, elapsedMs: Date.now() - began });
 
   if (bootKind === "resume") {
-    await afterResume(ctx, signal, emit);
+    const envCurrent = await afterResume(ctx, signal, emit, {
+      runtimeEnvSha256,
+      savedRuntimeEnvSha256: plan.kind === "resume" ? plan.saved.runtimeEnvSha256 : undefined,
+    });
+    if (envCurrent) {
+      await updateSnapshotRecord(ctx.recordFile, (r) =>
+        r.current === undefined ? r : { ...r, current: { ...r.current, runtimeEnvSha256 } },
+      );
+    }
     phases["guest-booted"] = Date.now() - launched.spawnedAt;
     emit({ type: "guest-booted", elapsedMs: Date.now() - began });
   }
@@ -167,7 +180,7 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
     emit({ type: "ready", elapsedMs: Date.now() - began });
     if (plan.kind === "cold" && plan.saveFreshWhenHealthy && !s.noSnapshot) {
       try {
-        await saveWithFlush(ctx, "fresh", { spec: runSpec, fingerprint }, signal, emit);
+        await saveWithFlush(ctx, "fresh", { spec: runSpec, fingerprint, runtimeEnvSha256 }, signal, emit);
         savedSnapshot = "fresh";
       } catch (error) {
         if (aborted(signal)) throw abortError(signal);

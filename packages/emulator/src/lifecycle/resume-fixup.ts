@@ -1,4 +1,7 @@
-/** After a resume: thaw the file systems frozen before the save, set the clock, refresh the runtime env, bounce the NIC. */
+/**
+ * After a resume: thaw the file systems frozen before the save, set the clock, refresh the runtime env (only when it
+ * differs from the saved run's), bounce the NIC. The stage's detail times each step.
+ */
 import type { GuestAgentClient } from "@hexclave/qemu-core";
 import type { Emit, EmulatorContext } from "../context.js";
 import { abortError, aborted, sleep } from "../internal/abort.js";
@@ -9,21 +12,59 @@ import { refreshGuestRuntimeEnv } from "./runtime-env-start.js";
 /** How long the NIC's link stays down when a resume bounces it (the guest sees carrier loss, then renews DHCP). */
 const LINK_BOUNCE_MS = 100;
 
-export async function afterResume(ctx: EmulatorContext, signal: AbortSignal | undefined, emit: Emit): Promise<void> {
+export interface RuntimeEnvDigests {
+  /** This start's runtime environment. */
+  readonly runtimeEnvSha256: string;
+  /** The environment the saved run's container had; undefined when unknown (a state saved before it was recorded). */
+  readonly savedRuntimeEnvSha256: string | undefined;
+}
+
+/**
+ * Whether a resumed guest must re-read its runtime environment: only when this start's differs from the saved run's
+ * (a moved host port, new secrets) or the saved one is unknown. Pure.
+ */
+export function runtimeEnvNeedsRefresh(d: RuntimeEnvDigests): boolean {
+  return d.savedRuntimeEnvSha256 === undefined || d.savedRuntimeEnvSha256 !== d.runtimeEnvSha256;
+}
+
+/** `label (0.4 s)`: one fix-up step and how long it took. */
+function timed(label: string, since: number): string {
+  return `${label} (${((Date.now() - since) / 1000).toFixed(1)} s)`;
+}
+
+/**
+ * Runs the fix-ups; resolves true when the guest's container now runs with this start's runtime environment
+ * (refreshed, or already the same), false when that is unknown (the agent or the refresh failed).
+ */
+export async function afterResume(
+  ctx: EmulatorContext,
+  signal: AbortSignal | undefined,
+  emit: Emit,
+  env: RuntimeEnvDigests,
+): Promise<boolean> {
   const began = Date.now();
   emit({ type: "stage-start", stage: "guest-fixup", label: "guest clock and network" });
   const done: string[] = [];
+  const refresh = runtimeEnvNeedsRefresh(env);
+  let envCurrent = !refresh;
+  if (!refresh) done.push("runtime environment unchanged (same digest as the saved run's)");
   // The guest agent (thaw, clock) and QMP (link bounce) are independent channels: run them together.
   const guestSide = (async () => {
     let agent: GuestAgentClient | undefined;
     try {
+      let step = Date.now();
       agent = await ctx.vm.guestAgent({ timeoutMs: 15_000, ...(signal ? { signal } : {}) });
+      done.push(timed("agent connected", step));
+      step = Date.now();
       const thawed = await agent.fsThaw({ timeoutMs: 15_000 }).catch(() => 0);
-      if (thawed > 0) done.push(`thawed ${thawed} file systems`);
+      if (thawed > 0) done.push(timed(`thawed ${thawed} file systems`, step));
+      step = Date.now();
       const clock = await agent.setTime(new Date(), { timeoutMs: 10_000 });
-      done.push(clock.hardwareClock ? "clock set" : "clock set (the guest has no hardware clock tool)");
+      done.push(timed(clock.hardwareClock ? "clock set" : "clock set (the guest has no hardware clock tool)", step));
+      if (!refresh) return;
       // The running container has the saved start's environment: a moved host port restarts it (issue 13).
-      const env = await refreshGuestRuntimeEnv(agent, signal ? { signal } : {}).catch((error: unknown) => {
+      step = Date.now();
+      const result = await refreshGuestRuntimeEnv(agent, signal ? { signal } : {}).catch((error: unknown) => {
         if (aborted(signal)) throw abortError(signal);
         emit({
           type: "message",
@@ -32,10 +73,19 @@ export async function afterResume(ctx: EmulatorContext, signal: AbortSignal | un
         });
         return undefined;
       });
-      if (env !== undefined)
-        done.push(env === "changed" ? "new runtime environment: container restarted" : "runtime environment unchanged");
+      if (result !== undefined) {
+        envCurrent = true;
+        done.push(
+          timed(
+            result === "changed" ? "new runtime environment: container restarted" : "runtime environment unchanged",
+            step,
+          ),
+        );
+      }
     } catch (error) {
       if (aborted(signal)) throw abortError(signal);
+      // Without the agent nothing is known of the guest's environment: the next resume refreshes it.
+      if (refresh) envCurrent = false;
       emit({
         type: "message",
         level: "warn",
@@ -46,13 +96,15 @@ export async function afterResume(ctx: EmulatorContext, signal: AbortSignal | un
     }
   })();
   const linkSide = (async () => {
+    const step = Date.now();
     const qmp = await ctx.vm.qmp(signal ? { signal } : {});
     await qmp.setLink(NIC_ID, false);
     await sleep(LINK_BOUNCE_MS, signal);
     await qmp.setLink(NIC_ID, true);
     ctx.vm.close();
+    done.push(timed("link bounced", step));
   })();
   await Promise.all([guestSide, linkSide]);
-  done.push("link bounced");
   emit({ type: "stage-end", stage: "guest-fixup", durationMs: Date.now() - began, detail: done.join(", ") });
+  return envCurrent;
 }

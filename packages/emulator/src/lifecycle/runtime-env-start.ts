@@ -5,6 +5,8 @@
  * After a resume the guest is told to re-read it ({@link refreshGuestRuntimeEnv}).
  */
 
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import type { RuntimeHostPorts } from "@hexclave/image-builder/image";
 import {
   imageBuilderErrors,
@@ -38,6 +40,8 @@ export interface PreparedRuntimeEnv {
   /** True on the first start of this emulator home (the secrets were made now). */
   readonly secretsCreated: boolean;
   readonly ports: RuntimeHostPorts;
+  /** sha256 of the fw_cfg file: equal digests mean the guest would read the same environment. */
+  readonly sha256: string;
 }
 
 /** Loads (or makes) the install's secrets and writes `run/<instance>/runtime-env.fwcfg` (0600). */
@@ -56,7 +60,10 @@ export async function prepareRuntimeEnv(options: {
     mode: "run",
     startTimeoutFactor: options.startTimeoutFactor ?? 1,
   });
-  return { fwCfgFile, secretsFile: loaded.path, secretsCreated: loaded.created, ports };
+  const sha256 = createHash("sha256")
+    .update(await readFile(fwCfgFile))
+    .digest("hex");
+  return { fwCfgFile, secretsFile: loaded.path, secretsCreated: loaded.created, ports, sha256 };
 }
 
 /**

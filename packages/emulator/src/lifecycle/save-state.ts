@@ -16,6 +16,8 @@ import { vmEvents } from "./vm-events.js";
 export interface SavedMachine {
   readonly spec: InstanceVmSpec;
   readonly fingerprint: VmFingerprint;
+  /** The runtime environment's digest the guest runs with, when known (kept with the snapshot). */
+  readonly runtimeEnvSha256?: string | undefined;
 }
 
 /**
@@ -118,6 +120,7 @@ async function recordSaved(
       spec: machine.spec,
       fingerprint: machine.fingerprint,
       savedAt: new Date().toISOString(),
+      ...(machine.runtimeEnvSha256 === undefined ? {} : { runtimeEnvSha256: machine.runtimeEnvSha256 }),
     }),
   );
   emit({ type: "snapshot-saved", name, durationMs: Date.now() - began });

@@ -277,6 +277,7 @@ async function startLocked(
         s,
         options,
         began,
+        runtimeEnvSha256: runtimeEnv.sha256,
       });
       bridgeInUse = !result.stoppedAfterFailure;
       return {

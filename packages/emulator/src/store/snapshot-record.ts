@@ -20,6 +20,11 @@ export interface SavedSnapshot {
   /** The VM spec the snapshot was saved from, without `loadvm`: a resume runs exactly this machine. */
   readonly spec: InstanceVmSpec;
   readonly savedAt: string;
+  /**
+   * sha256 of the runtime environment (the fw_cfg file) the guest's container ran with when the state was saved: a
+   * resume whose own environment has the same digest needs no refresh in the guest. Absent when unknown.
+   */
+  readonly runtimeEnvSha256?: string;
 }
 
 export type BootKind = "resume" | "cold";
@@ -56,7 +61,12 @@ export interface SnapshotRecord {
    */
   readonly overlayBaseSha256?: string;
   /** The machine of the current (or last) run: what a `suspend` at stop is saved from. */
-  readonly current?: { readonly spec: InstanceVmSpec; readonly fingerprint: VmFingerprint };
+  readonly current?: {
+    readonly spec: InstanceVmSpec;
+    readonly fingerprint: VmFingerprint;
+    /** sha256 of the runtime environment the guest's container runs with; absent when unknown (a failed refresh). */
+    readonly runtimeEnvSha256?: string;
+  };
   readonly lastStart?: LastStart;
   readonly lastStop?: LastStop;
   /**
