@@ -15,7 +15,9 @@
  *                          images, then the emulator on it (about 25 min under TCG): only with
  *                          `pnpm test:contract-e2e` until its first green run on a clean machine
  *
- * Run one tag alone with `pnpm vitest run --project unit` (or integration, e2e).
+ * Run one tag alone with `pnpm vitest run --project unit` (or integration, e2e). `pnpm test` runs the integration
+ * files two at a time (`--maxWorkers=2`; vitest would run one at a time on two cores): most of them wait on a
+ * process, a VM's power button or a socket rather than the CPU, and each uses its own ports, directories and names.
  */
 import { fileURLToPath } from "node:url";
 import type { TestProjectInlineConfiguration } from "vitest/config";

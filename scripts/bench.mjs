@@ -295,10 +295,9 @@ async function benchEmulator() {
       log(`boot breakdown unavailable: ${breakdown.error}`);
     }
   } finally {
-    await imageBuilder
-      .createEmulator({ home })
-      .stop({ noSnapshot: true })
-      .catch(() => {});
+    const left = emulator.createEmulator({ home });
+    await left.stop({ noSnapshot: true }).catch(() => {});
+    left.close();
     await rm(home, { recursive: true, force: true });
   }
 }

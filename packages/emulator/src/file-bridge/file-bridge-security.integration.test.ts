@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BRIDGE_FW_CFG_FILE } from "../layout.js";
+import { BRIDGE_FW_CFG_FILE, BRIDGE_LOG_FILE } from "../layout.js";
 import { startBridgeProcess, stopBridgeProcess } from "./bridge-process.js";
 import { type FileBridge, MAX_REQUESTS_IN_FLIGHT, MAX_REQUESTS_QUEUED, startFileBridge } from "./file-bridge-server.js";
 import { parseBridgeFwCfg } from "./fw-cfg.js";
@@ -24,10 +24,18 @@ afterAll(async () => {
 });
 
 /** Polls `check` until it holds (a wait for a state with a generous deadline, not a timing assertion). */
-async function until(what: string, check: () => Promise<boolean>, deadlineMs = 480_000): Promise<void> {
+async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  deadlineMs = 480_000,
+  describeState?: () => Promise<string>,
+): Promise<void> {
   const end = Date.now() + deadlineMs;
   while (!(await check().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
+    if (Date.now() > end) {
+      const seen = describeState === undefined ? "" : ` (seen: ${await describeState().catch(String)})`;
+      throw new Error(`gave up waiting for ${what}${seen}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -236,12 +244,17 @@ describe("finding 8: 50 held 10 MiB PUTs keep the bridge process's memory bounde
       const size = 10 * 1024 * 1024;
       const body = Buffer.alloc(size - 1, 0x61);
       const answers: string[] = [];
+      const closed: boolean[] = [];
       for (let i = 0; i < 50; i++) {
         const socket = connect({ host: "127.0.0.1", port: endpoint.port });
         sockets.push(socket);
         answers.push("");
+        closed.push(false);
         socket.on("data", (c: Buffer) => {
           answers[i] += c.toString("latin1");
+        });
+        socket.on("close", () => {
+          closed[i] = true;
         });
         socket.on("error", () => {});
         socket.write(
@@ -251,18 +264,35 @@ describe("finding 8: 50 held 10 MiB PUTs keep the bridge process's memory bounde
         socket.write(body);
       }
       // The state to measure: 16 uploads received whole but the last byte (streamed into their temp files), 32
-      // waiting unread for a slot, the 2 beyond refused. A wait for that state, not a timing.
+      // waiting unread for a slot, the 2 beyond refused (503, then their connection closed). A wait for that state,
+      // not a timing. Whether a refused client reads its 503 depends on the race between that answer and the reset
+      // its own unread body causes (the server closes a connection whose body it did not read): the server's log
+      // says what it answered, and each client saw either that 503 or its connection closed.
+      const refusedInLog = async () =>
+        (await readFile(join(instanceDir, BRIDGE_LOG_FILE), "utf8"))
+          .split("\n")
+          .filter((l) => l.includes('"type":"file-bridge-request"'))
+          .map((l) => JSON.parse(l) as { status: number; refusal?: string })
+          .filter((e) => e.status === 503 && e.refusal === "busy").length;
       const held = async () => {
         const temps = (await readdir(project)).filter((n) => n.endsWith(".hexclave-tmp"));
         const sizes = await Promise.all(temps.map((n) => stat(join(project, n)).then((i) => i.size)));
         return sizes.filter((n) => n === size - 1).length;
       };
       const answered = () => answers.filter((a) => a !== "");
+      const refused = 50 - MAX_REQUESTS_IN_FLIGHT - MAX_REQUESTS_QUEUED;
+      const state = async () =>
+        `${await held()} uploads held, ${await refusedInLog()} refused as busy in the bridge's log, ${closed.filter(Boolean).length} connections closed, answers: ${answered()
+          .map((a) => a.split("\r\n")[0])
+          .join(" | ")}`;
       await until(
         "16 uploads in flight and 2 refused",
         async () =>
           (await held()) === MAX_REQUESTS_IN_FLIGHT &&
-          answered().length === 50 - MAX_REQUESTS_IN_FLIGHT - MAX_REQUESTS_QUEUED,
+          (await refusedInLog()) === refused &&
+          closed.filter(Boolean).length === refused,
+        undefined,
+        state,
       );
       const after = await memoryOf(pid);
       console.log(
@@ -270,6 +300,8 @@ describe("finding 8: 50 held 10 MiB PUTs keep the bridge process's memory bounde
       );
       expect(after.peakMiB - before.rssMiB).toBeLessThan(MEMORY_GROWTH_CAP_MIB);
       expect(answered().every((a) => a.startsWith("HTTP/1.1 503 "))).toBe(true);
+      // The refused clients are exactly the closed connections; every other one still waits (held or queued).
+      expect(answers.filter((a, i) => a !== "" && !closed[i])).toEqual([]);
     } finally {
       for (const s of sockets) s.destroy();
       await stopBridgeProcess(instanceDir);
