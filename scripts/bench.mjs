@@ -34,7 +34,10 @@ const imageBuilder = await import(join(repo, "packages/image-builder/dist/index.
 const emulator = await import(join(repo, "packages/emulator/dist/index.js"));
 const cli = await import(join(repo, "packages/cli/dist/index.js"));
 
+// `pnpm bench -- --only cli` hands the script a literal `--` first (pnpm passes it on): drop it, so both spellings work.
+const argv = process.argv.slice(2);
 const { values } = parseArgs({
+  args: argv[0] === "--" ? argv.slice(1) : argv,
   options: {
     only: { type: "string" },
     runs: { type: "string", default: "3" },
