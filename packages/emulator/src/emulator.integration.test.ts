@@ -26,7 +26,8 @@ import {
 } from "@hexclave/image-builder/image";
 import { createQemuImg, isProcessAlive } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { consoleFirmware, consoleMultibootKernel } from "#fixtures/image-builder/tiny-kernels.js";
+import { consoleMultibootKernel } from "#fixtures/image-builder/tiny-kernels.js";
+import { amd64ConsoleRom } from "#fixtures/qemu-core/test-guests.js";
 import { createEmulator, type Emulator } from "./emulator.js";
 import type { EmulatorEvent } from "./events.js";
 import { imagePaths } from "./layout.js";
@@ -353,7 +354,7 @@ describe("a firmware-booted guest whose kernel panics", () => {
     await mkdir(paths.dir, { recursive: true });
     await createQemuImg().create({ file: paths.image, format: "qcow2", size: "64M" });
     const code = join(fwHome, "panic-firmware.bin");
-    await writeFile(code, consoleFirmware("Kernel panic - not syncing: tiny firmware test\n"));
+    await writeFile(code, amd64ConsoleRom("Kernel panic - not syncing: tiny firmware test\n"));
     const varsTemplate = join(fwHome, "vars.bin");
     await writeFile(varsTemplate, Buffer.alloc(64 * 1024));
     const kernelImage = await readManifest(imagePaths(home, "amd64").manifest);

@@ -60,21 +60,3 @@ export function consoleMultibootKernel(text: string, then: "spin" | "reset"): Bu
   if (code.length !== codeLength) throw new Error(`tiny kernel code is ${code.length} bytes, expected ${codeLength}`);
   return Buffer.concat([multibootHeader(), code, message]);
 }
-
-/**
- * A 64 KiB x86 firmware image (for `-drive if=pflash,unit=0` or `-bios`)
- * that writes `text` to COM1 from the reset vector, in real mode, then spins
- * (`jmp $`): as a firmware-booted kernel whose command line has no `panic=`
- * does after a panic. A machine reset runs it again from the start.
- */
-export function consoleFirmware(text: string): Buffer {
-  const image = Buffer.alloc(64 * 1024, 0xf4); // hlt everywhere
-  const code: number[] = [0xba, 0xf8, 0x03]; // mov dx, 0x3f8
-  for (const byte of Buffer.from(text, "latin1")) code.push(0xb0, byte, 0xee); // mov al, byte; out dx, al
-  code.push(0xeb, 0xfe); // jmp $
-  if (code.length > 0xfff0) throw new RangeError("firmware text too long");
-  image.set(code, 0);
-  // Reset vector at 0xFFFF_FFF0 (image offset 0xfff0), CS base 0xFFFF_0000: jmp near 0x0000.
-  image.set([0xe9, 0x0d, 0x00], 0xfff0);
-  return image;
-}

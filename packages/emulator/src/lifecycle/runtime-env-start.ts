@@ -5,8 +5,6 @@
  * After a resume the guest is told to re-read it ({@link refreshGuestRuntimeEnv}).
  */
 
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import type { RuntimeHostPorts } from "@hexclave/image-builder/image";
 import {
   imageBuilderErrors,
@@ -54,16 +52,19 @@ export async function prepareRuntimeEnv(options: {
 }): Promise<PreparedRuntimeEnv> {
   const ports = runtimeHostPorts(options.ports);
   const loaded = await loadOrCreateRuntimeSecrets(options.home);
-  const fwCfgFile = await writeRuntimeEnvFwCfg(options.instanceDir, {
+  const written = await writeRuntimeEnvFwCfg(options.instanceDir, {
     ports,
     secrets: loaded.secrets,
     mode: "run",
     startTimeoutFactor: options.startTimeoutFactor ?? 1,
   });
-  const sha256 = createHash("sha256")
-    .update(await readFile(fwCfgFile))
-    .digest("hex");
-  return { fwCfgFile, secretsFile: loaded.path, secretsCreated: loaded.created, ports, sha256 };
+  return {
+    fwCfgFile: written.path,
+    secretsFile: loaded.path,
+    secretsCreated: loaded.created,
+    ports,
+    sha256: written.sha256,
+  };
 }
 
 /**

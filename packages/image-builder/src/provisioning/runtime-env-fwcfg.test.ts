@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,12 +46,18 @@ describe("writeRuntimeEnvFwCfg", () => {
     const dir = await mkdtemp(join(tmpdir(), "hexclave-envfwcfg-"));
     try {
       const instanceDir = join(dir, "run", "vm");
-      const path = await writeRuntimeEnvFwCfg(instanceDir, { ports: DEFAULT_RUNTIME_HOST_PORTS, secrets });
+      const { path, sha256 } = await writeRuntimeEnvFwCfg(instanceDir, { ports: DEFAULT_RUNTIME_HOST_PORTS, secrets });
+      expect(sha256).toBe(
+        createHash("sha256")
+          .update(await readFile(path))
+          .digest("hex"),
+      );
       expect(runtimeEnvFwCfgEntry(instanceDir)).toEqual({ name: RUNTIME_ENV_FW_CFG_NAME, file: path });
       expect(path).toBe(join(instanceDir, RUNTIME_ENV_FW_CFG_FILE));
       expect((await stat(path)).mode & 0o777).toBe(0o600);
       const moved = { ...DEFAULT_RUNTIME_HOST_PORTS, dashboard: 31000 };
-      await writeRuntimeEnvFwCfg(instanceDir, { ports: moved, secrets });
+      const movedWrite = await writeRuntimeEnvFwCfg(instanceDir, { ports: moved, secrets });
+      expect(movedWrite.sha256).not.toBe(sha256);
       const text = await readFile(path, "utf8");
       expect(text.length).toBe(RUNTIME_ENV_FW_CFG_LENGTH);
       expect(parseEnvFile(text).get("NEXT_PUBLIC_STACK_DASHBOARD_URL")).toBe("http://localhost:31000");

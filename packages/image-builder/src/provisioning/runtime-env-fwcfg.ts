@@ -19,6 +19,7 @@
  *   {@link BUILD_ENV_GUEST_PATH} under /run (tmpfs, gone at the next boot),
  *   and `install` uses it only when no fw_cfg entry exists.
  */
+import { createHash } from "node:crypto";
 import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ShellScript } from "@hexclave/cloud-init-gen/shell-script";
@@ -66,14 +67,20 @@ export function runtimeEnvFwCfgEntry(instanceDir: string): FwCfgEntry {
   return { name: RUNTIME_ENV_FW_CFG_NAME, file: join(instanceDir, RUNTIME_ENV_FW_CFG_FILE) };
 }
 
-/** Writes the payload QEMU will read (0600, temp file then rename). Returns its path. */
-export async function writeRuntimeEnvFwCfg(instanceDir: string, input: RuntimeEnvInput): Promise<string> {
+/**
+ * Writes the payload QEMU will read (0600, temp file then rename). Returns its path and the payload's sha256: equal
+ * digests mean the guest would read the same environment.
+ */
+export async function writeRuntimeEnvFwCfg(
+  instanceDir: string,
+  input: RuntimeEnvInput,
+): Promise<{ readonly path: string; readonly sha256: string }> {
   const payload = Buffer.from(formatRuntimeEnvFwCfg(input));
   await mkdir(instanceDir, { recursive: true });
   const path = join(instanceDir, RUNTIME_ENV_FW_CFG_FILE);
   await writeFileAtomic(path, payload, { mode: 0o600 });
   await chmod(path, 0o600);
-  return path;
+  return { path, sha256: createHash("sha256").update(payload).digest("hex") };
 }
 
 /**

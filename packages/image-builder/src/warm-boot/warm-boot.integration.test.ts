@@ -2,9 +2,9 @@
  * The warm boot's handling of a guest kernel that panics, against the real
  * QEMU here: the "kernel" is a tiny multiboot binary that prints Linux's
  * panic line on the serial console and resets the machine, which
- * `-no-reboot` turns into QEMU exiting, or a tiny firmware that prints the
- * panic line and spins, as a firmware-booted kernel without `panic=` would
- * (test-support/tiny-kernels.ts). The
+ * `-no-reboot` turns into QEMU exiting (test-support/tiny-kernels.ts), or a
+ * tiny firmware that prints the panic line and spins, as a firmware-booted
+ * kernel without `panic=` would (qemu-core's test-support/test-guests.ts). The
  * overlay, seed ISO and payload drive are real files.
  */
 import { existsSync } from "node:fs";
@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { createQemuImg } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installLyingKvmQemu } from "#fixtures/qemu-core/lying-kvm/lying-kvm.js";
-import { consoleFirmware, consoleMultibootKernel } from "../../test-support/tiny-kernels.js";
+import { amd64ConsoleRom } from "#fixtures/qemu-core/test-guests.js";
+import { consoleMultibootKernel } from "../../test-support/tiny-kernels.js";
 import { acceleratorFailureOf } from "../accelerator-fallback.js";
 import { type WarmBootEvent, type WarmBootOptions, warmBoot } from "./warm-boot.js";
 
@@ -77,7 +78,7 @@ describe("warmBoot and a guest kernel panic", () => {
   it("a firmware boot whose kernel hangs after its panic: QEMU is killed at the panic line, then the same retry", async () => {
     // The kernel of a firmware boot runs its boot loader's command line (no panic=-1): it panics, then spins.
     const firmware = join(dir, "panic-firmware.bin");
-    await writeFile(firmware, consoleFirmware("Kernel panic - not syncing: tiny firmware test\n"));
+    await writeFile(firmware, amd64ConsoleRom("Kernel panic - not syncing: tiny firmware test\n"));
     const workDir = join(dir, "firmware-retry");
     const events: WarmBootEvent[] = [];
     const base = options(workDir, (e) => events.push(e));

@@ -300,13 +300,15 @@ async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
   const changed = () => wake();
 
   let kernelPanic: string | undefined;
+  // A kernel booted by firmware runs its boot loader's command line (no panic=): after a panic it hangs, so QEMU is
+  // killed once at the panic line. A direct kernel boot has panic=-1 and -no-reboot: QEMU exits by itself.
+  const killOnPanic = options.base.boot.kind !== "kernel";
   let panicKilled = false;
   const follower = new SerialFollower(serialLog, (line) => {
     emit({ type: "warm-boot-serial", line });
     if (kernelPanic === undefined) {
       kernelPanic = kernelPanicReason(line);
-      // A kernel booted by firmware runs its boot loader's command line (no panic=): it hangs, QEMU must go.
-      if (kernelPanic !== undefined && options.base.boot.kind !== "kernel") changed();
+      if (kernelPanic !== undefined && killOnPanic) changed();
     }
     const marker = parseMarker(line);
     if (marker === undefined) return;
@@ -429,7 +431,7 @@ async function warmBootOnce(options: WarmBootOptions): Promise<WarmBootResult> {
         if (!poweredOff) await killQemu();
         break;
       }
-      if (kernelPanic !== undefined && exited === undefined && options.base.boot.kind !== "kernel" && !panicKilled) {
+      if (kernelPanic !== undefined && killOnPanic && exited === undefined && !panicKilled) {
         // Once: QEMU's exit (and the panic failure below) follows when its process ends.
         panicKilled = true;
         await killQemu();
