@@ -11,7 +11,12 @@ export type { EmulatorErrorCode } from "./errors-data.js";
 export { emulatorErrors } from "./errors-data.js";
 export type { EmulatorEvent, EmulatorEventListener } from "./events.js";
 // The file bridge process (the docker/ contract tests drive it directly).
-export { startBridgeProcess, stopBridgeProcess } from "./file-bridge/bridge-process.js";
+export {
+  type LaunchedBridge,
+  launchBridgeProcess,
+  startBridgeProcess,
+  stopBridgeProcess,
+} from "./file-bridge/bridge-process.js";
 export type { GuestProgram } from "./inspect/guest-programs.js";
 export type { ServiceHealthCheck } from "./inspect/service-health.js";
 // The emulator home's layout: every name the runtime adds to it, written once.

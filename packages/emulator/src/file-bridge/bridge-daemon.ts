@@ -6,6 +6,9 @@
  *
  * Protocol with its parent (nothing secret on the command line):
  * - stdin: one JSON {@link BridgeDaemonRequest} (the token travels here), then EOF;
+ * - with `handedSocket`, file descriptor 3: the listening socket the parent
+ *   bound (so the parent can start QEMU with the port before this process is
+ *   up; connections wait in its backlog until this process serves);
  * - stdout: one JSON line, `{ "type": "ready", "port", "pid" }` or
  *   `{ "type": "error", "code", "message" }`; nothing after it;
  * - stderr: the log (`bridge.log`), one JSON event a line, never the token.
@@ -29,7 +32,7 @@ import {
   readProcessIdentity,
 } from "@hexclave/qemu-core";
 import { BRIDGE_CONFIG_GUEST_FILE } from "../layout.js";
-import { type BridgeDaemonRequest, type BridgeRecord, writeBridgeRecord } from "./bridge-record.js";
+import { type BridgeDaemonRequest, type BridgeRecord, HANDED_SOCKET_FD, writeBridgeRecord } from "./bridge-record.js";
 import { configFileSession } from "./config-file-session.js";
 import { startFileBridge } from "./file-bridge-server.js";
 import { writeBridgeFwCfg } from "./fw-cfg.js";
@@ -91,6 +94,7 @@ async function main(): Promise<void> {
     root: request.projectDir,
     token: request.token,
     ...(request.port === undefined ? {} : { port: request.port }),
+    ...(request.handedSocket === true ? { listenFd: HANDED_SOCKET_FD } : {}),
     ...(request.maxBodyBytes === undefined ? {} : { maxBodyBytes: request.maxBodyBytes }),
     ...(request.writable === undefined ? {} : { writable: request.writable }),
     ...(persisted === undefined ? {} : { configFile: persisted }),

@@ -5,11 +5,12 @@
  */
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isSameProcess, readProcessIdentity } from "@hexclave/qemu-core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startBridgeProcess, stopBridgeProcess } from "./bridge-process.js";
+import { launchBridgeProcess, startBridgeProcess, stopBridgeProcess } from "./bridge-process.js";
 import { readBridgeRecord, writeBridgeRecord } from "./bridge-record.js";
 import { parseBridgeFwCfg } from "./fw-cfg.js";
 
@@ -129,6 +130,51 @@ describe("startBridgeProcess / stopBridgeProcess", () => {
       startBridgeProcess({ instanceDir, projectDir: project, configFile: join(project, "missing.ts") }),
     ).rejects.toMatchObject({ code: "CONFIG_FILE_INVALID" });
     expect(await readBridgeRecord(instanceDir)).toBeUndefined();
+  });
+
+  it("launch: the port is bound and the fw_cfg file written before the process is up; a request made then is served", async () => {
+    const launched = await launchBridgeProcess({ instanceDir, projectDir: project });
+    const { port, token } = await endpoint().then((ep) => ({ port: ep?.port as number, token: ep?.token as string }));
+    expect(port).toBe(launched.info.port);
+    // Sent at once: the connection waits in the socket's backlog until the process serves on the socket.
+    const early = get(port, token, "/v1/files/hello.txt");
+    const info = await launched.ready;
+    expect(info).toMatchObject({ enabled: true, port, pid: launched.info.pid });
+    const answered = await early;
+    expect(answered.status).toBe(200);
+    expect(await answered.text()).toBe("from the host\n");
+    // Only the bridge process holds the socket (this process's copy was closed once handed over): once it is
+    // stopped, nothing answers on the port.
+    expect(await readBridgeRecord(instanceDir)).toMatchObject({ pid: info.pid, port });
+    const stopped = await stopBridgeProcess(instanceDir);
+    expect(stopped.wasRunning).toBe(true);
+    await expect(fetch(`http://127.0.0.1:${port}/v1/files/hello.txt`)).rejects.toThrow();
+  });
+
+  it("launch on a port another process holds: FILE_BRIDGE_LISTEN_FAILED naming it, no process, no port in the fw_cfg file", async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen({ host: "127.0.0.1", port: 0 }, () => resolve()));
+    const held = (holder.address() as AddressInfo).port;
+    try {
+      await expect(launchBridgeProcess({ instanceDir, projectDir: project, port: held })).rejects.toMatchObject({
+        code: "FILE_BRIDGE_LISTEN_FAILED",
+        message: expect.stringContaining(`127.0.0.1:${held}`),
+      });
+      expect(await readBridgeRecord(instanceDir)).toBeUndefined();
+      expect(await endpoint().catch(() => null)).toBeNull();
+    } finally {
+      holder.close();
+    }
+  });
+
+  it("abandon: a start that failed before awaiting the process leaves nothing running and 'no bridge' for the guest", async () => {
+    const launched = await launchBridgeProcess({ instanceDir, projectDir: project });
+    const pid = launched.info.pid as number;
+    await launched.abandon();
+    await expect(launched.ready).rejects.toMatchObject({ code: "FILE_BRIDGE_PROCESS_FAILED" });
+    expect(() => process.kill(pid, 0)).toThrow();
+    expect(await endpoint()).toBeNull();
+    await expect(fetch(`http://127.0.0.1:${launched.info.port}/`)).rejects.toThrow();
   });
 
   it("a record whose pid now belongs to another process: that process is left alone", async () => {

@@ -1,7 +1,8 @@
 /**
  * The runtime's side of the detached file bridge process (`bridge-daemon.ts`):
- * start it before a QEMU spawn, stop it (identity-checked) after QEMU quit,
- * and write the `--config-file` back from what it saved.
+ * bind its socket and launch it before a QEMU spawn (it comes up while QEMU
+ * loads), stop it (identity-checked) after QEMU quit, and write the
+ * `--config-file` back from what it saved.
  *
  * ```
  * run/<instance>/bridge.fwcfg         port + token for the guest (fw_cfg), 0600
@@ -13,6 +14,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { open, readFile, realpath, rm, stat } from "node:fs/promises";
+import { type AddressInfo, createServer, type Server as NetServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -23,6 +25,7 @@ import { BRIDGE_CONFIG_GUEST_FILE, BRIDGE_FW_CFG_FILE, BRIDGE_LOG_FILE, BRIDGE_R
 import { type BridgeDaemonRequest, readBridgeRecord } from "./bridge-record.js";
 import { generateBridgeToken } from "./bridge-token.js";
 import { type ConfigWriteBackResult, configFileSession, writeBackConfigFile } from "./config-file-session.js";
+import { FILE_BRIDGE_HOST } from "./file-bridge-server.js";
 import { bridgeFwCfgEntry, GUEST_HOST_ADDRESS, writeBridgeFwCfg } from "./fw-cfg.js";
 
 /** File name of the bundled bridge process, beside the package's `dist/index.js`. */
@@ -119,12 +122,38 @@ const exists = (path: string) =>
     () => false,
   );
 
+/** A bridge process being launched: its socket is bound and `bridge.fwcfg` written, so QEMU may start now. */
+export interface LaunchedBridge {
+  /** What the start reports (`pid` is the process being started; null when disabled). */
+  readonly info: BridgeProcessInfo;
+  /**
+   * Resolves once the process serves on the socket (connections made before wait in the socket's backlog);
+   * rejects with `FILE_BRIDGE_PROCESS_FAILED` (or the process's own code) after leaving nothing running. Never
+   * left unhandled: await it, or call {@link LaunchedBridge.abandon}.
+   */
+  readonly ready: Promise<BridgeProcessInfo>;
+  /** Ends a process that is not ready yet (a start that failed before awaiting `ready`); resolves when it is gone. */
+  abandon(): Promise<void>;
+}
+
 /**
  * Starts the detached bridge process for one instance (after stopping a
- * recorded earlier one). Returns once it listens and `bridge.fwcfg` holds its
- * port and new token. On failure nothing is left running.
+ * recorded earlier one) and returns once it listens and `bridge.fwcfg` holds
+ * its port and new token. On failure nothing is left running.
  */
 export async function startBridgeProcess(options: BridgeProcessOptions): Promise<BridgeProcessInfo> {
+  return (await launchBridgeProcess(options)).ready;
+}
+
+/**
+ * Binds the bridge's socket on 127.0.0.1 here, writes `bridge.fwcfg` (port and
+ * new token), and starts the detached bridge process with the socket handed
+ * over its IPC channel: the caller can launch QEMU at once, while the process
+ * starts (about the time of a node start), and await `ready` afterwards. A
+ * port taken by another process is `FILE_BRIDGE_LISTEN_FAILED` before anything
+ * is started, so no port can be lost between choosing it and serving on it.
+ */
+export async function launchBridgeProcess(options: BridgeProcessOptions): Promise<LaunchedBridge> {
   const { instanceDir } = options;
   const fwCfg = bridgeFwCfgEntry(instanceDir);
   const previous = await stopBridgeProcess(instanceDir);
@@ -137,7 +166,7 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       );
     }
     await writeBridgeFwCfg(instanceDir, null);
-    return {
+    const info: BridgeProcessInfo = {
       fwCfg,
       enabled: false,
       pid: null,
@@ -148,6 +177,7 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       writable: [],
       previous: hadPrevious ? previous : null,
     };
+    return { info, ready: Promise.resolve(info), abandon: async () => {} };
   }
   // Checked here too, so the error comes with its own code rather than from the child.
   const projectDir = await realpath(options.projectDir ?? process.cwd()).catch((error) => {
@@ -163,84 +193,159 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
   const configFile =
     options.configFile === undefined ? undefined : (await configFileSession({ hostPath: options.configFile })).hostPath;
 
+  const token = generateBridgeToken();
+  const socket = await bindLoopback(options.port ?? 0);
+  const port = (socket.address() as AddressInfo).port;
+  let socketOpen = true;
+  const closeSocket = () => {
+    if (socketOpen) socket.close();
+    socketOpen = false;
+  };
   const request: BridgeDaemonRequest = {
     instanceDir,
     projectDir,
     ...(configFile === undefined ? {} : { configFile }),
     ...(options.writable === undefined ? {} : { writable: options.writable }),
-    ...(options.port === undefined ? {} : { port: options.port }),
+    port,
+    handedSocket: true,
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
-    token: generateBridgeToken(),
+    token,
   };
   const daemon = options.daemon ?? bridgeDaemonCommand();
-  const logFile = await open(join(instanceDir, BRIDGE_LOG_FILE), "a", 0o600);
   let child: ReturnType<typeof spawn>;
   try {
-    child = spawn(daemon.command, [...daemon.args, "--instance-dir", instanceDir], {
-      detached: true,
-      stdio: ["pipe", "pipe", logFile.fd],
-      cwd: projectDir,
-      env: process.env,
-    });
-  } finally {
-    await logFile.close();
+    await writeBridgeFwCfg(instanceDir, { port, token });
+    const logFile = await open(join(instanceDir, BRIDGE_LOG_FILE), "a", 0o600);
+    try {
+      child = spawn(daemon.command, [...daemon.args, "--instance-dir", instanceDir], {
+        detached: true,
+        stdio: ["pipe", "pipe", logFile.fd, listeningFd(socket)],
+        cwd: projectDir,
+        env: process.env,
+      });
+    } finally {
+      await logFile.close();
+    }
+  } catch (error) {
+    closeSocket();
+    await writeBridgeFwCfg(instanceDir, null).catch(() => {});
+    throw error;
   }
   const failed = (message: string, cause?: unknown) =>
     emulatorErrors.create("FILE_BRIDGE_PROCESS_FAILED", message, {
       ...(cause === undefined ? {} : { cause }),
       details: { log: join(instanceDir, BRIDGE_LOG_FILE) },
     });
+  // The process has its own copy of the socket (file descriptor 3): this process's closes, so only the bridge accepts
+  // the guest's connections (they wait in the socket's backlog until it serves).
+  closeSocket();
   child.stdin?.end(JSON.stringify(request));
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const timeout = AbortSignal.timeout(READY_TIMEOUT_MS);
-  const until = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  let answer:
-    | { type: string; port?: number; pid?: number; writable?: string[]; code?: string; message?: string }
-    | undefined;
-  try {
-    const first = once(lines, "line", { signal: until }).then(([line]) => JSON.parse(String(line)));
-    const exited = once(child, "exit", { signal: until }).then(([code]) => ({
-      type: "error",
-      code: "FILE_BRIDGE_PROCESS_FAILED",
-      message: `the file bridge process exited (code ${String(code)}) before it listened`,
-    }));
-    const spawnError = once(child, "error", { signal: until }).then(([error]) => {
-      throw failed(`Cannot run the file bridge process (${daemon.command}): ${(error as Error).message}`, error);
-    });
-    answer = await Promise.race([first, exited, spawnError]);
-  } catch (error) {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    if (HexclaveError.is(error)) throw error;
-    if (options.signal?.aborted) {
-      throw emulatorErrors.create("ABORTED", "Starting the file bridge was aborted", { cause: error });
-    }
-    throw failed(`The file bridge process did not report ready within ${READY_TIMEOUT_MS / 1000} s`, error);
-  } finally {
-    lines.close();
-    child.stdout?.destroy();
-  }
-  if (answer?.type !== "ready" || typeof answer.port !== "number") {
-    if (child.exitCode === null) child.kill("SIGKILL");
-    await writeBridgeFwCfg(instanceDir, null).catch(() => {});
-    const code = answer?.code;
-    const message = `The file bridge did not start: ${answer?.message ?? "no answer"}`;
-    if (code !== undefined && code in emulatorErrors.catalogue) {
-      throw emulatorErrors.create(code as "FILE_BRIDGE_PROCESS_FAILED", message);
-    }
-    throw failed(message);
-  }
-  child.unref();
-  return {
+  const gone = once(child, "exit").catch(() => {});
+  const info: BridgeProcessInfo = {
     fwCfg,
     enabled: true,
     pid: child.pid ?? null,
-    port: answer.port,
-    guestUrl: `http://${GUEST_HOST_ADDRESS}:${answer.port}`,
+    port,
+    guestUrl: `http://${GUEST_HOST_ADDRESS}:${port}`,
     projectDir,
     configFile: configFile ?? null,
-    writable: answer.writable ?? [],
+    writable: [],
     previous: hadPrevious ? previous : null,
   };
+  const abandoned = new AbortController();
+  const ready = (async (): Promise<BridgeProcessInfo> => {
+    const timeout = AbortSignal.timeout(READY_TIMEOUT_MS);
+    const until = AbortSignal.any([timeout, abandoned.signal, ...(options.signal ? [options.signal] : [])]);
+    let answer:
+      | { type: string; port?: number; pid?: number; writable?: string[]; code?: string; message?: string }
+      | undefined;
+    try {
+      const first = once(lines, "line", { signal: until }).then(([line]) => JSON.parse(String(line)));
+      const exited = once(child, "exit", { signal: until }).then(([code]) => ({
+        type: "error",
+        code: "FILE_BRIDGE_PROCESS_FAILED",
+        message: `the file bridge process exited (code ${String(code)}) before it listened`,
+      }));
+      const spawnError = once(child, "error", { signal: until }).then(([error]) => {
+        throw failed(`Cannot run the file bridge process (${daemon.command}): ${(error as Error).message}`, error);
+      });
+      answer = await Promise.race([first, exited, spawnError]);
+    } catch (error) {
+      await endChild();
+      if (HexclaveError.is(error)) throw error;
+      if (options.signal?.aborted) {
+        throw emulatorErrors.create("ABORTED", "Starting the file bridge was aborted", { cause: error });
+      }
+      if (abandoned.signal.aborted) throw failed("The start no longer needs the file bridge", error);
+      throw failed(`The file bridge process did not report ready within ${READY_TIMEOUT_MS / 1000} s`, error);
+    } finally {
+      lines.close();
+      child.stdout?.destroy();
+    }
+    if (answer?.type !== "ready" || typeof answer.port !== "number") {
+      await endChild();
+      const code = answer?.code;
+      const message = `The file bridge did not start: ${answer?.message ?? "no answer"}`;
+      if (code !== undefined && code in emulatorErrors.catalogue) {
+        throw emulatorErrors.create(code as "FILE_BRIDGE_PROCESS_FAILED", message);
+      }
+      throw failed(message);
+    }
+    child.unref();
+    return { ...info, writable: answer.writable ?? [] };
+  })();
+  /** Kills a process that did not get ready, closes the socket, and says "no bridge" to the guest. */
+  async function endChild(): Promise<void> {
+    closeSocket();
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await gone;
+    }
+    await writeBridgeFwCfg(instanceDir, null).catch(() => {});
+  }
+  return {
+    info,
+    ready,
+    abandon: async () => {
+      abandoned.abort();
+      await ready.catch(() => {});
+    },
+  };
+}
+
+/**
+ * The file descriptor of a listening server, to hand to a child in its `stdio` (Node documents the descriptor
+ * inheritance and `listen({ fd })`, not this accessor: `_handle.fd`, a TCP handle's descriptor on POSIX hosts).
+ */
+function listeningFd(server: NetServer): number {
+  const fd = (server as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== "number" || fd < 0) {
+    throw emulatorErrors.create(
+      "FILE_BRIDGE_PROCESS_FAILED",
+      "The file bridge's listening socket has no file descriptor to hand to its process on this platform",
+    );
+  }
+  return fd;
+}
+
+/** A listening socket on 127.0.0.1:`port` (0: a free one), or `FILE_BRIDGE_LISTEN_FAILED` naming the port. */
+async function bindLoopback(port: number): Promise<NetServer> {
+  // Nothing is meant to connect before the socket is handed over (no guest runs yet): such a connection is dropped.
+  const server = createServer((connection) => connection.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      reject(
+        emulatorErrors.create(
+          "FILE_BRIDGE_LISTEN_FAILED",
+          `The file bridge could not listen on ${FILE_BRIDGE_HOST}:${port}: ${error.code ?? error.message}`,
+          { cause: error, details: { host: FILE_BRIDGE_HOST, port } },
+        ),
+      );
+    });
+    server.listen({ host: FILE_BRIDGE_HOST, port, exclusive: true }, () => resolve());
+  });
+  return server;
 }
 
 /**

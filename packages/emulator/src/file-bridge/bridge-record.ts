@@ -9,6 +9,9 @@ import { join } from "node:path";
 import { type ProcessIdentity, writeFileAtomic } from "@hexclave/qemu-core";
 import { BRIDGE_RECORD_FILE } from "../layout.js";
 
+/** The file descriptor the bridge process inherits its listening socket on (after stdin, stdout and stderr). */
+export const HANDED_SOCKET_FD = 3;
+
 /** What the parent writes to the bridge process's stdin (the token travels here, never in argv). */
 export interface BridgeDaemonRequest {
   readonly instanceDir: string;
@@ -19,6 +22,11 @@ export interface BridgeDaemonRequest {
   /** `--bridge-writable` grants (absolute, or relative to `projectDir`). */
   readonly writable?: readonly string[];
   readonly port?: number;
+  /**
+   * The parent bound the listening socket itself and handed it over as file descriptor 3
+   * ({@link HANDED_SOCKET_FD}): the process serves on it rather than binding `port`.
+   */
+  readonly handedSocket?: true;
   readonly maxBodyBytes?: number;
   /** 64 lower-case hex characters. */
   readonly token: string;

@@ -68,6 +68,11 @@ export interface FileBridgeOptions {
   readonly host?: typeof FILE_BRIDGE_HOST;
   /** 0 (default) picks a free port. */
   readonly port?: number;
+  /**
+   * A listening socket bound to 127.0.0.1, inherited as this file descriptor from the process that bound it
+   * (`bridge-process.ts`): the bridge serves on it instead of binding `port`.
+   */
+  readonly listenFd?: number;
   readonly maxBodyBytes?: number;
   /** Default: 32 random bytes, hex, new on every start. */
   readonly token?: string;
@@ -602,12 +607,21 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
       );
     };
     server.once("error", onError);
-    server.listen({ host: FILE_BRIDGE_HOST, port: requestedPort, exclusive: true }, () => {
+    const listening = () => {
       server.off("error", onError);
       resolve();
-    });
+    };
+    if (options.listenFd !== undefined) server.listen({ fd: options.listenFd }, listening);
+    else server.listen({ host: FILE_BRIDGE_HOST, port: requestedPort, exclusive: true }, listening);
   });
-  const { port } = server.address() as AddressInfo;
+  const { address, port } = server.address() as AddressInfo;
+  if (address !== FILE_BRIDGE_HOST) {
+    server.close();
+    throw emulatorErrors.create(
+      "FILE_BRIDGE_OPTION_INVALID",
+      `The file bridge serves on ${FILE_BRIDGE_HOST} only; the socket it was handed is bound to ${address}`,
+    );
+  }
   const url = `http://${FILE_BRIDGE_HOST}:${port}`;
 
   let closing: Promise<void> | undefined;

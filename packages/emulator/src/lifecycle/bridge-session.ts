@@ -1,14 +1,16 @@
 /**
- * The file bridge of one run (issue 10): started by `start` before QEMU reads
- * its fw_cfg file, stopped by `stop`/`reset` (or a start that leaves no QEMU),
- * which writes the `--config-file` back to the host.
+ * The file bridge of one run (issue 10): launched by `start` before QEMU reads
+ * its fw_cfg file (its socket bound, its process coming up while QEMU loads),
+ * stopped by `stop`/`reset` (or a start that leaves no QEMU), which writes the
+ * `--config-file` back to the host.
  */
 import { HexclaveError } from "@hexclave/qemu-core";
 import type { Emit, EmulatorContext } from "../context.js";
 import {
   type BridgeProcessInfo,
   type BridgeStopResult,
-  startBridgeProcess,
+  type LaunchedBridge,
+  launchBridgeProcess,
   stopBridgeProcess,
 } from "../file-bridge/bridge-process.js";
 import type { ConfigWriteBackResult } from "../file-bridge/config-file-session.js";
@@ -44,16 +46,20 @@ export function bridgeInfoOf(bridge: BridgeProcessInfo): EmulatorFileBridgeInfo 
   };
 }
 
-/** Starts the detached file bridge process (or records "no bridge"), reporting a write-back left by an earlier run. */
-export async function startFileBridge(
+/**
+ * Launches the detached file bridge process (or records "no bridge"), reporting a write-back left by an earlier
+ * run. Returns once its socket listens and `bridge.fwcfg` is written: QEMU may start while the process comes up
+ * (`ready`, awaited after QEMU's spawn).
+ */
+export async function launchFileBridge(
   ctx: EmulatorContext,
   o: EmulatorStartFileBridgeOptions | undefined,
   signal: AbortSignal | undefined,
   emit: Emit,
-): Promise<BridgeProcessInfo> {
+): Promise<LaunchedBridge> {
   const began = Date.now();
   emit({ type: "stage-start", stage: "file-bridge", label: "file bridge" });
-  const info = await startBridgeProcess({
+  const launched = await launchBridgeProcess({
     instanceDir: ctx.paths.dir,
     ...(o?.enabled === undefined ? {} : { enabled: o.enabled }),
     ...(o?.projectDir === undefined ? {} : { projectDir: o.projectDir }),
@@ -63,6 +69,7 @@ export async function startFileBridge(
     ...(o?.maxBodyBytes === undefined ? {} : { maxBodyBytes: o.maxBodyBytes }),
     ...(signal ? { signal } : {}),
   });
+  const info = launched.info;
   if (info.previous !== null) reportWriteBack(info.previous, emit, "left by an earlier run");
   emit({
     type: "stage-end",
@@ -72,7 +79,7 @@ export async function startFileBridge(
       ? `127.0.0.1:${info.port} serving ${info.projectDir}${info.configFile ? `, config file ${info.configFile}` : ""}`
       : "off",
   });
-  return info;
+  return launched;
 }
 
 /** Stops the bridge process and writes the config file back; a failure is a warning, never a failed stop. */

@@ -36,7 +36,7 @@ import { readSnapshotRecord, updateSnapshotRecord } from "../store/snapshot-reco
 import type { EmulatorStartOptions, EmulatorStartResult } from "../types.js";
 import { afterLaunch } from "./after-launch.js";
 import { attachToRunning } from "./attach.js";
-import { bridgeInfoOf, describeConfigWriteBack, startFileBridge, stopFileBridge } from "./bridge-session.js";
+import { bridgeInfoOf, describeConfigWriteBack, launchFileBridge, stopFileBridge } from "./bridge-session.js";
 import { fingerprintOf, type Launched, launch, prepareColdDisk, prepareFirmware, withAccel } from "./launch.js";
 import { prepareRuntimeEnv } from "./runtime-env-start.js";
 import { presentSnapshots } from "./save-state.js";
@@ -233,12 +233,15 @@ async function startLocked(
   if (runtimeEnv.secretsCreated) {
     emit({ type: "message", level: "info", text: `Made this install's secrets in ${runtimeEnv.secretsFile}` });
   }
-  // The file bridge runs before QEMU reads its fw_cfg file, cold or resume (a new port and token every start).
-  const bridge = await startFileBridge(ctx, options.fileBridge, signal, emit);
-  // The connector QEMU runs per guest-forwarded connection (the bridge, --guest-reach ports), for this Node.
-  await writeGuestConnector(ctx.paths.dir);
+  // The file bridge's socket listens and its fw_cfg file is written before QEMU reads it, cold or resume (a new port
+  // and token every start); its process comes up while QEMU loads, and is awaited once QEMU runs.
+  const launchedBridge = await launchFileBridge(ctx, options.fileBridge, signal, emit);
+  let bridge = launchedBridge.info;
   let bridgeInUse = false;
+  let bridgeAwaited = false;
   try {
+    // The connector QEMU runs per guest-forwarded connection (the bridge, --guest-reach ports), for this Node.
+    await writeGuestConnector(ctx.paths.dir);
     let launched: Launched | undefined;
     let runSpec: InstanceVmSpec = spec;
     const launchWith = { image, fingerprint, firmware, signal, emit };
@@ -266,6 +269,12 @@ async function startLocked(
     }
     if (launched === undefined) throw new Error("unreachable: nothing launched");
     try {
+      // Up by now in practice (a node start against QEMU's); a bridge that failed fails the start it belongs to.
+      bridgeAwaited = true;
+      bridge = await launchedBridge.ready.catch(async (error: unknown) => {
+        await stopAfterFailure(ctx, emit, "The file bridge did not start", "the file bridge did not start");
+        throw error;
+      });
       const result = await afterLaunch(ctx, {
         launched,
         plan,
@@ -290,12 +299,13 @@ async function startLocked(
       };
     } catch (error) {
       if (aborted(signal)) {
-        await stopAfterInterrupt(ctx, emit);
+        await stopAfterFailure(ctx, emit, "Interrupted", "start interrupted", "interrupted");
         throw abortError(signal);
       }
       throw error;
     }
   } finally {
+    if (!bridgeAwaited) await launchedBridge.abandon();
     // A start that leaves no QEMU running leaves no bridge either (its config file is written back).
     if (!bridgeInUse && !(await qemuRunning(ctx))) await stopFileBridge(ctx, emit);
   }
@@ -309,24 +319,30 @@ async function qemuRunning(ctx: EmulatorContext): Promise<boolean> {
 }
 
 /**
- * A start interrupted (Ctrl-C) after QEMU was launched stops that QEMU, so
- * nothing is left running that the user did not get: the disk is kept and
- * the next start boots it cold, saying why.
+ * A start interrupted (Ctrl-C), or whose file bridge failed, after QEMU was
+ * launched stops that QEMU, so nothing is left running that the user did not
+ * get: the disk is kept and the next start boots it cold, saying why.
  */
-async function stopAfterInterrupt(ctx: EmulatorContext, emit: Emit): Promise<void> {
+async function stopAfterFailure(
+  ctx: EmulatorContext,
+  emit: Emit,
+  what: string,
+  detail: string,
+  kind: "interrupted" | "poweroff" = "poweroff",
+): Promise<void> {
   emit({
     type: "message",
     level: "warn",
-    text: "Interrupted: stopping the VM this start launched (its disk is kept; the next start boots it cold)",
+    text: `${what}: stopping the VM this start launched (its disk is kept; the next start boots it cold)`,
   });
   const stopped = await ctx.vm.stop({ graceMs: 0 }).catch(() => undefined);
   await updateSnapshotRecord(ctx.recordFile, (r) => ({
     ...r,
     running: false,
     lastStop: {
-      kind: "interrupted",
+      kind,
       at: new Date().toISOString(),
-      detail: `start interrupted; QEMU stopped (${stopped?.how ?? "not confirmed"})`,
+      detail: `${detail}; QEMU stopped (${stopped?.how ?? "not confirmed"})`,
     },
   }));
 }
