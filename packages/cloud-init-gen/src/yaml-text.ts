@@ -25,9 +25,12 @@ const NEEDS_DOUBLE_QUOTES = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udf
  * Plain strings that a YAML 1.1 or 1.2 reader might resolve to a non-string:
  * booleans (y/n/yes/no/on/off/true/false in any case), null (`~`, `null`),
  * anything starting like a number or date (digits, sign, dot: `0755`, `1e3`,
- * `-.5`, `+1`, `.inf`, `1:20`), merge `<<` and value `=`.
+ * `-.5`, `+1`, `.inf`, `1:20`), a dot with no digits that YAML 1.1's float
+ * pattern still takes (`.`, `-.`, `._`, `.e5`: read as NaN), merge `<<` and
+ * value `=`.
  */
-const AMBIGUOUS_PLAIN = /^(?:y|n|yes|no|on|off|true|false|null|~|<<|=|[-+]?\.?[0-9].*|[-+]?\.(?:inf|nan))$/is;
+const AMBIGUOUS_PLAIN =
+  /^(?:y|n|yes|no|on|off|true|false|null|~|<<|=|[-+]?\.?[0-9].*|[-+]?\.[0-9_]*(?:e[-+]?[0-9]+)?|[-+]?\.(?:inf|nan))$/is;
 
 /** Raw characters left in double-quoted output that PyYAML refuses or reads as line breaks (JSON.stringify leaves them raw). */
 const RAW_UNPRINTABLE = /[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/gu;
