@@ -25,8 +25,6 @@
  * <home>/run/<instance>/bridge-config.guest   the guest's latest `--config-file` version (0600), written back at stop
  * <home>/run/<instance>/bridge.log            the file bridge process's own log (one JSON event a line, no token)
  * <home>/run/<instance>/runtime-env.fwcfg     the Hexclave image's runtime environment for the guest (fw_cfg, 0600)
- * <home>/run/<instance>/guest-memory.ram     the guest's RAM, mapped shared by QEMU (sparse, 0600; machine/vm-spec.ts)
- * <home>/run/<instance>/fresh.vmstate, fresh.ram  `fresh`'s device state and memory copy (lifecycle/fresh-state.ts)
  * ```
  */
 import { homedir } from "node:os";
@@ -59,8 +57,6 @@ export const EMULATOR_START_LOCK_FILE = "start.lock";
 export const BRIDGE_FW_CFG_FILE = "bridge.fwcfg";
 /** The detached file bridge process: pid, identity, port, project directory, config file session. */
 export const BRIDGE_RECORD_FILE = "bridge.json";
-/** The guest's RAM (qemu-core `VmSpec.memoryFile`): kept while a VM runs or a suspend needs it (machine/vm-spec.ts). */
-export const GUEST_MEMORY_FILE = "guest-memory.ram";
 /** The guest's latest `--config-file` content, kept by the bridge process for the write-back at stop. */
 export const BRIDGE_CONFIG_GUEST_FILE = "bridge-config.guest";
 /** The bridge process's log (request events, never the token). */

@@ -7,7 +7,6 @@ import { rm } from "node:fs/promises";
 import type { Emit, EmulatorContext } from "../context.js";
 import { throwIfAborted } from "../internal/abort.js";
 import { exists } from "../internal/files.js";
-import { guestMemoryFile } from "../machine/vm-spec.js";
 import {
   EMPTY_SNAPSHOT_RECORD,
   readSnapshotRecord,
@@ -46,7 +45,6 @@ export async function reset(ctx: EmulatorContext, options: EmulatorResetOptions 
     const present = (await ctx.img.snapshotList(ctx.paths.overlay)).map((x) => x.name);
     if (record.snapshots.fresh !== undefined && present.includes("fresh")) {
       await rm(ctx.paths.suspendState, { force: true });
-      await rm(guestMemoryFile(ctx.paths), { force: true }); // the start copies fresh's memory in
       await writeSnapshotRecord(ctx.recordFile, {
         ...withoutSnapshot(record, "suspend"),
         resetPending: true,
@@ -61,7 +59,6 @@ export async function reset(ctx: EmulatorContext, options: EmulatorResetOptions 
   await rm(ctx.paths.overlay, { force: true });
   await rm(ctx.paths.uefiVars, { force: true });
   await rm(ctx.paths.suspendState, { force: true });
-  await rm(guestMemoryFile(ctx.paths), { force: true });
   await removeFreshState(ctx.paths);
   await writeSnapshotRecord(ctx.recordFile, {
     ...EMPTY_SNAPSHOT_RECORD,

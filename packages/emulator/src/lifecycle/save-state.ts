@@ -36,8 +36,7 @@ export async function presentSnapshots(ctx: EmulatorContext): Promise<SnapshotNa
 
 /**
  * Flushes the guest (fsfreeze, or `sync` when freezing fails) and saves its
- * device state to the suspend file (the RAM stays in its memory file,
- * machine/vm-spec.ts); the caller then quits QEMU. The
+ * RAM and device state to the suspend file; the caller then quits QEMU. The
  * guest stays frozen in the saved state: the resume thaws it. A failure
  * runs the VM again (thawed) before it is thrown.
  */
@@ -49,8 +48,7 @@ export async function saveSuspend(
 ): Promise<void> {
   const began = Date.now();
   emit({ type: "stage-start", stage: "snapshot", label: "saving suspend" });
-  // No page-cache drop here: the RAM is not streamed (it stays in the memory file), so dropping would only cost time.
-  const agent = await flushGuest(ctx, signal, emit);
+  const agent = await flushGuest(ctx, signal, emit, { dropCaches: true });
   try {
     const saved = await ctx.vm.saveStateFile(ctx.paths.suspendState, {
       ...vmEvents(emit),
@@ -60,7 +58,7 @@ export async function saveSuspend(
       type: "stage-end",
       stage: "snapshot",
       durationMs: Date.now() - began,
-      detail: `suspend (${(saved.bytes / 2 ** 20).toFixed(1)} MiB of device state, the RAM in its memory file)`,
+      detail: `suspend (${Math.round(saved.bytes / 2 ** 20)} MiB of state)`,
     });
   } catch (error) {
     const qmp = await ctx.vm.qmp().catch(() => undefined);
@@ -130,8 +128,8 @@ async function recordSaved(
 
 /**
  * Freezes the guest's file systems (or runs `sync` when freezing fails); undefined without a guest agent.
- * `dropCaches` first drops the guest's clean page cache: the guest reports the freed blocks (free page
- * reporting), which become holes in the memory file and so in `fresh.ram` (best effort: a failure only costs size).
+ * `dropCaches` first drops the guest's clean page cache: with `init_on_free=1` its pages become zero pages,
+ * which a saved state does not carry (best effort: a failure only costs size).
  */
 async function flushGuest(
   ctx: EmulatorContext,

@@ -9,7 +9,6 @@ import type { Accelerator } from "@hexclave/qemu-core";
 import type { Emit, EmulatorContext } from "../context.js";
 import { abortError, aborted, throwIfAborted } from "../internal/abort.js";
 import { errorText } from "../internal/error-text.js";
-import { guestMemoryFile } from "../machine/vm-spec.js";
 import { EMULATOR_NO_SNAPSHOT_ENV, envTruthy } from "../settings/runtime-settings.js";
 import { readSnapshotRecord, updateSnapshotRecord, withoutSnapshot } from "../store/snapshot-record.js";
 import type { EmulatorStopOptions, EmulatorStopResult } from "../types.js";
@@ -92,8 +91,6 @@ async function stopVm(ctx: EmulatorContext, options: EmulatorStopOptions): Promi
     ...(signal ? { signal } : {}),
   });
   emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
-  // No suspend refers to the guest's memory any more: give its disk space back.
-  await rm(guestMemoryFile(ctx.paths), { force: true });
   await updateSnapshotRecord(ctx.recordFile, (r) => ({
     ...withoutSnapshot(r, "suspend"),
     running: false,

@@ -4,13 +4,20 @@
  * arguments, which a resume depends on).
  */
 
-import { join } from "node:path";
 import { type ImagePaths, runtimeEnvFwCfgEntry } from "@hexclave/image-builder/image";
 import type { Accelerator, Arch, InstancePaths, InstanceVmSpec, PortForward, VmSpec } from "@hexclave/qemu-core";
 import { REBOOT_ON_PANIC_OPTIONS, withKernelOptions } from "@hexclave/qemu-core";
 import { bridgeFwCfgEntry } from "../file-bridge/fw-cfg.js";
-import { GUEST_MEMORY_FILE } from "../layout.js";
 import { DEFAULT_GUEST_NETWORK, type GuestNetworkSettings, guestNetworkSpec } from "./guest-network.js";
+
+/**
+ * Kernel options of the emulator's guest. `init_on_free=1`: the kernel zeroes
+ * pages as it frees them, so a saved state (stop) skips them as zero pages
+ * instead of carrying their stale contents, and a resume loads less. Together
+ * with dropping the guest's clean page cache before the save (stop does), the
+ * state shrinks to what the guest really holds.
+ */
+export const EMULATOR_KERNEL_OPTIONS = ["init_on_free=1"] as const;
 
 /** One endpoint forwarded to the host (docker/services.json `exposed`, recorded in the manifest). */
 export interface ExposedEndpoint {
@@ -34,21 +41,6 @@ export interface RuntimeManifest {
 
 /** The guest NIC's MAC: fixed, so a resumed guest sees the same NIC. */
 export const EMULATOR_MAC = "52:54:00:48:58:01";
-
-/**
- * The guest's RAM, a file in the instance directory mapped shared by QEMU
- * (`VmSpec.memoryFile`). A suspend then saves only the device state and a
- * resume maps the file again: neither reads nor writes the guest's memory,
- * so both cost the same whatever the memory size (on this project's CI host,
- * which backs every touched page of anonymous memory with a new one, a save of
- * an idle 4 GiB guest took 34-71 s through the migration stream). It holds
- * what the guest touched, up to its memory size, and lives as long as a
- * suspend needs it: a stop without a suspend deletes it, a cold boot starts
- * it empty.
- */
-export function guestMemoryFile(instance: InstancePaths): string {
-  return join(instance.dir, GUEST_MEMORY_FILE);
-}
 /** Drive id of the overlay (the node that holds snapshots). */
 export const OVERLAY_DRIVE_ID = "disk";
 /** Name of the guest NIC for QMP `set_link`. */
@@ -97,9 +89,7 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
             kernel: input.image.kernel,
             initrd: input.image.initrd,
             // A guest kernel that panics (rare under TCG, early in boot) reboots instead of hanging the start.
-            // (No `init_on_free=1` any more: with the RAM in a memory file it made the guest write all of it, and
-            // so the file, at boot; freed pages leave the file through the balloon's free page reporting instead.)
-            append: withKernelOptions(manifest.boot.append, REBOOT_ON_PANIC_OPTIONS),
+            append: withKernelOptions(manifest.boot.append, [...REBOOT_ON_PANIC_OPTIONS, ...EMULATOR_KERNEL_OPTIONS]),
           },
         }
       : {
@@ -115,7 +105,6 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
     accel: input.accel,
     cpus: input.cpus,
     memoryMb: input.memoryMb,
-    memoryFile: guestMemoryFile(instance),
     drives: [{ id: OVERLAY_DRIVE_ID, file: instance.overlay, format: "qcow2", discard: true }],
     ...boot,
     network: {
@@ -125,9 +114,6 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
       ...guestNetworkSpec(input.guestNetwork ?? DEFAULT_GUEST_NETWORK, instance.dir),
     },
     rng: true,
-    // Blocks the guest frees become holes in the memory file (QEMU punches them out), instead of staying on disk
-    // with stale contents; its page cache dropped before `fresh` so leaves `fresh.ram` small.
-    balloon: { freePageReporting: true },
     // The file bridge's port and token (issue 10) and the runtime environment (issue 13): always present,
     // read by QEMU from their files at each start.
     fwCfg: [bridgeFwCfgEntry(instance.dir), runtimeEnvFwCfgEntry(instance.dir)],
