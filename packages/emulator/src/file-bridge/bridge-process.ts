@@ -148,7 +148,7 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
 /**
  * Binds the bridge's socket on 127.0.0.1 here, writes `bridge.fwcfg` (port and
  * new token), and starts the detached bridge process with the socket handed
- * over its IPC channel: the caller can launch QEMU at once, while the process
+ * over as its file descriptor 3: the caller can launch QEMU at once, while the process
  * starts (about the time of a node start), and await `ready` afterwards. A
  * port taken by another process is `FILE_BRIDGE_LISTEN_FAILED` before anything
  * is started, so no port can be lost between choosing it and serving on it.
