@@ -112,7 +112,8 @@ async function main(): Promise<void> {
   };
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => shutdown(sig));
 
-  await writeBridgeFwCfg(instanceDir, { port: bridge.port, token: bridge.token });
+  // A handed socket's port and token are in the fw_cfg file already: the parent wrote them before QEMU read it.
+  if (request.handedSocket !== true) await writeBridgeFwCfg(instanceDir, { port: bridge.port, token: bridge.token });
   const identity = await readProcessIdentity(process.pid);
   const record: BridgeRecord = {
     formatVersion: 1,

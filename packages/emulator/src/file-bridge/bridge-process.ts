@@ -22,10 +22,10 @@ import { type FwCfgEntry, HexclaveError, isSameProcess } from "@hexclave/qemu-co
 import { emulatorErrors } from "../errors-data.js";
 import { sleep } from "../internal/abort.js";
 import { BRIDGE_CONFIG_GUEST_FILE, BRIDGE_FW_CFG_FILE, BRIDGE_LOG_FILE, BRIDGE_RECORD_FILE } from "../layout.js";
-import { type BridgeDaemonRequest, readBridgeRecord } from "./bridge-record.js";
+import { type BridgeDaemonRequest, HANDED_SOCKET_FD, readBridgeRecord } from "./bridge-record.js";
 import { generateBridgeToken } from "./bridge-token.js";
 import { type ConfigWriteBackResult, configFileSession, writeBackConfigFile } from "./config-file-session.js";
-import { FILE_BRIDGE_HOST } from "./file-bridge-server.js";
+import { FILE_BRIDGE_HOST, listenFailed } from "./file-bridge-server.js";
 import { bridgeFwCfgEntry, GUEST_HOST_ADDRESS, writeBridgeFwCfg } from "./fw-cfg.js";
 
 /** File name of the bundled bridge process, beside the package's `dist/index.js`. */
@@ -219,7 +219,7 @@ export async function launchBridgeProcess(options: BridgeProcessOptions): Promis
     try {
       child = spawn(daemon.command, [...daemon.args, "--instance-dir", instanceDir], {
         detached: true,
-        stdio: ["pipe", "pipe", logFile.fd, listeningFd(socket)],
+        stdio: handedStdio(logFile.fd, listeningFd(socket)),
         cwd: projectDir,
         env: process.env,
       });
@@ -329,20 +329,22 @@ function listeningFd(server: NetServer): number {
   return fd;
 }
 
+/**
+ * The daemon's stdio: a pipe for its request (stdin) and its ready line (stdout), its log as stderr, and the
+ * listening socket at {@link HANDED_SOCKET_FD}, where the daemon looks for it.
+ */
+export function handedStdio(logFd: number, socketFd: number): Array<"pipe" | number> {
+  const stdio: Array<"pipe" | number> = ["pipe", "pipe", logFd];
+  stdio[HANDED_SOCKET_FD] = socketFd;
+  return stdio;
+}
+
 /** A listening socket on 127.0.0.1:`port` (0: a free one), or `FILE_BRIDGE_LISTEN_FAILED` naming the port. */
 async function bindLoopback(port: number): Promise<NetServer> {
   // Nothing is meant to connect before the socket is handed over (no guest runs yet): such a connection is dropped.
   const server = createServer((connection) => connection.destroy());
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (error: NodeJS.ErrnoException) => {
-      reject(
-        emulatorErrors.create(
-          "FILE_BRIDGE_LISTEN_FAILED",
-          `The file bridge could not listen on ${FILE_BRIDGE_HOST}:${port}: ${error.code ?? error.message}`,
-          { cause: error, details: { host: FILE_BRIDGE_HOST, port } },
-        ),
-      );
-    });
+    server.once("error", (error: NodeJS.ErrnoException) => reject(listenFailed(port, error)));
     server.listen({ host: FILE_BRIDGE_HOST, port, exclusive: true }, () => resolve());
   });
   return server;

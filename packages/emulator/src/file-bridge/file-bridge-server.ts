@@ -48,6 +48,15 @@ import { decideWrite, describeGrants, grantSegments, guestWriteMode, type Writab
 
 /** The only address the bridge listens on. */
 export const FILE_BRIDGE_HOST = "127.0.0.1";
+
+/** `FILE_BRIDGE_LISTEN_FAILED` for a socket that could not listen on 127.0.0.1:`port` (0: any free port). */
+export function listenFailed(port: number, error: NodeJS.ErrnoException) {
+  return emulatorErrors.create(
+    "FILE_BRIDGE_LISTEN_FAILED",
+    `The file bridge could not listen on ${FILE_BRIDGE_HOST}:${port}: ${error.code ?? error.message}`,
+    { cause: error, details: { host: FILE_BRIDGE_HOST, port } },
+  );
+}
 /** Largest declared body of a refused (413) request that is read and discarded rather than cut off. */
 const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
 /** Default bound on a request body: 10 MiB. */
@@ -597,15 +606,7 @@ export async function startFileBridge(options: FileBridgeOptions): Promise<FileB
   server.requestTimeout = 120_000;
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      reject(
-        emulatorErrors.create(
-          "FILE_BRIDGE_LISTEN_FAILED",
-          `The file bridge could not listen on ${FILE_BRIDGE_HOST}:${requestedPort}: ${error.code ?? error.message}`,
-          { cause: error, details: { host: FILE_BRIDGE_HOST, port: requestedPort } },
-        ),
-      );
-    };
+    const onError = (error: NodeJS.ErrnoException) => reject(listenFailed(requestedPort, error));
     server.once("error", onError);
     const listening = () => {
       server.off("error", onError);

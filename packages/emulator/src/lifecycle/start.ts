@@ -272,7 +272,7 @@ async function startLocked(
       // Up by now in practice (a node start against QEMU's); a bridge that failed fails the start it belongs to.
       bridgeAwaited = true;
       bridge = await launchedBridge.ready.catch(async (error: unknown) => {
-        await stopAfterFailure(ctx, emit, "The file bridge did not start", "the file bridge did not start");
+        await stopAfterFailure(ctx, emit, "The file bridge did not start");
         throw error;
       });
       const result = await afterLaunch(ctx, {
@@ -299,7 +299,7 @@ async function startLocked(
       };
     } catch (error) {
       if (aborted(signal)) {
-        await stopAfterFailure(ctx, emit, "Interrupted", "start interrupted", "interrupted");
+        await stopAfterFailure(ctx, emit, "Interrupted", "interrupted");
         throw abortError(signal);
       }
       throw error;
@@ -326,14 +326,13 @@ async function qemuRunning(ctx: EmulatorContext): Promise<boolean> {
 async function stopAfterFailure(
   ctx: EmulatorContext,
   emit: Emit,
-  what: string,
-  detail: string,
+  why: string,
   kind: "interrupted" | "poweroff" = "poweroff",
 ): Promise<void> {
   emit({
     type: "message",
     level: "warn",
-    text: `${what}: stopping the VM this start launched (its disk is kept; the next start boots it cold)`,
+    text: `${why}: stopping the VM this start launched (its disk is kept; the next start boots it cold)`,
   });
   const stopped = await ctx.vm.stop({ graceMs: 0 }).catch(() => undefined);
   await updateSnapshotRecord(ctx.recordFile, (r) => ({
@@ -342,7 +341,7 @@ async function stopAfterFailure(
     lastStop: {
       kind,
       at: new Date().toISOString(),
-      detail: `${detail}; QEMU stopped (${stopped?.how ?? "not confirmed"})`,
+      detail: `start: ${why.toLowerCase()}; QEMU stopped (${stopped?.how ?? "not confirmed"})`,
     },
   }));
 }
