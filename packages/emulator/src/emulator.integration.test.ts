@@ -31,10 +31,13 @@ import { amd64ConsoleRom } from "#fixtures/qemu-core/test-guests.js";
 import { createEmulator, type Emulator } from "./emulator.js";
 import type { EmulatorEvent } from "./events.js";
 import { imagePaths } from "./layout.js";
+import { guestMemoryFile, SHARED_MEMORY_DIR, suspendMemoryFile } from "./machine/guest-memory.js";
 import { readSnapshotRecord, updateSnapshotRecord } from "./store/snapshot-record.js";
 
 let home: string;
 let emulator: Emulator;
+/** The running VM's memory file: in /dev/shm on this host (a tmpfs with room for the test VMs). */
+const liveMemory = () => guestMemoryFile(emulator.paths, { kind: "tmpfs", dir: SHARED_MEMORY_DIR });
 const base = 41000 + Math.floor(Math.random() * 2000) * 4;
 const ports = { dashboard: base, backend: base + 1, minio: base + 2, inbucket: base + 3 };
 const common = { arch: "amd64" as const, cpus: 1, memoryMb: 256, timeoutMs: 1500, ports };
@@ -146,6 +149,9 @@ describe("emulator runtime on a guest-less VM", () => {
       expect.objectContaining({ type: "message", level: "warn", text: expect.stringMatching(/^Not suspending/) }),
     );
     expect(existsSync(emulator.paths.suspendState)).toBe(false);
+    // Nothing will resume the guest's memory: its file is gone with the VM, and no copy was made.
+    expect(existsSync(liveMemory())).toBe(false);
+    expect(existsSync(suspendMemoryFile(emulator.paths))).toBe(false);
     const r = await emulator.start({ ...common });
     expect(r.bootKind).toBe("cold");
   });
@@ -154,8 +160,11 @@ describe("emulator runtime on a guest-less VM", () => {
     await markHealthy();
     const stop = await emulator.stop();
     expect(stop).toMatchObject({ wasRunning: true, suspended: true, method: "suspend" });
-    // The state is a file beside the overlay (the VM's 256 MB of RAM, mostly zero pages); the overlay holds no suspend.
-    expect((await stat(emulator.paths.suspendState)).size).toBeGreaterThan(100_000);
+    // The state is a file beside the overlay holding the devices, and the guest's memory is copied beside it (a
+    // sparse copy of the VM's 256 MB); the memory file in /dev/shm is gone with QEMU. The overlay holds no suspend.
+    expect((await stat(emulator.paths.suspendState)).size).toBeGreaterThan(10_000);
+    expect((await stat(suspendMemoryFile(emulator.paths))).size).toBe(256 * 2 ** 20);
+    expect(existsSync(liveMemory())).toBe(false);
     // The saved state carries the digest of the runtime environment its guest runs with (this start's fw_cfg file).
     const envDigest = createHash("sha256")
       .update(await readFile(join(emulator.paths.dir, RUNTIME_ENV_FW_CFG_FILE)))
@@ -173,9 +182,14 @@ describe("emulator runtime on a guest-less VM", () => {
     expect(r.reason).toMatch(/resuming the state saved at stop/);
     const record = JSON.parse(await readFile(emulator.paths.record, "utf8")) as { args: string[]; loadvm?: string };
     expect(record.loadvm).toBeUndefined();
-    expect(record.args).toEqual(expect.arrayContaining(["-incoming", `exec:cat '${emulator.paths.suspendState}'`]));
+    // Loaded with -incoming defer: the stream (the devices) starts once QEMU knows the RAM is the memory file, into
+    // which the start copied the saved memory back.
+    expect(record.args).toEqual(expect.arrayContaining(["-incoming", "defer"]));
+    expect(record.args.join(" ")).toContain(`mem-path=${liveMemory().replaceAll(",", ",,")},share=on`);
+    expect((await stat(liveMemory())).size).toBe(256 * 2 ** 20);
     // Consumed: the disk moves on from here, so the state is never resumed twice.
     expect(existsSync(emulator.paths.suspendState)).toBe(false);
+    expect(existsSync(suspendMemoryFile(emulator.paths))).toBe(false);
     expect(events).toContainEqual({ type: "snapshot-deleted", name: "suspend" });
     // The same ports and secrets: the guest is not asked to refresh its environment.
     const fixup = events.find((e) => e.type === "stage-end" && e.stage === "guest-fixup");
@@ -235,6 +249,10 @@ describe("emulator runtime on a guest-less VM", () => {
     process.kill(status.vm.pid!, "SIGKILL");
     await new Promise((r) => setTimeout(r, 500));
     expect((await emulator.status({ arch: "amd64" })).health).toBe("crashed");
+    // The dead QEMU's memory file is still in /dev/shm: a stop gives that RAM back.
+    expect(existsSync(liveMemory())).toBe(true);
+    expect(await emulator.stop()).toMatchObject({ wasRunning: false, method: "none" });
+    expect(existsSync(liveMemory())).toBe(false);
     const r = await emulator.start({ ...common, memoryMb: 320 });
     expect(r.bootKind).toBe("cold");
     expect(r.reason).toMatch(/ended without a stop/);
@@ -255,10 +273,14 @@ describe("emulator runtime on a guest-less VM", () => {
     const reset = await emulator.reset();
     expect(reset).toMatchObject({ mode: "overlay-deleted", stoppedFirst: true });
     expect(reset.reason).toMatch(/no fresh snapshot/);
+    // The running VM's memory file goes with the disk it belonged to.
+    expect(existsSync(liveMemory())).toBe(false);
     const r = await emulator.start(common);
     expect(r.reason).toMatch(/first start/);
+    expect(existsSync(liveMemory())).toBe(true);
     const hard = await emulator.reset({ hard: true });
     expect(hard.mode).toBe("overlay-deleted");
+    expect(existsSync(liveMemory())).toBe(false);
     expect(() => execFileSync("qemu-img", ["info", emulator.paths.overlay], { stdio: "ignore" })).toThrow();
   });
 

@@ -25,6 +25,10 @@
  * <home>/run/<instance>/bridge-config.guest   the guest's latest `--config-file` version (0600), written back at stop
  * <home>/run/<instance>/bridge.log            the file bridge process's own log (one JSON event a line, no token)
  * <home>/run/<instance>/runtime-env.fwcfg     the Hexclave image's runtime environment for the guest (fw_cfg, 0600)
+ * <home>/run/<instance>/guest-memory.ram     the guest's RAM while QEMU runs, when /dev/shm cannot hold it
+ *                                            (else /dev/shm/hexclave-emulator-<id>.ram; machine/guest-memory.ts)
+ * <home>/run/<instance>/suspend.ram          the guest's memory as of the last suspend (sparse, 0600)
+ * <home>/run/<instance>/fresh.vmstate, fresh.ram  `fresh`'s device state and memory copy (lifecycle/fresh-state.ts)
  * ```
  */
 import { homedir } from "node:os";
@@ -57,6 +61,10 @@ export const EMULATOR_START_LOCK_FILE = "start.lock";
 export const BRIDGE_FW_CFG_FILE = "bridge.fwcfg";
 /** The detached file bridge process: pid, identity, port, project directory, config file session. */
 export const BRIDGE_RECORD_FILE = "bridge.json";
+/** The guest's RAM (qemu-core `VmSpec.memoryFile`) while QEMU runs, when no tmpfs can hold it (machine/guest-memory.ts). */
+export const GUEST_MEMORY_FILE = "guest-memory.ram";
+/** The guest's memory as of the last suspend, copied out of the memory file by `stop` and back by the resume. */
+export const SUSPEND_MEMORY_FILE = "suspend.ram";
 /** The guest's latest `--config-file` content, kept by the bridge process for the write-back at stop. */
 export const BRIDGE_CONFIG_GUEST_FILE = "bridge-config.guest";
 /** The bridge process's log (request events, never the token). */

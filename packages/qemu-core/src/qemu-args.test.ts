@@ -234,6 +234,23 @@ const table: Array<{ title: string; spec: VmSpec; hostArch?: "amd64" | "arm64"; 
     ],
   },
   {
+    title: "a balloon that reports the guest's free pages",
+    spec: { ...base, arch: "amd64", accel: "tcg", balloon: { freePageReporting: true } },
+    args: [
+      ...[...head, "-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", ...tail],
+      ...["-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on"],
+    ],
+  },
+  {
+    title: "a plain balloon, after the RNG",
+    spec: { ...base, arch: "arm64", accel: "kvm", ...kernel, rng: true, balloon: {} },
+    args: [
+      ...[...head, "-machine", "virt,gic-version=max", "-accel", "kvm", "-cpu", "host", ...tail, ...kernelArgs],
+      ...["-object", "rng-builtin,id=rng0", "-device", "virtio-rng-pci,rng=rng0"],
+      ...["-device", "virtio-balloon-pci,id=balloon0"],
+    ],
+  },
+  {
     title: "no serial at all",
     spec: { ...base, arch: "amd64", accel: "kvm", serial: "none" },
     args: [...head, "-machine", "q35", "-accel", "kvm", "-cpu", "host", ...tail, "-serial", "none"],
@@ -417,6 +434,16 @@ describe("spec validation", () => {
       title: "a relative memory file",
       spec: { ...base, arch: "amd64", accel: "tcg", memoryFile: "guest.ram" },
       path: "memoryFile",
+    },
+    {
+      title: "a balloon given as a flag",
+      spec: { ...base, arch: "amd64", accel: "tcg", balloon: true },
+      path: "balloon",
+    },
+    {
+      title: "free page reporting as text",
+      spec: { ...base, arch: "amd64", accel: "tcg", balloon: { freePageReporting: "on" } },
+      path: "balloon.freePageReporting",
     },
     {
       title: "loadvm and incoming together",

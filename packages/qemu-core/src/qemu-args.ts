@@ -208,6 +208,12 @@ export function validateVmSpec(spec: VmSpec, options: BuildQemuArgsOptions = {})
     }
   }
   if (s.loadvm !== undefined && s.incoming !== undefined) bad("incoming", "cannot be combined with loadvm");
+  if (s.balloon !== undefined) {
+    if (typeof s.balloon !== "object" || s.balloon === null) bad("balloon", "must be an object");
+    else if (s.balloon.freePageReporting !== undefined && typeof s.balloon.freePageReporting !== "boolean") {
+      bad("balloon.freePageReporting", "must be a boolean");
+    }
+  }
   if (s.extraArgs !== undefined && (!Array.isArray(s.extraArgs) || s.extraArgs.some((a) => typeof a !== "string"))) {
     bad("extraArgs", "must be an array of strings");
   }
@@ -280,7 +286,7 @@ function hostfwd(f: PortForward): string {
  * deterministic; throws `INVALID_VM_SPEC` on a malformed spec.
  *
  * The order is fixed: identity, machine, accelerator, CPU, memory, defaults
- * off, firmware, kernel, drives (in spec order), network, RNG, fw_cfg,
+ * off, firmware, kernel, drives (in spec order), network, RNG, balloon, fw_cfg,
  * SMBIOS, QMP, guest agent, serial, pidfile, daemonize, no-reboot, loadvm or
  * incoming, then `extraArgs`.
  *
@@ -387,6 +393,10 @@ export function buildQemuArgs(spec: VmSpec, options: BuildQemuArgsOptions = {}):
     );
   }
   if (spec.rng === true) add("-object", "rng-builtin,id=rng0", "-device", "virtio-rng-pci,rng=rng0");
+  if (spec.balloon !== undefined) {
+    const reporting = spec.balloon.freePageReporting === true ? [["free-page-reporting", "on"] as const] : [];
+    add("-device", opts("virtio-balloon-pci", [["id", "balloon0"], ...reporting]));
+  }
 
   for (const entry of spec.fwCfg ?? []) {
     const value = entry.file !== undefined ? `file=${esc(entry.file)}` : `string=${esc(entry.string ?? "")}`;

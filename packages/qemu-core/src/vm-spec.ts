@@ -121,6 +121,12 @@ export interface VmSpec {
   readonly incoming?: string;
   /** virtio-rng from the host: guests boot without waiting for entropy. */
   readonly rng?: boolean;
+  /**
+   * A virtio balloon (`virtio-balloon-pci`, QEMU 5.1+ for `freePageReporting`). With `freePageReporting` the guest
+   * tells QEMU which blocks of its memory it freed (Linux `CONFIG_PAGE_REPORTING`, 2 MiB blocks and up, a few seconds
+   * after they were freed) and QEMU discards them: a `memoryFile` gets holes there instead of the stale pages.
+   */
+  readonly balloon?: { readonly freePageReporting?: boolean };
   /** Exit QEMU when the guest powers off or resets: `-no-reboot`. */
   readonly noReboot?: boolean;
   /** Escape hatch, appended verbatim. */

@@ -52,6 +52,14 @@ describe("parseSaveLine", () => {
     ["✔ snapshot done in 21.9 s (suspend (469 MiB of state))\n", { saveMs: 21_900, saveBytes: 469 * 2 ** 20 }],
     ["- snapshot done in 850 ms (suspend (12 MiB of state))", { saveMs: 850, saveBytes: 12 * 2 ** 20 }],
     ["snapshot done in 1 min 5 s (suspend (2048 MiB of state))", { saveMs: 65_000, saveBytes: 2048 * 2 ** 20 }],
+    [
+      "✔ snapshot done in 412 ms (suspend (0.5 MiB of device state, the RAM in its memory file))",
+      { saveMs: 412, saveBytes: 2 ** 19 },
+    ],
+    [
+      "✔ snapshot done in 1.2 s (suspend (0.5 MiB of device state, 560 MiB of memory))",
+      { saveMs: 1200, saveBytes: 560.5 * 2 ** 20 },
+    ],
     ["stop done in 1.2 s (quit)", null],
     ["", null],
   ])("%j", (stderr, expected) => {

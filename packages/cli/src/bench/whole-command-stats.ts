@@ -178,13 +178,17 @@ const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, min: 60_000, s
 
 /**
  * The save of a `stop` from its progress lines on stderr (the CLI's plain
- * format: `snapshot done in 21.9 s (suspend (469 MiB of state))`); null
- * when the stop did not save.
+ * format: `snapshot done in 0.9 s (suspend (0.8 MiB of device state, 560
+ * MiB of memory))`, or the older `(suspend (469 MiB of state))`); the size
+ * is all the save wrote. Null when the stop did not save.
  */
 export function parseSaveLine(stderr: string): { saveMs: number; saveBytes: number } | null {
-  const m = /snapshot done in ([^(]+?) \(suspend \((\d+) MiB of state\)\)/.exec(stderr);
+  const m =
+    /snapshot done in ([^(]+?) \(suspend \((\d+(?:\.\d+)?) MiB of (?:device )?state(?:, (\d+(?:\.\d+)?) MiB of memory)?/.exec(
+      stderr,
+    );
   if (m === null) return null;
   let ms = 0;
   for (const part of m[1]!.matchAll(DURATION_PART)) ms += Number(part[1]) * UNIT_MS[part[2]!]!;
-  return { saveMs: ms, saveBytes: Number(m[2]) * 2 ** 20 };
+  return { saveMs: ms, saveBytes: Math.round((Number(m[2]) + Number(m[3] ?? 0)) * 2 ** 20) };
 }

@@ -41,7 +41,9 @@ export function renderWholeBenchTables(summaries: readonly BenchConfigSummary[])
     });
     parts.push(`Whole command (spawn of \`stack emulator ...\` to its exit), ${s.label}`);
     parts.push(alignColumns(["command", "runs", "median", "min .. max"], rows));
-    const size = s.save.bytes ? `${(s.save.bytes.median / 2 ** 20).toFixed(0)} MiB` : "-";
+    const mib = s.save.bytes ? s.save.bytes.median / 2 ** 20 : undefined;
+    // A memory-file suspend streams the device state only (well under 1 MiB): one decimal below 10 MiB.
+    const size = mib === undefined ? "-" : `${mib.toFixed(mib < 10 ? 1 : 0)} MiB`;
     parts.push(`suspend save (inside stop): ${cell(s.save.ms)} for ${size} of state (median)`);
     const names = [...new Set([...s.phases.cold, ...s.phases.resume, ...s.phases.reset].map((p) => p.phase))];
     const at = (lane: keyof BenchConfigSummary["phases"], phase: string) => {

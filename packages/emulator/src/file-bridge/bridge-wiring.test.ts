@@ -20,6 +20,7 @@ const spec = buildEmulatorVmSpec({
   manifest,
   image: imagePaths("/h", "amd64"),
   instance,
+  memoryFile: "/dev/shm/hexclave-emulator-0123456789abcdef.ram",
   instanceName: "vm",
   accel: "tcg",
   cpus: 2,

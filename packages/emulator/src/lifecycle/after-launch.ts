@@ -3,7 +3,6 @@
  * resumed guest, wait for the services, save `fresh` after the first healthy
  * cold boot; all while QEMU's run state is watched.
  */
-import { rm } from "node:fs/promises";
 import { vmFailedError } from "@hexclave/image-builder/accelerator-fallback";
 import {
   type Accelerator,
@@ -30,7 +29,7 @@ import {
 import type { EmulatorStartOptions, EmulatorStartResult } from "../types.js";
 import type { Launched } from "./launch.js";
 import { afterResume } from "./resume-fixup.js";
-import { saveWithFlush } from "./save-state.js";
+import { removeSuspendState, saveWithFlush } from "./save-state.js";
 import type { StartPlan } from "./start-plan.js";
 import { vmEvents } from "./vm-events.js";
 import { SERIAL_TAIL_LINES, waitForServices } from "./wait-ready.js";
@@ -139,7 +138,7 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
 
   if (snapshot === "suspend") {
     // Consumed: the disk moves on from here, so the state must never be resumed again.
-    await rm(ctx.paths.suspendState, { force: true });
+    await removeSuspendState(ctx.paths);
     emit({ type: "snapshot-deleted", name: "suspend" });
   }
   const phases: Record<string, number> = { "qemu-up": Date.now() - launched.spawnedAt };

@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { instancePaths, type QemuImgSnapshot } from "@hexclave/qemu-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshResume, freshStateFile, removeFreshState } from "./fresh-state.js";
+import { freshMemoryFile, freshResume, freshStateFile, removeFreshState } from "./fresh-state.js";
 
 let home: string;
 beforeAll(async () => {
@@ -30,13 +30,22 @@ describe("freshResume", () => {
     name: string;
     snapshots: Array<Pick<QemuImgSnapshot, "name" | "vmStateSize">>;
     file: boolean;
+    memory?: boolean;
     expected: "incoming" | "loadvm";
   }> = [
     {
-      name: "a disk-only fresh with its state file resumes the file",
+      name: "a disk-only fresh with its state file and memory resumes them",
       snapshots: [{ name: "fresh", vmStateSize: 0 }],
       file: true,
+      memory: true,
       expected: "incoming",
+    },
+    {
+      name: "a disk-only fresh whose memory is missing uses -loadvm (which fails into a cold boot)",
+      snapshots: [{ name: "fresh", vmStateSize: 0 }],
+      file: true,
+      memory: false,
+      expected: "loadvm",
     },
     {
       name: "a fresh holding its RAM (an older install) uses -loadvm",
@@ -57,9 +66,13 @@ describe("freshResume", () => {
       const { vm, reverted } = fakeVm(`vm${i}`, c.snapshots);
       await mkdir(vm.paths.dir, { recursive: true });
       if (c.file) await writeFile(freshStateFile(vm.paths), "state");
+      if (c.memory === true) await writeFile(freshMemoryFile(vm.paths), "memory");
       const how = await freshResume(vm, undefined);
       if (c.expected === "incoming") {
-        expect(how).toEqual({ incomingStateFile: join(vm.paths.dir, "fresh.vmstate") });
+        expect(how).toEqual({
+          incomingStateFile: join(vm.paths.dir, "fresh.vmstate"),
+          incomingMemoryImage: join(vm.paths.dir, "fresh.ram"),
+        });
         expect(reverted).toEqual(["fresh"]); // the disk goes back to the instant of the state first
       } else {
         expect(how).toEqual({ loadvm: "fresh" });
@@ -67,6 +80,7 @@ describe("freshResume", () => {
       }
       await removeFreshState(vm.paths);
       await removeFreshState(vm.paths); // absent is fine
+      expect(await readdir(vm.paths.dir)).toEqual([]);
     });
   }
 });

@@ -21,6 +21,7 @@ import {
 import type { Emit, EmulatorContext, Env } from "../context.js";
 import { exists } from "../internal/files.js";
 import { computeFingerprint, type VmFingerprint } from "../machine/fingerprint.js";
+import { suspendMemoryFile } from "../machine/guest-memory.js";
 import type { InstalledImage } from "../store/installed-image.js";
 import {
   EMPTY_SNAPSHOT_RECORD,
@@ -30,6 +31,7 @@ import {
   writeSnapshotRecord,
 } from "../store/snapshot-record.js";
 import { freshResume, removeFreshState } from "./fresh-state.js";
+import { removeSuspendState } from "./save-state.js";
 import type { ColdPlan } from "./start-plan.js";
 import { vmEvents } from "./vm-events.js";
 
@@ -64,7 +66,10 @@ export function fingerprintOf(
   baseSha256: string,
 ): VmFingerprint {
   // The spec VmInstance.start launches (overlay attached): the fingerprint describes what QEMU really runs.
-  const args = buildQemuArgs(instanceVmSpec(ctx.paths, spec, { instanceName: ctx.instanceName, overlay: true }));
+  // Where the memory file lives (a tmpfs or the instance directory) does not change what a saved state fits: the
+  // resume copies the saved memory into whichever file the spec names.
+  const placed = spec.memoryFile === undefined ? spec : { ...spec, memoryFile: "/guest-memory" };
+  const args = buildQemuArgs(instanceVmSpec(ctx.paths, placed, { instanceName: ctx.instanceName, overlay: true }));
   return computeFingerprint({
     args,
     accel: spec.accel,
@@ -84,7 +89,13 @@ export async function launch(ctx: EmulatorContext, o: LaunchOptions): Promise<La
     spec,
     backingImage: { file: image.paths.image, format: "qcow2" },
     // `suspend` is a state file beside the overlay; `fresh` an internal snapshot of it.
-    ...(resume === "suspend" ? { incomingStateFile: ctx.paths.suspendState } : {}),
+    ...(resume === "suspend"
+      ? {
+          incomingStateFile: ctx.paths.suspendState,
+          // The memory the stop copied out of the memory file goes back in (guest-memory.ts).
+          ...(spec.memoryFile === undefined ? {} : { incomingMemoryImage: suspendMemoryFile(ctx.paths) }),
+        }
+      : {}),
     ...(resume === "fresh" ? await freshResume(ctx.vm, signal) : {}),
     fingerprint: fingerprint as unknown as Record<string, unknown>,
     ...vmEvents(emit),
@@ -129,7 +140,7 @@ export async function prepareColdDisk(
   if (plan.newOverlay) {
     await rm(ctx.paths.overlay, { force: true });
     await rm(ctx.paths.uefiVars, { force: true });
-    await rm(ctx.paths.suspendState, { force: true });
+    await removeSuspendState(ctx.paths);
     await removeFreshState(ctx.paths);
     next = {
       ...EMPTY_SNAPSHOT_RECORD,
@@ -148,7 +159,7 @@ export async function prepareColdDisk(
       next = withoutSnapshot(next, name);
     }
     // A suspend that this start does not resume is stale from here on: never resume it later.
-    await rm(ctx.paths.suspendState, { force: true });
+    await removeSuspendState(ctx.paths);
     next = withoutSnapshot(next, "suspend");
   }
   await writeSnapshotRecord(ctx.recordFile, next);

@@ -7,6 +7,7 @@ import { rm } from "node:fs/promises";
 import type { Emit, EmulatorContext } from "../context.js";
 import { throwIfAborted } from "../internal/abort.js";
 import { exists } from "../internal/files.js";
+import { removeGuestMemory } from "../machine/guest-memory.js";
 import {
   EMPTY_SNAPSHOT_RECORD,
   readSnapshotRecord,
@@ -16,6 +17,7 @@ import {
 import type { EmulatorResetOptions, EmulatorResetResult } from "../types.js";
 import { stopFileBridge } from "./bridge-session.js";
 import { removeFreshState } from "./fresh-state.js";
+import { removeSuspendState } from "./save-state.js";
 import { vmEvents } from "./vm-events.js";
 
 export async function reset(ctx: EmulatorContext, options: EmulatorResetOptions = {}): Promise<EmulatorResetResult> {
@@ -44,7 +46,8 @@ export async function reset(ctx: EmulatorContext, options: EmulatorResetOptions 
   if (options.hard !== true) {
     const present = (await ctx.img.snapshotList(ctx.paths.overlay)).map((x) => x.name);
     if (record.snapshots.fresh !== undefined && present.includes("fresh")) {
-      await rm(ctx.paths.suspendState, { force: true });
+      await removeSuspendState(ctx.paths);
+      await removeGuestMemory(ctx.paths); // the start copies fresh's memory in
       await writeSnapshotRecord(ctx.recordFile, {
         ...withoutSnapshot(record, "suspend"),
         resetPending: true,
@@ -58,7 +61,8 @@ export async function reset(ctx: EmulatorContext, options: EmulatorResetOptions 
   }
   await rm(ctx.paths.overlay, { force: true });
   await rm(ctx.paths.uefiVars, { force: true });
-  await rm(ctx.paths.suspendState, { force: true });
+  await removeSuspendState(ctx.paths);
+  await removeGuestMemory(ctx.paths);
   await removeFreshState(ctx.paths);
   await writeSnapshotRecord(ctx.recordFile, {
     ...EMPTY_SNAPSHOT_RECORD,

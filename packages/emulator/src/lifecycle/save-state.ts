@@ -3,11 +3,13 @@
  * by `stop`) and `fresh` (saved by the first healthy cold start), each after
  * flushing the guest, and recorded with the machine it fits.
  */
-import type { GuestAgentClient, InstanceVmSpec } from "@hexclave/qemu-core";
+import { rm } from "node:fs/promises";
+import type { GuestAgentClient, InstancePaths, InstanceVmSpec } from "@hexclave/qemu-core";
 import { type Emit, type EmulatorContext, GUEST_AGENT_TIMEOUT_MS } from "../context.js";
 import { errorText } from "../internal/error-text.js";
 import { exists } from "../internal/files.js";
 import type { VmFingerprint } from "../machine/fingerprint.js";
+import { suspendMemoryFile } from "../machine/guest-memory.js";
 import { type SnapshotName, updateSnapshotRecord, withSnapshot } from "../store/snapshot-record.js";
 import { saveFreshPair } from "./fresh-state.js";
 import { vmEvents } from "./vm-events.js";
@@ -34,9 +36,16 @@ export async function presentSnapshots(ctx: EmulatorContext): Promise<SnapshotNa
   ];
 }
 
+/** Removes the suspend: its device state and its memory. */
+export async function removeSuspendState(paths: InstancePaths): Promise<void> {
+  await rm(paths.suspendState, { force: true });
+  await rm(suspendMemoryFile(paths), { force: true });
+}
+
 /**
  * Flushes the guest (fsfreeze, or `sync` when freezing fails) and saves its
- * RAM and device state to the suspend file; the caller then quits QEMU. The
+ * device state to the suspend file and the memory it holds to `suspend.ram`
+ * (machine/guest-memory.ts); the caller then quits QEMU. The
  * guest stays frozen in the saved state: the resume thaws it. A failure
  * runs the VM again (thawed) before it is thrown.
  */
@@ -48,9 +57,12 @@ export async function saveSuspend(
 ): Promise<void> {
   const began = Date.now();
   emit({ type: "stage-start", stage: "snapshot", label: "saving suspend" });
-  const agent = await flushGuest(ctx, signal, emit, { dropCaches: true });
+  // No page-cache drop here: the guest reports what it frees a few seconds later, after the copy (a drop would only
+  // cost time; fresh drops it, once, while the guest runs on).
+  const agent = await flushGuest(ctx, signal, emit);
   try {
     const saved = await ctx.vm.saveStateFile(ctx.paths.suspendState, {
+      ...(machine.spec.memoryFile === undefined ? {} : { memoryImage: suspendMemoryFile(ctx.paths) }),
       ...vmEvents(emit),
       ...(signal ? { signal } : {}),
     });
@@ -58,7 +70,9 @@ export async function saveSuspend(
       type: "stage-end",
       stage: "snapshot",
       durationMs: Date.now() - began,
-      detail: `suspend (${Math.round(saved.bytes / 2 ** 20)} MiB of state)`,
+      detail: `suspend (${(saved.bytes / 2 ** 20).toFixed(1)} MiB of device state${
+        saved.memoryBytes === undefined ? "" : `, ${Math.round(saved.memoryBytes / 2 ** 20)} MiB of memory`
+      })`,
     });
   } catch (error) {
     const qmp = await ctx.vm.qmp().catch(() => undefined);
@@ -128,8 +142,8 @@ async function recordSaved(
 
 /**
  * Freezes the guest's file systems (or runs `sync` when freezing fails); undefined without a guest agent.
- * `dropCaches` first drops the guest's clean page cache: with `init_on_free=1` its pages become zero pages,
- * which a saved state does not carry (best effort: a failure only costs size).
+ * `dropCaches` first drops the guest's clean page cache: the guest reports the freed blocks (free page
+ * reporting), which become holes in the memory file and so in `fresh.ram` (best effort: a failure only costs size).
  */
 async function flushGuest(
   ctx: EmulatorContext,

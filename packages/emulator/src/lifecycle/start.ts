@@ -28,6 +28,7 @@ import { abortError, aborted, throwIfAborted } from "../internal/abort.js";
 import { errorText } from "../internal/error-text.js";
 import { exists } from "../internal/files.js";
 import { imagePaths } from "../layout.js";
+import { chooseMemoryPlacement, guestMemoryFile, readTmpfs } from "../machine/guest-memory.js";
 import { guestNetworkOf, writeGuestConnector } from "../machine/guest-network.js";
 import { buildEmulatorVmSpec, withHostPorts } from "../machine/vm-spec.js";
 import { hostPortsFor, type ResolvedSettings, resolveRuntimeSettings } from "../settings/runtime-settings.js";
@@ -193,8 +194,17 @@ async function startLocked(
 
   const firmware: Firmware | undefined =
     image.manifest.boot.kind === "firmware" ? await prepareFirmware(s.arch, ctx.env) : undefined;
+  const memory = chooseMemoryPlacement(await readTmpfs(), s.memoryMb);
+  if (memory.kind === "instance") {
+    emit({
+      type: "message",
+      level: "info",
+      text: `The guest's memory is a file in ${ctx.paths.dir} (not in RAM-backed /dev/shm): ${memory.reason}`,
+    });
+  }
   const spec = buildEmulatorVmSpec({
     ...(firmware !== undefined ? { firmwareCode: firmware.code } : {}),
+    memoryFile: guestMemoryFile(ctx.paths, memory),
     manifest: image.manifest,
     image: image.paths,
     instance: ctx.paths,

@@ -4,16 +4,16 @@
  * after QEMU quit, so the guest's last version is in. A conflict is a
  * warning event and `configFile` in the result.
  */
-import { rm } from "node:fs/promises";
 import type { Accelerator } from "@hexclave/qemu-core";
 import type { Emit, EmulatorContext } from "../context.js";
 import { abortError, aborted, throwIfAborted } from "../internal/abort.js";
 import { errorText } from "../internal/error-text.js";
+import { removeGuestMemory } from "../machine/guest-memory.js";
 import { EMULATOR_NO_SNAPSHOT_ENV, envTruthy } from "../settings/runtime-settings.js";
 import { readSnapshotRecord, updateSnapshotRecord, withoutSnapshot } from "../store/snapshot-record.js";
 import type { EmulatorStopOptions, EmulatorStopResult } from "../types.js";
 import { stopFileBridge } from "./bridge-session.js";
-import { saveSuspend } from "./save-state.js";
+import { removeSuspendState, saveSuspend } from "./save-state.js";
 import { vmEvents } from "./vm-events.js";
 
 /**
@@ -43,7 +43,11 @@ async function stopVm(ctx: EmulatorContext, options: EmulatorStopOptions): Promi
   const noSnapshot = options.noSnapshot === true || envTruthy(ctx.env[EMULATOR_NO_SNAPSHOT_ENV]);
   const status = await ctx.vm.status();
   if (status.state === "stopped" || status.state === "crashed") {
-    if (status.state === "crashed") await ctx.vm.stop({ ...vmEvents(emit), ...(signal ? { signal } : {}) });
+    if (status.state === "crashed") {
+      await ctx.vm.stop({ ...vmEvents(emit), ...(signal ? { signal } : {}) });
+      // A QEMU that died leaves its memory file (in /dev/shm, RAM the host would not get back until the next start).
+      await removeGuestMemory(ctx.paths);
+    }
     return { wasRunning: false, suspended: false, method: "none", durationMs: Date.now() - began };
   }
   const record = await readSnapshotRecord(ctx.recordFile);
@@ -66,6 +70,8 @@ async function stopVm(ctx: EmulatorContext, options: EmulatorStopOptions): Promi
         emit({ type: "stage-start", stage: "stop", label: "quitting QEMU" });
         const stopped = await ctx.vm.stop({ graceMs: 0, ...vmEvents(emit), ...(signal ? { signal } : {}) });
         emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
+        // The suspend has its copy of the guest's memory (suspend.ram): the RAM QEMU ran with goes back to the host.
+        await removeGuestMemory(ctx.paths);
         await updateSnapshotRecord(ctx.recordFile, (r) => ({
           ...r,
           running: false,
@@ -77,7 +83,7 @@ async function stopVm(ctx: EmulatorContext, options: EmulatorStopOptions): Promi
         reason = `saving the state failed: ${errorText(error)}`;
         emit({ type: "message", level: "warn", text: `Could not suspend (${reason}); powering off instead` });
         await updateSnapshotRecord(ctx.recordFile, (r) => withoutSnapshot(r, "suspend"));
-        await rm(ctx.paths.suspendState, { force: true });
+        await removeSuspendState(ctx.paths);
       }
     }
   }
@@ -91,6 +97,8 @@ async function stopVm(ctx: EmulatorContext, options: EmulatorStopOptions): Promi
     ...(signal ? { signal } : {}),
   });
   emit({ type: "stage-end", stage: "stop", durationMs: stopped.elapsedMs, detail: stopped.how });
+  // No suspend refers to the guest's memory: give it back.
+  await removeGuestMemory(ctx.paths);
   await updateSnapshotRecord(ctx.recordFile, (r) => ({
     ...withoutSnapshot(r, "suspend"),
     running: false,

@@ -39,15 +39,16 @@ const input = {
   cpus: 2,
   memoryMb: 2048,
   ports: { backend: 36701 },
+  memoryFile: "/dev/shm/hexclave-emulator-0123456789abcdef.ram",
 };
 
 describe("buildEmulatorVmSpec", () => {
-  it("boots the manifest's kernel (rebooting on a panic, zeroing freed pages) on a discard-enabled overlay with four loopback forwards", () => {
+  it("boots the manifest's kernel (rebooting on a panic) on a discard-enabled overlay with four loopback forwards, its RAM in the memory file it is given, whose freed blocks the guest reports", () => {
     const spec = buildEmulatorVmSpec(input);
     expect(spec.kernelBoot).toEqual({
       kernel: "/h/images/stack-emulator-amd64.vmlinuz",
       initrd: "/h/images/stack-emulator-amd64.initrd",
-      append: "root=LABEL=root console=ttyS0 panic=-1 oops=panic init_on_free=1",
+      append: "root=LABEL=root console=ttyS0 panic=-1 oops=panic",
     });
     expect(spec.drives).toEqual([{ id: "disk", file: "/h/run/vm/disk.qcow2", format: "qcow2", discard: true }]);
     expect(spec.network?.forwards).toEqual([
@@ -56,7 +57,15 @@ describe("buildEmulatorVmSpec", () => {
       { hostAddress: "127.0.0.1", hostPort: 26702, guestPort: 9090 },
       { hostAddress: "127.0.0.1", hostPort: 26703, guestPort: 9001 },
     ]);
-    expect(spec).toMatchObject({ arch: "amd64", accel: "tcg", cpus: 2, memoryMb: 2048, rng: true });
+    expect(spec).toMatchObject({
+      arch: "amd64",
+      accel: "tcg",
+      cpus: 2,
+      memoryMb: 2048,
+      rng: true,
+      memoryFile: "/dev/shm/hexclave-emulator-0123456789abcdef.ram",
+      balloon: { freePageReporting: true },
+    });
     expect(spec.firmware).toBeUndefined();
   });
 

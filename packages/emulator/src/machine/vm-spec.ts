@@ -10,15 +10,6 @@ import { REBOOT_ON_PANIC_OPTIONS, withKernelOptions } from "@hexclave/qemu-core"
 import { bridgeFwCfgEntry } from "../file-bridge/fw-cfg.js";
 import { DEFAULT_GUEST_NETWORK, type GuestNetworkSettings, guestNetworkSpec } from "./guest-network.js";
 
-/**
- * Kernel options of the emulator's guest. `init_on_free=1`: the kernel zeroes
- * pages as it frees them, so a saved state (stop) skips them as zero pages
- * instead of carrying their stale contents, and a resume loads less. Together
- * with dropping the guest's clean page cache before the save (stop does), the
- * state shrinks to what the guest really holds.
- */
-export const EMULATOR_KERNEL_OPTIONS = ["init_on_free=1"] as const;
-
 /** One endpoint forwarded to the host (docker/services.json `exposed`, recorded in the manifest). */
 export interface ExposedEndpoint {
   readonly service: string;
@@ -41,6 +32,7 @@ export interface RuntimeManifest {
 
 /** The guest NIC's MAC: fixed, so a resumed guest sees the same NIC. */
 export const EMULATOR_MAC = "52:54:00:48:58:01";
+
 /** Drive id of the overlay (the node that holds snapshots). */
 export const OVERLAY_DRIVE_ID = "disk";
 /** Name of the guest NIC for QMP `set_link`. */
@@ -60,6 +52,8 @@ export interface EmulatorSpecInput {
   readonly firmwareCode?: string;
   /** What the guest may reach (`--guest-network`, `--guest-reach`); default isolated, no host port. */
   readonly guestNetwork?: GuestNetworkSettings;
+  /** The guest's RAM, a file mapped shared (machine/guest-memory.ts). */
+  readonly memoryFile: string;
 }
 
 /** Host port per service: the given ones over the manifest's defaults. */
@@ -89,7 +83,9 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
             kernel: input.image.kernel,
             initrd: input.image.initrd,
             // A guest kernel that panics (rare under TCG, early in boot) reboots instead of hanging the start.
-            append: withKernelOptions(manifest.boot.append, [...REBOOT_ON_PANIC_OPTIONS, ...EMULATOR_KERNEL_OPTIONS]),
+            // (No `init_on_free=1` any more: with the RAM in a memory file it made the guest write all of it, and
+            // so the file, at boot; freed pages leave the file through the balloon's free page reporting instead.)
+            append: withKernelOptions(manifest.boot.append, REBOOT_ON_PANIC_OPTIONS),
           },
         }
       : {
@@ -105,6 +101,7 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
     accel: input.accel,
     cpus: input.cpus,
     memoryMb: input.memoryMb,
+    memoryFile: input.memoryFile,
     drives: [{ id: OVERLAY_DRIVE_ID, file: instance.overlay, format: "qcow2", discard: true }],
     ...boot,
     network: {
@@ -114,6 +111,10 @@ export function buildEmulatorVmSpec(input: EmulatorSpecInput): InstanceVmSpec {
       ...guestNetworkSpec(input.guestNetwork ?? DEFAULT_GUEST_NETWORK, instance.dir),
     },
     rng: true,
+    // Blocks the guest frees become holes in the memory file (QEMU punches them out): the host gets that RAM back,
+    // and the copies a suspend and `fresh` make (sparse) skip them; the page cache dropped before `fresh` so
+    // leaves `fresh.ram` small.
+    balloon: { freePageReporting: true },
     // The file bridge's port and token (issue 10) and the runtime environment (issue 13): always present,
     // read by QEMU from their files at each start.
     fwCfg: [bridgeFwCfgEntry(instance.dir), runtimeEnvFwCfgEntry(instance.dir)],

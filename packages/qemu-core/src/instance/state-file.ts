@@ -22,12 +22,13 @@
  * the save and the load run with QEMU's `x-ignore-shared`, so the stream
  * holds only the device state (a few hundred KiB) and the RAM stays in the
  * file (measured here for an idle 4 GiB guest: save 34 s with anonymous RAM,
- * 0.05 s with the file; load 0.06 s). The save then writes the file's dirty
- * pages to disk, so the pair survives a host reboot. Such a state file fits
- * the memory file only as it was at the save: a resume runs the guest on and
- * changes it, so the state is resumed once, unless its memory was copied
- * aside (`memoryImage`) and is copied back for each resume
- * (`incomingMemoryImage`). A load needs `-incoming defer`: the capability
+ * 0.05 s with the file; load 0.06 s). Such a state file fits the memory file
+ * only as it was at the save: a resume runs the guest on and changes it. So
+ * the save either writes the file's dirty pages to disk (the pair survives a
+ * host reboot; resumed once), or copies the memory aside (`memoryImage`, a
+ * sparse copy: what the guest holds, not its size), which a resume copies
+ * back (`incomingMemoryImage`): the way when the memory file is in a tmpfs,
+ * or when the state is resumed more than once. A load needs `-incoming defer`: the capability
  * must be set before the stream is read, and QEMU 7.2 takes it over QMP only.
  *
  * `saveStateFile` writes one (VM paused, temp file then rename); `start`
@@ -57,8 +58,9 @@ async function setIgnoreShared(client: QmpClient, state: boolean): Promise<void>
 
 export interface StateFileSaveOptions extends SnapshotOptions {
   /**
-   * For a VM with a memory file: also copy the memory, as of the save, to this file (sparse), so the state can be
-   * resumed more than once (`start({ incomingStateFile, incomingMemoryImage })`).
+   * For a VM with a memory file: copy the memory, as of the save, to this file (sparse; temp then rename) instead
+   * of flushing the memory file itself, so the state is resumed from the copy
+   * (`start({ incomingStateFile, incomingMemoryImage })`), as often as wanted.
    */
   readonly memoryImage?: string;
 }
@@ -122,7 +124,7 @@ export async function saveStateFile(
   ctx: InstanceContext,
   file: string,
   options: StateFileSaveOptions = {},
-): Promise<{ bytes: number; elapsedMs: number }> {
+): Promise<{ bytes: number; elapsedMs: number; memoryBytes?: number }> {
   const lock = await acquireInstanceLock(ctx.paths.lock, { purpose: "snapshot" });
   const tmp = `${file}.${process.pid}.tmp`;
   const started = Date.now();
@@ -141,14 +143,18 @@ export async function saveStateFile(
         // Only this save skips the RAM: an internal snapshot taken later by this QEMU must hold it.
         if (memoryFile !== undefined) await setIgnoreShared(client, false).catch(() => {});
       }
+      let memoryBytes: number | undefined;
       if (memoryFile !== undefined) {
-        await syncMemoryFile(memoryFile);
-        if (options.memoryImage !== undefined) await copyMemoryFile(ctx.runner, memoryFile, options.memoryImage);
+        if (options.memoryImage === undefined) await syncMemoryFile(memoryFile);
+        else {
+          await copyMemoryFile(ctx.runner, memoryFile, options.memoryImage);
+          memoryBytes = (await stat(options.memoryImage)).blocks * 512;
+        }
       }
       const { size } = await stat(tmp);
       await rename(tmp, file);
       options.onEvent?.({ type: "snapshot-saved", name: basename(file), elapsedMs: Date.now() - started });
-      return { bytes: size, elapsedMs: Date.now() - started };
+      return { bytes: size, elapsedMs: Date.now() - started, ...(memoryBytes === undefined ? {} : { memoryBytes }) };
     } catch (error) {
       await rm(tmp, { force: true });
       if (qemuErrors.is(error, "ABORTED")) throw error;

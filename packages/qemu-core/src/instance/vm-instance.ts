@@ -186,7 +186,7 @@ export class VmInstance {
   async saveStateFile(
     file: string,
     options: StateFileSaveOptions & { readonly diskSnapshot?: string } = {},
-  ): Promise<{ bytes: number; elapsedMs: number }> {
+  ): Promise<{ bytes: number; elapsedMs: number; memoryBytes?: number }> {
     if (options.diskSnapshot !== undefined) {
       const client = await runningClient(this.ctx);
       await client.stop({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
