@@ -28,7 +28,7 @@ import {
 } from "../store/snapshot-record.js";
 import type { EmulatorStartOptions, EmulatorStartResult } from "../types.js";
 import type { Launched } from "./launch.js";
-import { afterResume } from "./resume-fixup.js";
+import { afterResume, runtimeEnvNeedsRefresh } from "./resume-fixup.js";
 import { removeSuspendState, saveWithFlush } from "./save-state.js";
 import type { StartPlan } from "./start-plan.js";
 import { vmEvents } from "./vm-events.js";
@@ -144,18 +144,27 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
   const phases: Record<string, number> = { "qemu-up": Date.now() - launched.spawnedAt };
   emit({ type: "qemu-up", pid: launched.pid, elapsedMs: Date.now() - began });
 
+  let fixups: Promise<void> | undefined;
   if (bootKind === "resume") {
-    const envCurrent = await afterResume(ctx, signal, emit, {
+    const digests = {
       runtimeEnvSha256,
       savedRuntimeEnvSha256: plan.kind === "resume" ? plan.saved.runtimeEnvSha256 : undefined,
-    });
-    if (envCurrent) {
-      await updateSnapshotRecord(ctx.recordFile, (r) =>
-        r.current === undefined ? r : { ...r, current: { ...r.current, runtimeEnvSha256 } },
-      );
-    }
-    phases["guest-booted"] = Date.now() - launched.spawnedAt;
-    emit({ type: "guest-booted", elapsedMs: Date.now() - began });
+    };
+    fixups = (async () => {
+      const envCurrent = await afterResume(ctx, signal, emit, digests);
+      if (envCurrent) {
+        await updateSnapshotRecord(ctx.recordFile, (r) =>
+          r.current === undefined ? r : { ...r, current: { ...r.current, runtimeEnvSha256 } },
+        );
+      }
+      phases["guest-booted"] = Date.now() - launched.spawnedAt;
+      emit({ type: "guest-booted", elapsedMs: Date.now() - began });
+    })();
+    // A new runtime environment restarts the guest's container: its services are probed once that is done.
+    // Otherwise the probes run while the fix-ups do (a probe caught by the link bounce is retried), and the start
+    // is ready when both are done.
+    if (runtimeEnvNeedsRefresh(digests)) await fixups;
+    else fixups.catch(() => {}); // awaited below; this only keeps a failure from being unhandled meanwhile
   }
 
   const ready = await waitForServices(ctx, {
@@ -170,6 +179,7 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
     qemu: launched.identity,
     guestBoot: runSpec.kernelBoot === undefined ? "firmware" : "kernel",
   });
+  await fixups;
   let savedSnapshot: SnapshotName | undefined;
   let stoppedAfterFailure = false;
   let serialTail: string[] = [];
