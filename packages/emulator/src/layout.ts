@@ -29,6 +29,7 @@
  *                                            (else /dev/shm/hexclave-emulator-<id>.ram; machine/guest-memory.ts)
  * <home>/run/<instance>/suspend.ram          the guest's memory as of the last suspend (sparse, 0600)
  * <home>/run/<instance>/fresh.vmstate, fresh.ram  `fresh`'s device state and memory copy (lifecycle/fresh-state.ts)
+ * <home>/run/<instance>/discard/              large files being removed in the background (internal/discard-file.ts)
  * ```
  */
 import { homedir } from "node:os";
@@ -65,6 +66,8 @@ export const BRIDGE_RECORD_FILE = "bridge.json";
 export const GUEST_MEMORY_FILE = "guest-memory.ram";
 /** The guest's memory as of the last suspend, copied out of the memory file by `stop` and back by the resume. */
 export const SUSPEND_MEMORY_FILE = "suspend.ram";
+/** Where large instance files wait for their removal by a detached `rm` (internal/discard-file.ts). */
+export const DISCARD_DIR = "discard";
 /** The guest's latest `--config-file` content, kept by the bridge process for the write-back at stop. */
 export const BRIDGE_CONFIG_GUEST_FILE = "bridge-config.guest";
 /** The bridge process's log (request events, never the token). */

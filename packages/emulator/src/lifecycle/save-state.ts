@@ -6,6 +6,7 @@
 import { rm } from "node:fs/promises";
 import type { GuestAgentClient, InstancePaths, InstanceVmSpec } from "@hexclave/qemu-core";
 import { type Emit, type EmulatorContext, GUEST_AGENT_TIMEOUT_MS } from "../context.js";
+import { discardFile } from "../internal/discard-file.js";
 import { errorText } from "../internal/error-text.js";
 import { exists } from "../internal/files.js";
 import type { VmFingerprint } from "../machine/fingerprint.js";
@@ -39,7 +40,7 @@ export async function presentSnapshots(ctx: EmulatorContext): Promise<SnapshotNa
 /** Removes the suspend: its device state and its memory. */
 export async function removeSuspendState(paths: InstancePaths): Promise<void> {
   await rm(paths.suspendState, { force: true });
-  await rm(suspendMemoryFile(paths), { force: true });
+  await discardFile(paths.dir, suspendMemoryFile(paths));
 }
 
 /**

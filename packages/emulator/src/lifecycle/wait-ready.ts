@@ -125,7 +125,7 @@ export async function waitForServices(
     const results = await waitForReady(serviceProbes(endpoints), {
       deadlineMs: timeoutMs,
       // After a resume the services are already up: poll fast, and retry at once a request that hangs on a
-      // connection opened while the guest's network came back from the link bounce.
+      // connection opened before the resumed guest answers (or while its link comes back from a bounce).
       ...(o.watchGuest
         ? { intervalMs: 500, attemptTimeoutMs: 3000 }
         : { intervalMs: 100, attemptTimeoutMs: 3000, firstAttemptTimeoutMs: 250 }),
