@@ -37,6 +37,8 @@ import type { StartPlan } from "./start-plan.js";
 import { vmEvents } from "./vm-events.js";
 import { SERIAL_TAIL_LINES, waitForServices } from "./wait-ready.js";
 
+/** The least time the services get to answer again after `fresh` was saved. */
+const RECHECK_MIN_TIMEOUT_MS = 60_000;
 /** How often a start polls QEMU's run state and output (qemu.log) for a failure. */
 const RUN_STATE_POLL_MS = 1000;
 
@@ -174,7 +176,8 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
     else fixups.catch(() => {}); // awaited below; this only keeps a failure from being unhandled meanwhile
   }
 
-  const ready = await waitForServices(ctx, {
+  const guestBoot = runSpec.kernelBoot === undefined ? "firmware" : "kernel";
+  let ready = await waitForServices(ctx, {
     endpoints,
     timeoutMs,
     spawnedAt: launched.spawnedAt,
@@ -184,7 +187,7 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
     emit,
     watchGuest: bootKind === "cold",
     qemu: launched.identity,
-    guestBoot: runSpec.kernelBoot === undefined ? "firmware" : "kernel",
+    guestBoot,
   });
   await fixups;
   let savedSnapshot: SnapshotName | undefined;
@@ -205,6 +208,28 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
           level: "warn",
           text: `Could not save the fresh snapshot (reset will recreate the disk instead): ${errorText(error)}`,
         });
+      }
+      // The save paused the guest and dropped its page cache: its services read their files back and answer slowly
+      // for a moment (a `status` right after such a start found the backend not answering within 2 s). The start
+      // says healthy only once they answer again; a service that is up is not announced twice.
+      ready = await waitForServices(ctx, {
+        endpoints,
+        timeoutMs: Math.max(RECHECK_MIN_TIMEOUT_MS, timeoutMs - (Date.now() - began)),
+        spawnedAt: launched.spawnedAt,
+        began,
+        phases: {},
+        signal,
+        emit: (e) => {
+          if (!(e.type === "service-health" && e.up)) emit(e);
+        },
+        watchGuest: false,
+        qemu: launched.identity,
+        guestBoot,
+        label: "services after the save",
+      });
+      if (!ready.ready) {
+        await updateSnapshotRecord(ctx.recordFile, (r) => ({ ...r, healthySinceStart: false }));
+        serialTail = await tailLines(ctx.paths.serialLog, SERIAL_TAIL_LINES);
       }
     }
     // A cold-booted guest has no programs answer yet: start its first check for `status` (detached, returns at once).

@@ -56,6 +56,8 @@ export interface WaitOptions {
   readonly qemu: ProcessIdentity | undefined;
   /** How the guest booted: a firmware boot whose kernel panics is reset by QEMU (panic-restart.ts). */
   readonly guestBoot: GuestBootKind;
+  /** The stage's label (default `services`). */
+  readonly label?: string;
 }
 
 /** Polls every service (and, on a cold boot, the guest agent) until all are up or the deadline passes. */
@@ -64,7 +66,7 @@ export async function waitForServices(
   o: WaitOptions,
 ): Promise<{ ready: boolean; services: ServiceHealthCheck[] }> {
   const { endpoints, timeoutMs, spawnedAt, began, phases, signal, emit, qemu } = o;
-  emit({ type: "stage-start", stage: "services", label: "services" });
+  emit({ type: "stage-start", stage: "services", label: o.label ?? "services" });
   const started = Date.now();
   const stopWatching = new AbortController();
   const onAbort = () => stopWatching.abort();
