@@ -115,12 +115,15 @@ export async function stopInstance(ctx: InstanceContext, options: StopOptions = 
       }
     }
     if (!how) {
-      const reason = !client
-        ? "QMP did not answer"
-        : !status?.running
-          ? `the VM is ${status?.status ?? "not running"}: the guest cannot handle the power button`
-          : `the guest did not power off within ${o.graceMs} ms${o.agentGraceMs > o.graceMs ? ` (${o.agentGraceMs} ms if its agent took the shutdown)` : ""}`;
-      emit({ type: "stop-escalated", step: "quit", reason });
+      // No grace asked for and QMP answering: quitting is the plan (a caller that saved the state), not an escalation.
+      if (!client || o.graceMs > 0) {
+        const reason = !client
+          ? "QMP did not answer"
+          : !status?.running
+            ? `the VM is ${status?.status ?? "not running"}: the guest cannot handle the power button`
+            : `the guest did not power off within ${o.graceMs} ms${o.agentGraceMs > o.graceMs ? ` (${o.agentGraceMs} ms if its agent took the shutdown)` : ""}`;
+        emit({ type: "stop-escalated", step: "quit", reason });
+      }
       if (client) {
         await client.quit({ timeoutMs: Math.max(500, Math.min(o.quitMs, QMP_PROBE_TIMEOUT_MS)) }).catch(() => {});
         if (await waitForExit(own, o.quitMs, signal)) how = "quit";
