@@ -3,7 +3,6 @@
  * resumed guest, wait for the services, save `fresh` after the first healthy
  * cold boot; all while QEMU's run state is watched.
  */
-import { rm } from "node:fs/promises";
 import { vmFailedError } from "@hexclave/image-builder/accelerator-fallback";
 import {
   type Accelerator,
@@ -16,11 +15,9 @@ import type { Emit, EmulatorContext } from "../context.js";
 import { refreshGuestPrograms } from "../inspect/guest-programs.js";
 import type { ServiceEndpoint } from "../inspect/service-health.js";
 import { abortError, aborted } from "../internal/abort.js";
-import { discardFile } from "../internal/discard-file.js";
 import { errorText } from "../internal/error-text.js";
 import { tailLines } from "../internal/files.js";
 import type { VmFingerprint } from "../machine/fingerprint.js";
-import { suspendMemoryFile } from "../machine/guest-memory.js";
 import type { ResolvedSettings } from "../settings/runtime-settings.js";
 import {
   type BootKind,
@@ -32,7 +29,7 @@ import {
 import type { EmulatorStartOptions, EmulatorStartResult } from "../types.js";
 import type { Launched } from "./launch.js";
 import { afterResume, linkBounceReason, runtimeEnvNeedsRefresh } from "./resume-fixup.js";
-import { saveWithFlush } from "./save-state.js";
+import { removeSuspendState, saveWithFlush } from "./save-state.js";
 import type { StartPlan } from "./start-plan.js";
 import { vmEvents } from "./vm-events.js";
 import { SERIAL_TAIL_LINES, waitForServices } from "./wait-ready.js";
@@ -145,21 +142,18 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
   // (without it nothing resumes); its memory copy, written by the stop moments ago, is discarded: unlinking it here
   // held the start for 0.2-2.4 s (internal/discard-file.ts).
   if (snapshot === "suspend") {
-    await rm(ctx.paths.suspendState, { force: true });
-    await discardFile(ctx.paths.dir, suspendMemoryFile(ctx.paths)).catch(() => {});
+    await removeSuspendState(ctx.paths);
     emit({ type: "snapshot-deleted", name: "suspend" });
   }
   const phases: Record<string, number> = { "qemu-up": Date.now() - launched.spawnedAt };
   emit({ type: "qemu-up", pid: launched.pid, elapsedMs: Date.now() - began });
 
   let fixups: Promise<void> | undefined;
-  if (bootKind === "resume") {
-    const digests = {
-      runtimeEnvSha256,
-      savedRuntimeEnvSha256: plan.kind === "resume" ? plan.saved.runtimeEnvSha256 : undefined,
-    };
+  if (plan.kind === "resume") {
+    const { saved } = plan;
+    const digests = { runtimeEnvSha256, savedRuntimeEnvSha256: saved.runtimeEnvSha256 };
     fixups = (async () => {
-      const bounce = plan.kind === "resume" ? linkBounceReason(plan.saved.spec.network, runSpec.network) : undefined;
+      const bounce = linkBounceReason(saved.spec.network, runSpec.network);
       const envCurrent = await afterResume(ctx, signal, emit, digests, bounce);
       if (envCurrent) {
         await updateSnapshotRecord(ctx.recordFile, (r) =>
@@ -194,7 +188,6 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
   let stoppedAfterFailure = false;
   let serialTail: string[] = [];
   if (ready.ready) {
-    await updateSnapshotRecord(ctx.recordFile, (r) => ({ ...r, healthySinceStart: true }));
     phases["all-healthy"] = Date.now() - launched.spawnedAt;
     emit({ type: "ready", elapsedMs: Date.now() - began });
     if (plan.kind === "cold" && plan.saveFreshWhenHealthy && !s.noSnapshot) {
@@ -227,11 +220,10 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
         guestBoot,
         label: "services after the save",
       });
-      if (!ready.ready) {
-        await updateSnapshotRecord(ctx.recordFile, (r) => ({ ...r, healthySinceStart: false }));
-        serialTail = await tailLines(ctx.paths.serialLog, SERIAL_TAIL_LINES);
-      }
     }
+  }
+  if (ready.ready) {
+    await updateSnapshotRecord(ctx.recordFile, (r) => ({ ...r, healthySinceStart: true }));
     // A cold-booted guest has no programs answer yet: start its first check for `status` (detached, returns at once).
     if (bootKind === "cold") await refreshGuestPrograms(ctx.vm, signal ? { signal } : {});
   } else {

@@ -119,17 +119,17 @@ export async function afterResume(
       agent?.close();
     }
   })();
-  if (bounceLink === undefined) done.push("link kept (the guest's network is as saved)");
-  const linkSide = (async () => {
-    if (bounceLink === undefined) return;
+  const bounceLinkSide = async (why: string) => {
     const step = Date.now();
     const qmp = await ctx.vm.qmp(signal ? { signal } : {});
     await qmp.setLink(NIC_ID, false);
     await sleep(LINK_BOUNCE_MS, signal);
     await qmp.setLink(NIC_ID, true);
     ctx.vm.close();
-    done.push(timed(`link bounced: ${bounceLink}`, step));
-  })();
+    done.push(timed(`link bounced: ${why}`, step));
+  };
+  if (bounceLink === undefined) done.push("link kept (the guest's network is as saved)");
+  const linkSide = bounceLink === undefined ? Promise.resolve() : bounceLinkSide(bounceLink);
   await Promise.all([guestSide, linkSide]);
   emit({ type: "stage-end", stage: "guest-fixup", durationMs: Date.now() - began, detail: done.join(", ") });
   return envCurrent;
