@@ -1,7 +1,7 @@
 /**
  * The self-test image, built and run with the real dockerd: base from the
  * Debian mirror (mmdebstrap), image from docker/selftest, four endpoints
- * healthy, a row that survives `docker stop` + start on the same volume with a
+ * healthy, the backend's pooled database connection, a row that survives `docker stop` + start on the same volume with a
  * clean PostgreSQL shutdown, and a killed Redis restarted by the supervisor.
  */
 import { randomBytes } from "node:crypto";
@@ -146,6 +146,35 @@ describe("the self-test image", () => {
     expect(health.stdout.split("\n").map((l) => l.split(" ").slice(0, 2).join(" "))).toEqual(
       services.profiles.selftest.services.map((svc) => `${svc.name} ok`),
     );
+  });
+
+  it("keeps the backend's database connection between checks and replaces one PostgreSQL closed", async () => {
+    // The backend's connections to its database, as PostgreSQL lists them (psql itself uses database postgres).
+    const backendPids = async () => {
+      const { stdout } = await execIn(
+        ...["psql", "-h", "/run/postgresql", "-U", "postgres", "-d", "postgres", "-qAt", "-c"],
+        "SELECT pid FROM pg_stat_activity WHERE datname = 'hexclave' AND backend_type = 'client backend' ORDER BY pid",
+      );
+      return stdout.trim().split("\n").filter(Boolean);
+    };
+    const check = async () => (await fetch(url(8102, "/health?db=1"), { signal: AbortSignal.timeout(10_000) })).status;
+    for (let i = 0; i < 3; i++) expect(await check()).toBe(200);
+    const pooled = await backendPids();
+    expect(pooled.length).toBeGreaterThanOrEqual(1);
+    for (let i = 0; i < 5; i++) expect(await check()).toBe(200);
+    expect(await backendPids()).toEqual(pooled);
+
+    const terminated = await execIn(
+      ...["psql", "-h", "/run/postgresql", "-U", "postgres", "-d", "postgres", "-qAt", "-c"],
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'hexclave'",
+    );
+    expect(Number(terminated.stdout.trim())).toBe(pooled.length);
+    // The first check after it answers 200: the closed connection is dropped and the check runs on a new one.
+    expect(await check()).toBe(200);
+    expect((await fetch(url(8102, "/rows/missing"))).status).toBe(404);
+    const renewed = await backendPids();
+    expect(renewed.length).toBeGreaterThanOrEqual(1);
+    expect(renewed.some((pid) => pooled.includes(pid))).toBe(false);
   });
 
   it("keeps a row across docker stop and start on the same volume, with a clean PostgreSQL shutdown", async () => {
