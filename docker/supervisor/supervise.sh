@@ -33,7 +33,11 @@
 # HEXCLAVE_RESTART_BACKOFF_MAX_SECONDS (30), HEXCLAVE_MONITOR_INTERVAL_SECONDS
 # (15; 0 turns the health monitor off), HEXCLAVE_START_TIMEOUT_FACTOR (1: every
 # start deadline and the init's are multiplied by it, 1-10; the emulator sets 3
-# for a guest of another architecture, which runs about three times slower).
+# for a guest of another architecture, which runs about three times slower),
+# HEXCLAVE_HEALTH_REPORT (none: a file the health monitor rewrites after each
+# check, the first as soon as the start-up ends: the check's epoch seconds,
+# the health tool's lines, "exit <code>"; the emulator's guest binds it out, so
+# `stack emulator status` reads the programs' health without a check of its own).
 set -euo pipefail
 
 SERVICES_FILE=${HEXCLAVE_SERVICES_FILE:-/etc/hexclave/services.json}
@@ -44,6 +48,7 @@ STOP_GRACE=${HEXCLAVE_STOP_GRACE_SECONDS:-25}
 BACKOFF_MAX=${HEXCLAVE_RESTART_BACKOFF_MAX_SECONDS:-30}
 MONITOR_INTERVAL=${HEXCLAVE_MONITOR_INTERVAL_SECONDS:-15}
 HEALTH=${HEXCLAVE_HEALTH_BIN:-hexclave-health}
+REPORT=${HEXCLAVE_HEALTH_REPORT:-}
 export HEXCLAVE_SERVICES_FILE=$SERVICES_FILE HEXCLAVE_PROFILE=$PROFILE
 
 log() { printf '%s hexclave-supervisor: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
@@ -105,6 +110,7 @@ done
 
 rm -rf "$STATE_DIR"
 mkdir -p "$STATE_DIR/pids" "$STATE_DIR/restarts"
+[[ -z $REPORT ]] || rm -f "$REPORT" "$REPORT.tmp"
 
 services_of_stage() {
   local n
@@ -238,28 +244,46 @@ on_signal() {
 trap 'on_signal SIGTERM' TERM
 trap 'on_signal SIGINT' INT
 
-# monitor: logs every health change after start-up, so a crashed and restarted
-# service shows up in the logs as "unhealthy" then "healthy again"; when the
-# start left services unhealthy, it marks the image ready once all are healthy.
+# check_health: one run of the health tool, at a low priority (under TCG a check
+# costs seconds of CPU, which the services it checks need more). Logs every change
+# of a service's health against the caller's STATE (an associative array), sets
+# ALL_OK, and rewrites REPORT when set (temp file, then rename).
+check_health() {
+  local epoch out rc=0 line name now
+  epoch=$(date +%s)
+  out=$(nice -n 10 "$HEALTH" 2>&1) || rc=$?
+  ALL_OK=1
+  while read -r line; do
+    [[ -n $line ]] || continue
+    name=${line%% *}
+    now=$(cut -d' ' -f2 <<<"$line")
+    if [[ ${STATE[$name]:-ok} != "$now" ]]; then
+      if [[ $now == ok ]]; then log "$name healthy again"; else log "$name unhealthy: ${line#* * }"; fi
+    fi
+    STATE[$name]=$now
+    [[ $now == ok ]] || ALL_OK=0
+  done <<<"$out"
+  if [[ -n $REPORT ]]; then
+    if printf '%s\n%s\nexit %s\n' "$epoch" "$out" "$rc" >"$REPORT.tmp"; then mv -f "$REPORT.tmp" "$REPORT" || true; fi
+  fi
+}
+
+# monitor: checks the services' health every MONITOR_INTERVAL seconds, the first
+# time at once (for REPORT); logs every health change after start-up, so a crashed
+# and restarted service shows up in the logs as "unhealthy" then "healthy again";
+# when the start left services unhealthy, it marks the image ready once all are
+# healthy.
 monitor() {
   trap - TERM INT
-  local -A state
-  local name now line all_ok
-  while sleep "$MONITOR_INTERVAL" >/dev/null 2>&1; do
-    all_ok=1
-    while read -r line; do
-      name=${line%% *}
-      now=$(cut -d' ' -f2 <<<"$line")
-      if [[ ${state[$name]:-ok} != "$now" ]]; then
-        if [[ $now == ok ]]; then log "$name healthy again"; else log "$name unhealthy: ${line#* * }"; fi
-      fi
-      state[$name]=$now
-      [[ $now == ok ]] || all_ok=0
-    done < <("$HEALTH" 2>&1 || true)
-    if [[ $all_ok == 1 && ! -e $STATE_DIR/ready ]]; then
+  local -A STATE
+  local ALL_OK
+  while :; do
+    check_health
+    if [[ $ALL_OK == 1 && ! -e $STATE_DIR/ready ]]; then
       touch "$STATE_DIR/ready"
       log "hexclave: all services healthy after $((SECONDS - T0))s"
     fi
+    sleep "$MONITOR_INTERVAL" >/dev/null 2>&1 || break
   done
 }
 
@@ -289,6 +313,13 @@ fi
 if [[ $MONITOR_INTERVAL != 0 ]]; then
   monitor &
   MONITOR_PID=$!
+elif [[ -n $REPORT ]]; then
+  # No monitor: one report of the started services.
+  (
+    trap - TERM INT
+    declare -A STATE
+    check_health
+  ) &
 fi
 # Sleep in the background and wait for it, so a signal is handled at once. The sleep holds none of the supervisor's
 # output: one left behind would keep a reader of that output (docker logs, a test) waiting after the supervisor exits.

@@ -1,10 +1,13 @@
+import { HEALTH_REPORT_FILE } from "@hexclave/image-builder/image";
+import type { VmInstance } from "@hexclave/qemu-core";
 import { describe, expect, it } from "vitest";
 import {
   GUEST_HEALTH_COMMAND,
-  PROGRAMS_FILE,
+  LEGACY_PROGRAMS_FILE,
+  legacyCheckScript,
   parseHealthOutput,
   parseProgramsFile,
-  refreshScript,
+  readGuestPrograms,
 } from "./guest-programs.js";
 
 describe("parseHealthOutput", () => {
@@ -56,12 +59,85 @@ describe("parseProgramsFile", () => {
   });
 });
 
-describe("refreshScript", () => {
-  const script = refreshScript();
+describe("legacyCheckScript", () => {
+  const script = legacyCheckScript();
+  it("runs only in a guest without the supervisor's report directory", () => {
+    expect(script.startsWith("[ -d /run/hexclave-health ] || setsid -f ")).toBe(true);
+  });
   it("detaches from the agent's exec, runs one check at a time, writes the answer temp-then-rename", () => {
-    expect(script).toMatch(/^setsid -f \/bin\/sh -c '.*' <\/dev\/null >\/dev\/null 2>&1$/);
+    expect(script).toMatch(/ \|\| setsid -f \/bin\/sh -c '.*' <\/dev\/null >\/dev\/null 2>&1$/);
     expect(script).toContain(`flock -n 9 || exit 0`);
-    expect(script).toContain(`>${PROGRAMS_FILE}.tmp 2>/dev/null && mv ${PROGRAMS_FILE}.tmp ${PROGRAMS_FILE}`);
+    expect(script).toContain(
+      `>${LEGACY_PROGRAMS_FILE}.tmp 2>/dev/null && mv ${LEGACY_PROGRAMS_FILE}.tmp ${LEGACY_PROGRAMS_FILE}`,
+    );
     expect(script).toContain(GUEST_HEALTH_COMMAND.map((a) => `'\\''${a}'\\''`).join(" "));
+  });
+});
+
+describe("readGuestPrograms", () => {
+  const now = Date.parse("2026-12-01T23:00:30.000Z");
+  const epoch = (secondsAgo: number) => Math.floor(now / 1000) - secondsAgo;
+  const answer = (secondsAgo: number, line: string) => `${epoch(secondsAgo)}\n${line}\nexit 0\n`;
+
+  /** A guest whose agent holds `files` (path -> text) and records every exec. */
+  function guest(files: Record<string, string>) {
+    const execs: string[][] = [];
+    const agent = {
+      readFile: async (path: string) => {
+        const text = files[path];
+        if (text === undefined) throw new Error(`failed to open file '${path}': No such file or directory`);
+        return Buffer.from(text);
+      },
+      exec: async (path: string, args: string[]) => {
+        execs.push([path, ...args]);
+        return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+      },
+      close: () => {},
+    };
+    const vm = { guestAgent: async () => agent } as unknown as VmInstance;
+    return { vm, execs };
+  }
+
+  it.each([
+    [
+      "the supervisor's report, however old: read, nothing started",
+      { [HEALTH_REPORT_FILE]: answer(3600, "redis ok pong") },
+      "redis",
+      0,
+    ],
+    [
+      "a fresh report beside an old legacy answer: the report",
+      { [HEALTH_REPORT_FILE]: answer(2, "redis ok pong"), [LEGACY_PROGRAMS_FILE]: answer(1, "postgres ok x") },
+      "redis",
+      0,
+    ],
+    [
+      "no report, a fresh legacy answer: it, nothing started",
+      { [LEGACY_PROGRAMS_FILE]: answer(5, "postgres ok x") },
+      "postgres",
+      0,
+    ],
+    [
+      "no report, a stale legacy answer: it, and a check started",
+      { [LEGACY_PROGRAMS_FILE]: answer(60, "postgres ok x") },
+      "postgres",
+      1,
+    ],
+    ["nothing yet: null, and the guarded check started", {}, null, 1],
+  ] as const)("%s", async (_, files, first, starts) => {
+    const { vm, execs } = guest(files);
+    const programs = await readGuestPrograms(vm, { now: () => now });
+    expect(programs?.[0]?.name ?? null).toBe(first);
+    expect(execs).toHaveLength(starts);
+    for (const e of execs) expect(e).toEqual(["/bin/sh", "-c", legacyCheckScript()]);
+  });
+
+  it("null when no guest agent answers", async () => {
+    const vm = {
+      guestAgent: async () => {
+        throw new Error("no agent");
+      },
+    } as unknown as VmInstance;
+    expect(await readGuestPrograms(vm)).toBeNull();
   });
 });

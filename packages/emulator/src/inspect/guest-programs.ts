@@ -1,22 +1,27 @@
 /**
  * The supervised programs inside the guest's container, as its own health
- * tool sees them (`docker exec hexclave hexclave-health`: one line per
- * program of the profile, `<name> ok|fail <detail>`). `status` lists them
- * beside the four forwarded endpoints.
+ * tool sees them (`hexclave-health`: one line per program of the profile,
+ * `<name> ok|fail <detail>`). `status` lists them beside the four forwarded
+ * endpoints.
  *
- * The check itself takes seconds under TCG (a `docker exec` and a dozen
- * probes), too long for `status`. So the guest keeps the last answer in a
- * small file on its /run ({@link PROGRAMS_FILE}: the check's time, the tool's
- * lines, its exit code), and `status` reads that file with one guest-agent
- * file read. When the answer is missing or older than
- * {@link PROGRAMS_FRESH_SECONDS}, `status` also starts a new check in the
- * guest, detached (it returns at once; one check at a time, by `flock`), for
- * the next `status`. A start starts one as soon as it is healthy
- * ({@link refreshGuestPrograms}). A suspended guest keeps its file (RAM); a
- * cold boot starts without one.
+ * The container's supervisor checks them itself, at a low priority, as soon
+ * as its start-up ends and then every 15 s, and writes its last answer to
+ * {@link HEALTH_REPORT_FILE} (the check's time, the tool's lines, its exit
+ * code: {@link parseProgramsFile}), in a guest directory bound into the
+ * container. `status` reads that file with one guest-agent file read and
+ * starts nothing in the guest: a check costs seconds of CPU under TCG, and
+ * the one each stale `status` used to start slowed the services that the next
+ * `status` probed. A resumed guest shows its answer from before the suspend
+ * until the monitor's next check (within 15 s).
+ *
+ * An image built before its supervisor wrote the report has no
+ * {@link HEALTH_REPORT_DIR}: for it `status` keeps the earlier way, a check
+ * started in the guest (detached, one at a time) when the answer in
+ * {@link LEGACY_PROGRAMS_FILE} is missing or older than
+ * {@link LEGACY_FRESH_SECONDS}, for the next `status`.
  */
 
-import { CONTAINER_NAME } from "@hexclave/image-builder/image";
+import { CONTAINER_NAME, HEALTH_REPORT_DIR, HEALTH_REPORT_FILE } from "@hexclave/image-builder/image";
 import type { GuestAgentClient, VmInstance } from "@hexclave/qemu-core";
 
 export interface GuestProgram {
@@ -29,12 +34,13 @@ export interface GuestProgram {
 }
 
 /**
- * Seconds each check of `hexclave-health` may take: the tool's own default. The check runs in the background
- * (`status` never waits for it), so a slow answer costs nothing, while a short limit reported healthy programs
- * as failing on a loaded TCG host (3 s: `pg_isready` and the apps' curl timed out at a load of 7 on 2 cores).
+ * Seconds each check of `hexclave-health` may take (an image without the report): the tool's own default. The check
+ * runs in the background (`status` never waits for it), so a slow answer costs nothing, while a short limit
+ * reported healthy programs as failing on a loaded TCG host (3 s: `pg_isready` and the apps' curl timed out at a
+ * load of 7 on 2 cores).
  */
 const CHECK_TIMEOUT_SECONDS = 10;
-/** The container's health tool (docker/supervisor/health.sh, installed as `hexclave-health`). */
+/** The container's health tool (docker/supervisor/health.sh, installed as `hexclave-health`), from the guest. */
 export const GUEST_HEALTH_COMMAND = [
   "/usr/bin/docker",
   "exec",
@@ -44,10 +50,10 @@ export const GUEST_HEALTH_COMMAND = [
   "hexclave-health",
 ] as const;
 
-/** The last answer of the health tool in the guest: `<epoch seconds>`, the tool's lines, `exit <code>`. */
-export const PROGRAMS_FILE = "/run/hexclave-programs";
-/** An answer older than this makes `status` start a new check (and still show the old one). */
-export const PROGRAMS_FRESH_SECONDS = 15;
+/** An image without the report: the last answer of a check `status` started, in the report's format. */
+export const LEGACY_PROGRAMS_FILE = "/run/hexclave-programs";
+/** An image without the report: an answer older than this makes `status` start a new check (and show the old one). */
+export const LEGACY_FRESH_SECONDS = 15;
 
 const CONNECT_TIMEOUT_MS = 2_000;
 /** One guest-agent command (a file read, the detached start of a check). */
@@ -72,7 +78,7 @@ export interface ProgramsFile {
 }
 
 /**
- * Parses {@link PROGRAMS_FILE}; null when it is not one (empty, cut short:
+ * Parses {@link HEALTH_REPORT_FILE} (or {@link LEGACY_PROGRAMS_FILE}); null when it is not one (empty, cut short:
  * no `exit` line). `hexclave-health` exits 1 when a program is unhealthy:
  * that is an answer. Pure.
  */
@@ -91,42 +97,29 @@ export function parseProgramsFile(text: string): ProgramsFile | null {
   };
 }
 
-/** The guest's shell script of one check: at most one at a time, its answer written temp-then-rename. */
-export function refreshScript(): string {
+/**
+ * The guest's shell script of one check for an image without the report (none when the guest has
+ * {@link HEALTH_REPORT_DIR}: its supervisor reports): at most one at a time, its answer written temp-then-rename.
+ */
+export function legacyCheckScript(): string {
+  const file = LEGACY_PROGRAMS_FILE;
   const quoted = GUEST_HEALTH_COMMAND.map((a) => `'${a}'`).join(" ");
-  const check = `exec 9>${PROGRAMS_FILE}.lock; flock -n 9 || exit 0; { date +%s; ${quoted}; echo "exit $?"; } >${PROGRAMS_FILE}.tmp 2>/dev/null && mv ${PROGRAMS_FILE}.tmp ${PROGRAMS_FILE}`;
+  const check = `exec 9>${file}.lock; flock -n 9 || exit 0; { date +%s; ${quoted}; echo "exit $?"; } >${file}.tmp 2>/dev/null && mv ${file}.tmp ${file}`;
   // Detached from the guest agent's exec (setsid -f), its output away from the agent's pipes: the exec returns at once.
-  return `setsid -f /bin/sh -c '${check.replace(/'/g, `'\\''`)}' </dev/null >/dev/null 2>&1`;
+  return `[ -d ${HEALTH_REPORT_DIR} ] || setsid -f /bin/sh -c '${check.replace(/'/g, `'\\''`)}' </dev/null >/dev/null 2>&1`;
 }
 
-async function startCheck(agent: GuestAgentClient, signal: AbortSignal | undefined): Promise<void> {
-  await agent.exec("/bin/sh", ["-c", refreshScript()], {
-    timeoutMs: COMMAND_TIMEOUT_MS,
-    pollMs: 20,
-    ...(signal ? { signal } : {}),
-  });
-}
-
-/** Starts a check in the guest for the next `status` (detached); false when the guest agent did not take it. */
-export async function refreshGuestPrograms(vm: VmInstance, options: { readonly signal?: AbortSignal } = {}) {
-  const signal = options.signal ? { signal: options.signal } : {};
-  try {
-    const agent = await vm.guestAgent({ timeoutMs: CONNECT_TIMEOUT_MS, ...signal });
-    try {
-      await startCheck(agent, options.signal);
-      return true;
-    } finally {
-      agent.close();
-    }
-  } catch {
-    return false;
-  }
+async function readText(agent: GuestAgentClient, path: string, signal: AbortSignal | undefined): Promise<string> {
+  return await agent
+    .readFile(path, { timeoutMs: COMMAND_TIMEOUT_MS, ...(signal ? { signal } : {}) })
+    .then((b) => b.toString("utf8"))
+    .catch(() => "");
 }
 
 /**
  * The programs and their health from the guest's last check, or null when
- * there is none yet (or no guest agent answers). Starts a new check when the
- * last one is missing or older than {@link PROGRAMS_FRESH_SECONDS}.
+ * there is none yet (the container is starting, or no guest agent answers).
+ * Reads {@link HEALTH_REPORT_FILE}; without one, the legacy way (see above).
  */
 export async function readGuestPrograms(
   vm: VmInstance,
@@ -136,14 +129,16 @@ export async function readGuestPrograms(
   try {
     const agent = await vm.guestAgent({ timeoutMs: CONNECT_TIMEOUT_MS, ...signal });
     try {
-      const text = await agent
-        .readFile(PROGRAMS_FILE, { timeoutMs: COMMAND_TIMEOUT_MS, ...signal })
-        .then((b) => b.toString("utf8"))
-        .catch(() => "");
-      const file = parseProgramsFile(text);
-      const ageMs = file === null ? Number.POSITIVE_INFINITY : (options.now ?? Date.now)() - file.checkedAtMs;
-      if (ageMs > PROGRAMS_FRESH_SECONDS * 1000) await startCheck(agent, options.signal).catch(() => {});
-      return file?.programs ?? null;
+      const report = parseProgramsFile(await readText(agent, HEALTH_REPORT_FILE, options.signal));
+      if (report !== null) return report.programs;
+      const legacy = parseProgramsFile(await readText(agent, LEGACY_PROGRAMS_FILE, options.signal));
+      const ageMs = legacy === null ? Number.POSITIVE_INFINITY : (options.now ?? Date.now)() - legacy.checkedAtMs;
+      if (ageMs > LEGACY_FRESH_SECONDS * 1000) {
+        await agent
+          .exec("/bin/sh", ["-c", legacyCheckScript()], { timeoutMs: COMMAND_TIMEOUT_MS, pollMs: 20, ...signal })
+          .catch(() => {});
+      }
+      return legacy?.programs ?? null;
     } finally {
       agent.close();
     }

@@ -12,7 +12,6 @@ import {
   type InstanceVmSpec,
 } from "@hexclave/qemu-core";
 import type { Emit, EmulatorContext } from "../context.js";
-import { refreshGuestPrograms } from "../inspect/guest-programs.js";
 import type { ServiceEndpoint } from "../inspect/service-health.js";
 import { abortError, aborted } from "../internal/abort.js";
 import { errorText } from "../internal/error-text.js";
@@ -224,8 +223,6 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
   }
   if (ready.ready) {
     await updateSnapshotRecord(ctx.recordFile, (r) => ({ ...r, healthySinceStart: true }));
-    // A cold-booted guest has no programs answer yet: start its first check for `status` (detached, returns at once).
-    if (bootKind === "cold") await refreshGuestPrograms(ctx.vm, signal ? { signal } : {});
   } else {
     serialTail = await tailLines(ctx.paths.serialLog, SERIAL_TAIL_LINES);
     if (options.stopOnFailure === true) {

@@ -85,6 +85,7 @@ describe("provisioning documents", () => {
       const unit = userData.write_files.find((f) => f.path.endsWith(`/${SERVICE_UNIT}`))?.content ?? "";
       expect(unit).toContain(`ExecStartPre=${RUNTIME_ENV_SCRIPT_PATH} install`);
       expect(unit).toContain("--env-file /run/hexclave-runtime/runtime.env");
+      expect(unit).toContain("RuntimeDirectory=hexclave-health\n");
     }
   });
 });

@@ -34,7 +34,14 @@ import {
   RUNTIME_ENV_SCRIPT_PATH,
   runtimeEnvGuestScript,
 } from "./runtime-env-fwcfg.js";
-import { CONTAINER_NAME, SERVICE_UNIT } from "./service-names.js";
+import {
+  CONTAINER_NAME,
+  HEALTH_REPORT_DIR,
+  HEALTH_REPORT_ENV,
+  HEALTH_REPORT_FILE,
+  HEALTH_REPORT_RUNTIME_DIRECTORY,
+  SERVICE_UNIT,
+} from "./service-names.js";
 
 export { CONTAINER_NAME, SERVICE_UNIT };
 export const DATA_VOLUME = "hexclave-data";
@@ -117,7 +124,11 @@ export function serviceUnit(imageTag: string): SystemdUnit {
         "-/sbin/modprobe qemu_fw_cfg",
         `${RUNTIME_ENV_SCRIPT_PATH} install`,
       ],
-      ExecStart: `/usr/bin/docker run --rm --name ${CONTAINER_NAME} --network host --env-file ${RUNTIME_ENV_GUEST_PATH} -v ${DATA_VOLUME}:/data -v ${FW_CFG_SYSFS_DIR}:${FW_CFG_CONTAINER_DIR}:ro -e HEXCLAVE_FILE_BRIDGE_FWCFG=${FW_CFG_BRIDGE_FILE} ${imageTag}`,
+      // The supervisor's health report, where the emulator's `status` reads it with one guest-agent file read.
+      // No Docker HEALTHCHECK in the guest: nothing reads its state there, and its exec of `hexclave-health` every
+      // 10-15 s cost the guest seconds of CPU under TCG; the supervisor's monitor checks the same (niced).
+      RuntimeDirectory: HEALTH_REPORT_RUNTIME_DIRECTORY,
+      ExecStart: `/usr/bin/docker run --rm --name ${CONTAINER_NAME} --no-healthcheck --network host --env-file ${RUNTIME_ENV_GUEST_PATH} -v ${DATA_VOLUME}:/data -v ${FW_CFG_SYSFS_DIR}:${FW_CFG_CONTAINER_DIR}:ro -e HEXCLAVE_FILE_BRIDGE_FWCFG=${FW_CFG_BRIDGE_FILE} -v ${HEALTH_REPORT_DIR}:${HEALTH_REPORT_DIR} -e ${HEALTH_REPORT_ENV}=${HEALTH_REPORT_FILE} ${imageTag}`,
       ExecStop: `/usr/bin/docker stop -t ${STOP_GRACE_SECONDS} ${CONTAINER_NAME}`,
       TimeoutStopSec: STOP_GRACE_SECONDS + 30,
       Restart: "always",
