@@ -50,6 +50,8 @@ export interface LaunchOptions {
   readonly firmware: Firmware | undefined;
   /** The saved state to resume; undefined for a cold boot. */
   readonly resume: SnapshotName | undefined;
+  /** The QEMU binary the accelerator probe found (and whose version the fingerprint holds): not looked up again. */
+  readonly qemuBinary: string;
   readonly signal: AbortSignal | undefined;
   readonly emit: Emit;
 }
@@ -98,6 +100,7 @@ export async function launch(ctx: EmulatorContext, o: LaunchOptions): Promise<La
       : {}),
     ...(resume === "fresh" ? await freshResume(ctx.vm, signal) : {}),
     fingerprint: fingerprint as unknown as Record<string, unknown>,
+    qemuBinary: o.qemuBinary,
     ...vmEvents(emit),
     ...(signal ? { signal } : {}),
   });

@@ -254,7 +254,7 @@ async function startLocked(
     await writeGuestConnector(ctx.paths.dir);
     let launched: Launched | undefined;
     let runSpec: InstanceVmSpec = spec;
-    const launchWith = { image, fingerprint, firmware, signal, emit };
+    const launchWith = { image, fingerprint, firmware, signal, emit, qemuBinary: probe.qemuBinary };
     if (plan.kind === "resume") {
       emit({ type: "boot-mode", mode: "resume", reason: plan.reason, snapshot: plan.snapshot });
       runSpec = withHostPorts(plan.saved.spec, spec);

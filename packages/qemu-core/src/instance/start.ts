@@ -64,6 +64,11 @@ export interface StartOptions {
   readonly incomingMemoryImage?: string;
   /** Stored in instance.json (QEMU version, image digest, ...) for resume decisions. */
   readonly fingerprint?: Readonly<Record<string, unknown>>;
+  /**
+   * The QEMU binary to run, as the caller already found it (`findQemuBinary`, or the accelerator probe's
+   * `qemuBinary`): no second search and `--version` run. Default: the instance's `qemuBinary`, else found on PATH.
+   */
+  readonly qemuBinary?: string;
   /** Deadline for QEMU to daemonize and QMP to answer. Default 60000 ms. */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
@@ -162,7 +167,7 @@ export async function startInstance(ctx: InstanceContext, options: StartOptions)
       emit({ type: "memory-file-prepared", file: spec.memoryFile, plan: plan.kind });
     }
 
-    const binary = ctx.qemuBinary ?? (await findQemuBinary(spec.arch)).path;
+    const binary = options.qemuBinary ?? ctx.qemuBinary ?? (await findQemuBinary(spec.arch)).path;
     let rec: InstanceRecord = {
       version: 1,
       name,

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -101,6 +101,18 @@ describe("VmInstance", () => {
     const second = await vm.start({ spec });
     expect(second.recoveredFromCrash).toBe(true);
     expect(second.pid).not.toBe(first.pid);
+    expect((await vm.status()).state).toBe("running");
+    await vm.stop(FAST_STOP);
+  });
+
+  it("runs the QEMU binary it is given (the caller found it already) instead of searching PATH again", async () => {
+    const vm = instance("given-binary");
+    const found = (await execa("sh", ["-c", "command -v qemu-system-x86_64"])).stdout.trim();
+    const given = join(home, "given-qemu-system-x86_64");
+    await symlink(found, given);
+    const started = await vm.start({ spec, qemuBinary: given });
+    expect(started.record.binary).toBe(given);
+    expect(JSON.parse(await readFile(instancePaths(home, "given-binary").record, "utf8")).binary).toBe(given);
     expect((await vm.status()).state).toBe("running");
     await vm.stop(FAST_STOP);
   });
