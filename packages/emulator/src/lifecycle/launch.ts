@@ -37,6 +37,7 @@ import { vmEvents } from "./vm-events.js";
 
 export interface Launched {
   readonly pid: number | null;
+  /** When QEMU was spawned (qemu-core's `StartResult.spawnedAt`): the start's phases are timed from here. */
   readonly spawnedAt: number;
   /** The QEMU process, watched while the start waits (a stop by another command, or a crash, ends the wait). */
   readonly identity: ProcessIdentity | undefined;
@@ -86,7 +87,7 @@ export async function launch(ctx: EmulatorContext, o: LaunchOptions): Promise<La
   const { spec, image, fingerprint, resume, signal, emit } = o;
   emit({ type: "stage-start", stage: "qemu", label: resume ? `QEMU (resuming ${resume})` : "QEMU" });
   if (spec.firmware?.vars !== undefined) await ensureUefiVars(ctx, o.firmware, signal);
-  const spawnedAt = Date.now();
+  const began = Date.now();
   const result = await ctx.vm.start({
     spec,
     backingImage: { file: image.paths.image, format: "qcow2" },
@@ -104,10 +105,11 @@ export async function launch(ctx: EmulatorContext, o: LaunchOptions): Promise<La
     ...vmEvents(emit),
     ...(signal ? { signal } : {}),
   });
-  emit({ type: "stage-end", stage: "qemu", durationMs: Date.now() - spawnedAt, detail: `pid ${result.pid}` });
+  emit({ type: "stage-end", stage: "qemu", durationMs: Date.now() - began, detail: `pid ${result.pid}` });
   // Let other commands (status, stop) talk to QEMU while this start waits: QMP serves one client at a time.
   ctx.vm.close();
-  return { pid: result.pid, spawnedAt, identity: result.record.identity };
+  // The phases "since QEMU's spawn" start at the spawn itself, after the memory copy and the disk's preparation.
+  return { pid: result.pid, spawnedAt: result.spawnedAt, identity: result.record.identity };
 }
 
 /** This instance's UEFI variables as qcow2 (raw variables would block savevm), from the firmware's template. */

@@ -83,6 +83,11 @@ export interface StartResult {
   readonly record: InstanceRecord;
   /** True when an earlier run had crashed (and its stale files were cleaned). */
   readonly recoveredFromCrash: boolean;
+  /**
+   * When QEMU was spawned (ms since the epoch), after the preparation (overlay, memory file, record): a caller's
+   * "since QEMU's spawn" timings start here.
+   */
+  readonly spawnedAt: number;
 }
 
 /** Starts QEMU for the instance and resolves once QMP answers. See the module doc. */
@@ -241,7 +246,7 @@ export async function startInstance(ctx: InstanceContext, options: StartOptions)
         });
       }
       emit({ type: "qmp-ready", status: qmpStatus.status, elapsedMs: Date.now() - started });
-      return { pid, accel: spec.accel, args, qmpStatus, record: rec, recoveredFromCrash };
+      return { pid, accel: spec.accel, args, qmpStatus, record: rec, recoveredFromCrash, spawnedAt: started };
     } catch (error) {
       // Leave nothing behind: kill whatever QEMU this start spawned.
       await killSpawned(ctx);

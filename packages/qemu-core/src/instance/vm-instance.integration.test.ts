@@ -110,8 +110,13 @@ describe("VmInstance", () => {
     const found = (await execa("sh", ["-c", "command -v qemu-system-x86_64"])).stdout.trim();
     const given = join(home, "given-qemu-system-x86_64");
     await symlink(found, given);
+    const called = Date.now();
     const started = await vm.start({ spec, qemuBinary: given });
     expect(started.record.binary).toBe(given);
+    // The spawn's own moment, after the preparation: what "since QEMU's spawn" timings start from.
+    expect(started.spawnedAt).toBeGreaterThanOrEqual(called);
+    expect(started.spawnedAt).toBeLessThanOrEqual(Date.now());
+    expect(started.spawnedAt).toBeGreaterThanOrEqual(Date.parse(started.record.startedAt));
     expect(JSON.parse(await readFile(instancePaths(home, "given-binary").record, "utf8")).binary).toBe(given);
     expect((await vm.status()).state).toBe("running");
     await vm.stop(FAST_STOP);
