@@ -15,7 +15,7 @@
  * What is real here and what is a stand-in: docker/README.md, "Contract build and run".
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +29,11 @@ import {
   type RuntimeSecrets,
   renderRuntimeEnv,
 } from "../packages/image-builder/src/provisioning/runtime-env.js";
+import {
+  HEALTH_REPORT_DIR,
+  HEALTH_REPORT_ENV,
+  HEALTH_REPORT_FILE,
+} from "../packages/image-builder/src/provisioning/service-names.js";
 import { ensureHexclaveStandIns } from "./test-support/hexclave-stand-ins.js";
 
 const dockerDir = dirname(fileURLToPath(import.meta.url));
@@ -84,10 +89,25 @@ async function logsOf(name: string, tail = 150): Promise<string> {
   return String(logs.all ?? "");
 }
 
+/**
+ * The guest unit's own `docker run` options beyond the env file and the data (provisioning/user-data.ts): no Docker
+ * HEALTHCHECK, and the supervisor's health report in a directory bound at the same path (here a host directory).
+ */
+function guestUnitOptions(reportDir: string): string[] {
+  return [
+    "--no-healthcheck",
+    "-v",
+    `${reportDir}:${HEALTH_REPORT_DIR}`,
+    "-e",
+    `${HEALTH_REPORT_ENV}=${HEALTH_REPORT_FILE}`,
+  ];
+}
+
 /** Starts the image with a rendered env file on the shared data directory and waits until every service is healthy. */
 async function startContainer(
   mode: "build" | "run",
   ports: RuntimeHostPorts,
+  runOptions: readonly string[] = [],
 ): Promise<{ name: string; env: Map<string, string> }> {
   const text = formatEnvFile(renderRuntimeEnv({ ports, secrets, mode }));
   const envFile = join(work, `${mode}.env`);
@@ -96,7 +116,7 @@ async function startContainer(
   // One container on the data at a time, even when an earlier test failed before its stop.
   for (const earlier of containers) await docker(["rm", "-f", earlier], { reject: false });
   containers.push(name);
-  await docker(["run", "-d", "--name", name, "--env-file", envFile, "-v", `${dataDir}:/data`, IMAGE]);
+  await docker(["run", "-d", "--name", name, "--env-file", envFile, "-v", `${dataDir}:/data`, ...runOptions, IMAGE]);
   const deadline = Date.now() + 15 * 60_000;
   let last = "";
   while (Date.now() < deadline) {
@@ -171,9 +191,29 @@ describe("contract run of the Hexclave image", () => {
   it(
     "an ordinary start: no migrations, the apps get the rendered environment with the new host ports",
     async () => {
-      const { name, env } = await startContainer("run", RUN_PORTS);
+      // As the emulator's guest runs it (the build's warm boot above runs it as a plain `docker run` does).
+      const reportDir = join(work, "health-report");
+      mkdirSync(reportDir);
+      const { name, env } = await startContainer("run", RUN_PORTS, guestUnitOptions(reportDir));
       const migrations = (await calls(name)).filter((c) => c.program === "db-migrations");
       expect(migrations.map((c) => c.args)).toEqual([["migrate"], ["seed"]]);
+
+      // The supervisor's health report, which `stack emulator status` reads in the guest: all 13 programs healthy,
+      // written by the monitor's first check at the end of the start-up. No Docker HEALTHCHECK runs.
+      const reportFile = join(reportDir, "programs");
+      let report = "";
+      for (let i = 0; i < 120 && !/\nexit 0\n$/.test(report); i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        // Written temp-then-rename and never removed while the container runs: once there, it reads whole.
+        if (existsSync(reportFile)) report = readFileSync(reportFile, "utf8");
+      }
+      const reportLines = report.trim().split("\n");
+      expect(Number(reportLines[0]), report).toBeGreaterThan(0);
+      expect(reportLines.at(-1), report).toBe("exit 0");
+      const reported = reportLines.slice(1, -1).map((l) => l.split(" "));
+      expect(reported.map(([program]) => program).sort()).toEqual([...SERVICE_NAMES].sort());
+      expect(reported.filter(([, state]) => state !== "ok")).toEqual([]);
+      expect((await docker(["inspect", "--format", "{{.State.Health}}", name])).stdout.trim()).toBe("<nil>");
 
       // Every rendered variable reaches the backend's process, with the host ports of this start.
       const pid = (await docker(["exec", name, "pgrep", "-f", "-o", "apps/backend/server.js"])).stdout.trim();

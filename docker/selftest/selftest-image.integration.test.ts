@@ -149,14 +149,20 @@ describe("the self-test image", () => {
   });
 
   it("keeps the backend's database connection between checks and replaces one PostgreSQL closed", async () => {
-    // The backend's connections to its database, as PostgreSQL lists them (psql itself uses database postgres).
-    const backendPids = async () => {
-      const { stdout } = await execIn(
-        ...["psql", "-h", "/run/postgresql", "-U", "postgres", "-d", "postgres", "-qAt", "-c"],
-        "SELECT pid FROM pg_stat_activity WHERE datname = 'hexclave' AND backend_type = 'client backend' ORDER BY pid",
-      );
-      return stdout.trim().split("\n").filter(Boolean);
-    };
+    // One statement as the superuser on database postgres (so psql is not one of the backend's connections).
+    const asAdmin = async (sql: string) =>
+      (
+        await execIn("psql", "-h", "/run/postgresql", "-U", "postgres", "-d", "postgres", "-qAt", "-c", sql)
+      ).stdout.trim();
+    // The backend's connections to its database, as PostgreSQL lists them.
+    const backendPids = async () =>
+      (
+        await asAdmin(
+          "SELECT pid FROM pg_stat_activity WHERE datname = 'hexclave' AND backend_type = 'client backend' ORDER BY pid",
+        )
+      )
+        .split("\n")
+        .filter(Boolean);
     const check = async () => (await fetch(url(8102, "/health?db=1"), { signal: AbortSignal.timeout(10_000) })).status;
     for (let i = 0; i < 3; i++) expect(await check()).toBe(200);
     const pooled = await backendPids();
@@ -164,11 +170,10 @@ describe("the self-test image", () => {
     for (let i = 0; i < 5; i++) expect(await check()).toBe(200);
     expect(await backendPids()).toEqual(pooled);
 
-    const terminated = await execIn(
-      ...["psql", "-h", "/run/postgresql", "-U", "postgres", "-d", "postgres", "-qAt", "-c"],
+    const terminated = await asAdmin(
       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'hexclave'",
     );
-    expect(Number(terminated.stdout.trim())).toBe(pooled.length);
+    expect(Number(terminated)).toBe(pooled.length);
     // The first check after it answers 200: the closed connection is dropped and the check runs on a new one.
     expect(await check()).toBe(200);
     expect((await fetch(url(8102, "/rows/missing"))).status).toBe(404);

@@ -16,13 +16,7 @@ export {
   runtimeEnvFwCfgEntry,
   writeRuntimeEnvFwCfg,
 } from "../provisioning/runtime-env-fwcfg.js";
-export {
-  CONTAINER_NAME,
-  HEALTH_REPORT_DIR,
-  HEALTH_REPORT_ENV,
-  HEALTH_REPORT_FILE,
-  SERVICE_UNIT,
-} from "../provisioning/service-names.js";
+export { CONTAINER_NAME, HEALTH_REPORT_DIR, HEALTH_REPORT_FILE, SERVICE_UNIT } from "../provisioning/service-names.js";
 export { startTimeoutFactor } from "../warm-boot/health-deadline.js";
 export * from "./image-files.js";
 export * from "./manifest.js";

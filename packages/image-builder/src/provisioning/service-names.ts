@@ -8,9 +8,9 @@ export const SERVICE_UNIT = "hexclave.service";
 export const CONTAINER_NAME = "hexclave";
 
 /**
- * The guest's directory for the container's health report (under /run: systemd's `RuntimeDirectory=` name): the unit creates it on every start (systemd's
- * RuntimeDirectory, so each container starts without an old report) and binds it into the container at the
- * same path.
+ * The guest's directory for the container's health report, under /run: the unit names it in `RuntimeDirectory=`,
+ * so systemd makes it fresh on every start (no container sees an old report), and binds it into the container at
+ * the same path.
  */
 export const HEALTH_REPORT_RUNTIME_DIRECTORY = "hexclave-health";
 export const HEALTH_REPORT_DIR = `/run/${HEALTH_REPORT_RUNTIME_DIRECTORY}`;
