@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { acceleratorCandidates, probeAccelerator } from "./accelerator.js";
+import { acceleratorCandidates, NO_ACCEL_CACHE_ENV, probeAccelerator } from "./accelerator.js";
 import type { CommandResult, CommandRunner } from "./command-runner.js";
 import { HexclaveError } from "./errors.js";
 import type { HostInfo } from "./host.js";
@@ -170,6 +170,20 @@ describe("the probe's cache directory comes from the caller", () => {
       message: expect.stringContaining("cacheDir"),
     });
     expect(calls).toEqual([]);
+  });
+
+  it("keeps the binary's version there too: a second probe runs neither QEMU nor --version; the bypass runs both", async () => {
+    const binary = join(dir, "qemu-system-x86_64");
+    await writeFile(binary, "#!/bin/sh\n", { mode: 0o755 });
+    const cacheDir = join(dir, "version-cache");
+    const { runner, calls } = fakeRunner({ tcg: reached });
+    const options = { arch: "amd64", qemuBinary: binary, hostInfo: host("darwin", "arm64"), runner, cacheDir } as const;
+    expect((await probeAccelerator(options)).fromCache).not.toBe(true);
+    expect(calls.map((c) => c.args[0])).toEqual(["--version", "-name"]);
+    expect((await probeAccelerator(options)).fromCache).toBe(true);
+    expect(calls).toHaveLength(2);
+    await probeAccelerator({ ...options, env: { [NO_ACCEL_CACHE_ENV]: "1" } });
+    expect(calls.map((c) => c.args[0])).toEqual(["--version", "-name", "--version", "-name"]);
   });
 });
 

@@ -21,7 +21,9 @@
  * when a kernel is given.
  *
  * The answer is cached per host (OS, arch, kernel release, KVM device access),
- * QEMU binary and version, in `<cacheDir>/accel-probe-<hash>.json`. The
+ * QEMU binary and version, in `<cacheDir>/accel-probe-<hash>.json`; the
+ * binary's version itself is remembered there per binary file while the file
+ * is unchanged (`qemu-version-<hash>.json`, `qemu-version-cache.ts`). The
  * caller says where `cacheDir` is (the Hexclave emulator passes `<home>/cache`):
  * a library does not pick a place in the user's home on its own. Bypass the
  * cache with `cache: false` (then no `cacheDir` is needed) or
@@ -347,15 +349,18 @@ async function probeContext(options: ProbeAcceleratorOptions) {
     });
   }
 
+  const useCache = options.cache !== false && env[NO_ACCEL_CACHE_ENV] !== "1";
+  // The binary's version is remembered beside the probe's answer, per binary file (qemu-version-cache.ts).
+  const versionCache = useCache && options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {};
   let qemuBinary: string;
   let version: QemuVersion;
   if (options.qemuBinary === undefined) {
-    const found = await findQemuBinary(arch, { env, runner, os: host.os, signal });
+    const found = await findQemuBinary(arch, { env, runner, os: host.os, signal, ...versionCache });
     qemuBinary = found.path;
     version = found.version;
   } else {
     qemuBinary = options.qemuBinary;
-    version = await qemuVersion(qemuBinary, { runner, signal });
+    version = await qemuVersion(qemuBinary, { runner, signal, ...versionCache });
   }
 
   const candidates = acceleratorCandidates(host, arch);
@@ -371,7 +376,7 @@ async function probeContext(options: ProbeAcceleratorOptions) {
   };
   const file = options.cacheDir === undefined ? undefined : cacheFile(options.cacheDir, key);
   // The file a probe reads and writes; undefined: no cache (`cache: false`, or bypassed by the environment).
-  const cacheAt = options.cache !== false && env[NO_ACCEL_CACHE_ENV] !== "1" ? file : undefined;
+  const cacheAt = useCache ? file : undefined;
   return { arch, env, runner, host, kvmDevice, signal, qemuBinary, version, candidates, cacheAt, key, file };
 }
 

@@ -13,6 +13,7 @@ import { type CommandRunner, execaRunner } from "./command-runner.js";
 import { qemuErrors } from "./errors-data.js";
 import { type HostOs, normalizeArch, normalizeOs } from "./host.js";
 import { qemuSystemBinaryName } from "./qemu-args.js";
+import { binaryIdentity, readCachedVersion, writeCachedVersion } from "./qemu-version-cache.js";
 import type { Arch } from "./vm-spec.js";
 
 export interface QemuVersion {
@@ -88,10 +89,29 @@ export function qemuInstallHint(os: HostOs, arch: Arch): string {
 export interface QemuVersionOptions {
   readonly runner?: CommandRunner | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * A directory of the caller's where the version is remembered per binary file (`qemu-version-<hash>.json`,
+   * see `qemu-version-cache.ts`): the same file, unchanged since, is not run again. Without it, always run.
+   */
+  readonly cacheDir?: string | undefined;
 }
 
-/** Runs `<binary> --version` and parses it. Throws `QEMU_VERSION_UNREADABLE` when it does not run or say. */
+/**
+ * Runs `<binary> --version` and parses it (or, with `cacheDir`, reads what it said while the file is unchanged).
+ * Throws `QEMU_VERSION_UNREADABLE` when it does not run or say.
+ */
 export async function qemuVersion(binary: string, options: QemuVersionOptions = {}): Promise<QemuVersion> {
+  if (options.cacheDir === undefined) return runQemuVersion(binary, options);
+  const identity = await binaryIdentity(binary);
+  if (identity === undefined) return runQemuVersion(binary, options);
+  const cached = await readCachedVersion(options.cacheDir, identity);
+  if (cached !== undefined) return cached;
+  const version = await runQemuVersion(binary, options);
+  await writeCachedVersion(options.cacheDir, identity, version);
+  return version;
+}
+
+async function runQemuVersion(binary: string, options: QemuVersionOptions): Promise<QemuVersion> {
   const runner = options.runner ?? execaRunner;
   const result = await runner(binary, ["--version"], { timeoutMs: 15_000, signal: options.signal });
   if (result.exitCode !== 0) {
