@@ -9,6 +9,7 @@ import { access, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { type CommandResult, type CommandRunner, execaRunner } from "./command-runner.js";
 import { qemuErrors } from "./errors-data.js";
+import { readQcow2Snapshots } from "./qcow2-snapshots.js";
 import { parseQemuImgInfo, type QemuImgInfo, type QemuImgSnapshot } from "./qemu-img-info.js";
 
 export interface QemuImgOptions {
@@ -80,7 +81,7 @@ export interface QemuImg {
   resize(file: string, size: string | number, options?: { signal?: AbortSignal; format?: ImageFormat }): Promise<void>;
   /** `qemu-img convert` to a temp name next to `dst`, renamed on success; nothing is left on failure or abort. */
   convert(options: ConvertOptions): Promise<void>;
-  /** Internal snapshots of a qcow2 image. */
+  /** Internal snapshots of a qcow2 image: read from its snapshot table (`qcow2-snapshots.ts`), else `qemu-img info`. */
   snapshotList(file: string, options?: QemuImgInfoOptions): Promise<readonly QemuImgSnapshot[]>;
   /** `qemu-img snapshot -d name file` (the image must not be in use). */
   snapshotDelete(file: string, name: string, options?: { signal?: AbortSignal }): Promise<void>;
@@ -226,7 +227,10 @@ export function createQemuImg(options: QemuImgOptions = {}): QemuImg {
     },
 
     async snapshotList(file, o = {}) {
-      return (await api.info(file, o)).snapshots;
+      requireString(file, "file");
+      await mustExist(file, "Image");
+      // Read from the file's own table (no process); qemu-img for an image that reader does not take.
+      return (await readQcow2Snapshots(file)) ?? (await api.info(file, o)).snapshots;
     },
 
     async snapshotDelete(file, name, o = {}) {

@@ -235,7 +235,11 @@ describe("VmInstance", () => {
     const before = await readBack();
     expect(before).toMatch(/read 65536\/65536 bytes/);
     expect(before).not.toMatch(/Pattern verification failed/);
-    expect((await vm.listSnapshots()).map((s) => s.name)).toEqual(["suspend"]);
+    // Stopped, the list comes from the overlay's own snapshot table: what qemu-img says, the state size included.
+    const stopped = await vm.listSnapshots();
+    expect(stopped.map((s) => s.name)).toEqual(["suspend"]);
+    expect(stopped).toEqual((await qemuImg.info(vm.paths.overlay)).snapshots);
+    expect(stopped[0]!.vmStateSize).toBe(running[0]!.vmStateSize);
     const { stdout } = await execa("qemu-img", ["snapshot", "-l", vm.paths.overlay]);
     expect(stdout).toContain("suspend");
 
@@ -415,10 +419,34 @@ describe("VmInstance", () => {
     expect(await readRam()).toBe("marker-B");
     await vm.stop({ ...FAST_STOP, graceMs: 0 });
 
-    // Resumed from the copy: the memory is as it was at the save, whatever ran since.
-    await vm.start({ spec: withFile, incomingStateFile: state, incomingMemoryImage: image });
+    // Resumed from the copy: the memory is as it was at the save, whatever ran since. The copy went into a new
+    // private file while QEMU started, and kept the copy's holes.
+    const before = await stat(memoryFile);
+    const fromCopy: VmInstanceEvent[] = [];
+    await vm.start({
+      spec: withFile,
+      incomingStateFile: state,
+      incomingMemoryImage: image,
+      onEvent: (e) => fromCopy.push(e),
+    });
+    expect(fromCopy).toContainEqual({ type: "memory-file-prepared", file: memoryFile, plan: "copy-from" });
     expect(await readRam()).toBe("marker-A");
+    const loaded = await stat(memoryFile);
+    expect(loaded.ino).not.toBe(before.ino);
+    expect(loaded.mode & 0o777).toBe(0o600);
+    expect(loaded.size).toBe(128 * 1024 * 1024);
+    expect(loaded.blocks * 512).toBeLessThan(loaded.size / 2);
     await vm.stop({ ...FAST_STOP, graceMs: 0 });
+
+    // A copy that fails (here the saved memory is a directory) fails the start and leaves no QEMU running.
+    const broken = join(vm.paths.dir, "broken.ram");
+    await mkdir(broken, { recursive: true });
+    const failed = await vm
+      .start({ spec: withFile, incomingStateFile: state, incomingMemoryImage: broken })
+      .catch((e: unknown) => e);
+    expect(failed).toMatchObject({ code: "COMMAND_FAILED" });
+    expect((failed as Error).message).toContain(broken);
+    expect((await vm.status()).state).toBe("stopped");
 
     // A cold start begins from an empty file.
     await vm.start({ spec: withFile });
