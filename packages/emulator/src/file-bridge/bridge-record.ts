@@ -77,7 +77,9 @@ export async function readBridgeRecord(instanceDir: string): Promise<BridgeRecor
 
 export async function writeBridgeRecord(instanceDir: string, record: BridgeRecord): Promise<void> {
   await mkdir(instanceDir, { recursive: true });
+  // The record of a running process: no flush (after a host crash the process is gone, and so is what it records).
   await writeFileAtomic(join(instanceDir, BRIDGE_RECORD_FILE), Buffer.from(`${JSON.stringify(record, null, 2)}\n`), {
     mode: 0o600,
+    durable: false,
   });
 }

@@ -87,7 +87,8 @@ export function bridgeFwCfgEntry(instanceDir: string): FwCfgEntry {
 export async function writeBridgeFwCfg(instanceDir: string, endpoint: BridgeEndpoint | null): Promise<string> {
   await mkdir(instanceDir, { recursive: true });
   const path = join(instanceDir, BRIDGE_FW_CFG_FILE);
-  await writeFileAtomic(path, Buffer.from(formatBridgeFwCfg(endpoint)), { mode: 0o600 });
+  // Remade by every start before QEMU reads it: no flush (a stop writes it right after the suspend's memory).
+  await writeFileAtomic(path, Buffer.from(formatBridgeFwCfg(endpoint)), { mode: 0o600, durable: false });
   return path;
 }
 

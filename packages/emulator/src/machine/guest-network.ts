@@ -135,12 +135,19 @@ socket.pipe(process.stdout, { end: false });
   return { wrapper, module };
 }
 
-/** Writes the connector for this start (0700 wrapper, 0600 program), atomically; the wrapper's path never changes. */
+/**
+ * Writes the connector for this start (0700 wrapper, 0600 program), atomically; the wrapper's path never changes.
+ * Remade by every start before QEMU runs it: not flushed to disk.
+ */
 export async function writeGuestConnector(instanceDir: string, nodePath: string = process.execPath): Promise<string> {
   await mkdir(instanceDir, { recursive: true });
   const files = guestConnectorFiles(instanceDir, nodePath);
-  await writeFileAtomic(join(instanceDir, GUEST_CONNECT_MODULE_FILE), Buffer.from(files.module), { mode: 0o600 });
+  const runtime = { durable: false } as const;
+  await writeFileAtomic(join(instanceDir, GUEST_CONNECT_MODULE_FILE), Buffer.from(files.module), {
+    mode: 0o600,
+    ...runtime,
+  });
   const wrapper = join(instanceDir, GUEST_CONNECT_FILE);
-  await writeFileAtomic(wrapper, Buffer.from(files.wrapper), { mode: 0o700 });
+  await writeFileAtomic(wrapper, Buffer.from(files.wrapper), { mode: 0o700, ...runtime });
   return wrapper;
 }

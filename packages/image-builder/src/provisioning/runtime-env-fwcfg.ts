@@ -78,7 +78,8 @@ export async function writeRuntimeEnvFwCfg(
   const payload = Buffer.from(formatRuntimeEnvFwCfg(input));
   await mkdir(instanceDir, { recursive: true });
   const path = join(instanceDir, RUNTIME_ENV_FW_CFG_FILE);
-  await writeFileAtomic(path, payload, { mode: 0o600 });
+  // Remade by every start before QEMU reads it: no flush.
+  await writeFileAtomic(path, payload, { mode: 0o600, durable: false });
   await chmod(path, 0o600);
   return { path, sha256: createHash("sha256").update(payload).digest("hex") };
 }
