@@ -34,6 +34,24 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * A server whose first connection is accepted and never answered (a resumed guest's network coming back); later
+ * ones are answered 200. Resolves with its port.
+ */
+async function firstConnectionUnanswered(): Promise<number> {
+  const port = await freePort();
+  let connections = 0;
+  const server = tracked(
+    createServer((socket) => {
+      connections++;
+      if (connections === 1) return;
+      socket.once("data", () => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
+    }),
+  );
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+  return port;
+}
+
 function listenHttp(port: number, status: () => number): Promise<HttpServer> {
   const server = tracked(
     createHttpServer((_req, res) => {
@@ -117,31 +135,76 @@ describe("waitForReady", () => {
     expect(failing[1]!.detail).toBe("ECONNREFUSED");
   });
 
-  it("retries a request that hangs with a short first bound, doubling it, instead of waiting out the full bound", async () => {
-    // The first connection is accepted and never answered (a resumed guest's network coming back); later ones are.
-    const port = await freePort();
-    let connections = 0;
-    const server = tracked(
-      createServer((socket) => {
-        connections++;
-        if (connections === 1) return; // accepted, never answered
-        socket.once("data", () => socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
-      }),
-    );
-    await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+  it.each([
+    {
+      title: "retried with a short first bound that doubles, instead of waiting out the full bound",
+      options: { firstAttemptTimeoutMs: 100 },
+      down: /no answer within 100 ms/,
+    },
+    {
+      title: "hedged: kept, and another request sent beside it (the unanswered one is dropped, not failed)",
+      options: { hedgeAfterMs: 100 },
+      down: undefined,
+    },
+  ])("a request that hangs is $title", async ({ options, down }) => {
+    const port = await firstConnectionUnanswered();
     const changes: ProbeChange[] = [];
     const [result] = await waitForReady([httpProbe({ url: `http://127.0.0.1:${port}/`, name: "resumed" })], {
       deadlineMs: 20_000,
       intervalMs: 10,
       attemptTimeoutMs: 15_000,
-      firstAttemptTimeoutMs: 100,
+      ...options,
       onChange: (c) => changes.push(c),
     });
     expect(result).toMatchObject({ name: "resumed", state: "up", attempts: 2 });
-    expect(changes.find((c) => c.state === "down")?.detail).toMatch(/no answer within 100 ms/);
+    expect(result!.upAtMs).toBeLessThan(5000);
+    expect(changes.find((c) => c.state === "down")?.detail).toEqual(
+      down === undefined ? undefined : expect.stringMatching(down),
+    );
+  });
+
+  it("rejects a first bound or a hedge delay that is not positive", async () => {
+    const port = await freePort();
     await expect(waitForReady([tcpProbe({ port })], { firstAttemptTimeoutMs: 0 })).rejects.toMatchObject({
       code: "INVALID_ARGUMENT",
     });
+    await expect(waitForReady([tcpProbe({ port })], { hedgeAfterMs: 0 })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+  });
+
+  it("hedged: keeps a slow request and takes its answer, with at most four running at once", async () => {
+    // A just-resumed guest: every request is answered, each 600 ms after it arrived.
+    const port = await freePort();
+    let requests = 0;
+    let open = 0;
+    let mostOpen = 0;
+    const server = tracked(
+      createHttpServer((_req, res) => {
+        requests++;
+        open++;
+        mostOpen = Math.max(mostOpen, open);
+        setTimeout(() => {
+          open--;
+          res.end("ok");
+        }, 600);
+      }),
+    );
+    await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+    const t0 = Date.now();
+    const [result] = await waitForReady([httpProbe({ url: `http://127.0.0.1:${port}/`, name: "slow" })], {
+      deadlineMs: 20_000,
+      intervalMs: 10,
+      attemptTimeoutMs: 5000,
+      hedgeAfterMs: 100,
+    });
+    // The first request's answer came: no request was given up and sent again (which would take 600 ms more).
+    expect(result).toMatchObject({ name: "slow", state: "up" });
+    expect(result!.upAtMs).toBeGreaterThanOrEqual(590);
+    expect(Date.now() - t0).toBeLessThan(1200);
+    expect(result!.attempts).toBe(4);
+    expect(mostOpen).toBe(4);
+    expect(requests).toBe(4);
   });
 
   it("stops when aborted, and rejects bad input with a hint", async () => {

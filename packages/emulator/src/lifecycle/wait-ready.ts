@@ -29,6 +29,8 @@ export const EMULATOR_ACCEL_TIMEOUT_MS = 4 * 60_000;
 export const SERIAL_TAIL_LINES = 40;
 /** How often a waiting start checks that its QEMU is still alive. */
 const QEMU_WATCH_MS = 1000;
+/** After a resume, a service's request still unanswered this long gets another beside it (readiness.ts). */
+const RESUME_HEDGE_MS = 250;
 
 /**
  * The given deadline, else the default for the accelerator times the guest's start timeout factor (image-builder's
@@ -126,11 +128,13 @@ export async function waitForServices(
   try {
     const results = await waitForReady(serviceProbes(endpoints), {
       deadlineMs: timeoutMs,
-      // After a resume the services are already up: poll fast, and retry at once a request that hangs on a
-      // connection opened before the resumed guest answers (or while its link comes back from a bounce).
+      // After a resume the services are already up, but a guest just resumed answers its first request late (under
+      // TCG 0.8-1 s, its translated code gone): poll fast, keep a request that has not answered yet, and send
+      // another beside it every 250 ms (one opened before the guest answers, or while its link comes back from a
+      // bounce, may never be answered).
       ...(o.watchGuest
         ? { intervalMs: 500, attemptTimeoutMs: 3000 }
-        : { intervalMs: 100, attemptTimeoutMs: 3000, firstAttemptTimeoutMs: 250 }),
+        : { intervalMs: 100, attemptTimeoutMs: 3000, hedgeAfterMs: RESUME_HEDGE_MS }),
       signal: waitSignal,
       onChange: (change) => {
         const e = byName.get(change.name);
