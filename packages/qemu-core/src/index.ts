@@ -43,6 +43,7 @@ export * from "./iso9660.js";
 export * from "./private-files.js";
 export * from "./probe-guests.js";
 export * from "./process-identity.js";
+export { readQcow2Snapshots } from "./qcow2-snapshots.js";
 export * from "./qemu-args.js";
 export * from "./qemu-binary.js";
 export * from "./qemu-img.js";
