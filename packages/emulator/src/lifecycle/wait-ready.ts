@@ -30,7 +30,7 @@ export const SERIAL_TAIL_LINES = 40;
 /** How often a waiting start checks that its QEMU is still alive. */
 const QEMU_WATCH_MS = 1000;
 /** After a resume, a service's request still unanswered this long gets another beside it (readiness.ts). */
-const RESUME_HEDGE_MS = 250;
+const RESUME_HEDGE_MS = 1000;
 
 /**
  * The given deadline, else the default for the accelerator times the guest's start timeout factor (image-builder's
@@ -130,8 +130,9 @@ export async function waitForServices(
       deadlineMs: timeoutMs,
       // After a resume the services are already up, but a guest just resumed answers its first request late (under
       // TCG 0.8-1 s, its translated code gone): poll fast, keep a request that has not answered yet, and send
-      // another beside it every 250 ms (one opened before the guest answers, or while its link comes back from a
-      // bounce, may never be answered).
+      // another beside it once it is a second late (one opened while the link comes back from a bounce may never be
+      // answered). Sooner costs more than it gains: each extra /health?db=1 opens a database connection in the
+      // still-cold guest (the backend came up 0.1-0.3 s later with 250 ms).
       ...(o.watchGuest
         ? { intervalMs: 500, attemptTimeoutMs: 3000 }
         : { intervalMs: 100, attemptTimeoutMs: 3000, hedgeAfterMs: RESUME_HEDGE_MS }),
