@@ -197,36 +197,34 @@ export async function waitForReady(
     // Ends this probe's attempts once it is up (the others keep going), or all of them with `inner`.
     const probeUp = new AbortController();
     const signal = AbortSignal.any([inner.signal, probeUp.signal]);
-    const running = new Set<Promise<boolean>>();
+    const running = new Set<Promise<void>>();
     while (!signal.aborted) {
       const r = results.get(probe.name)!;
       r.attempts++;
       const remaining = deadlineMs - (Date.now() - started);
       const bound = hedgeAfterMs === undefined ? attemptBound(r.attempts) : attemptTimeoutMs;
-      const attempt: Promise<boolean> = probe
-        .check({ signal, timeoutMs: Math.max(1, Math.min(bound, remaining)) })
-        .then(
-          (detail) => {
-            if (signal.aborted) return true;
-            report(probe.name, "up", detail);
-            probeUp.abort();
-            if (allUp()) inner.abort();
-            return true;
-          },
-          (error: unknown) => {
-            if (!signal.aborted) report(probe.name, "down", error instanceof Error ? error.message : String(error));
-            return true;
-          },
-        );
+      const attempt = probe.check({ signal, timeoutMs: Math.max(1, Math.min(bound, remaining)) }).then(
+        (detail) => {
+          if (signal.aborted) return;
+          report(probe.name, "up", detail);
+          probeUp.abort();
+          if (allUp()) inner.abort();
+        },
+        (error: unknown) => {
+          if (!signal.aborted) report(probe.name, "down", error instanceof Error ? error.message : String(error));
+        },
+      );
       running.add(attempt);
       void attempt.then(() => running.delete(attempt));
       // The next attempt: `intervalMs` after this one ended, or, hedged, beside it once it is `hedgeAfterMs` late.
-      const ended =
-        hedgeAfterMs === undefined
-          ? await attempt
-          : await Promise.race([attempt, abortableSleep(hedgeAfterMs, signal).then(() => false)]);
+      let late = false;
+      if (hedgeAfterMs === undefined) await attempt;
+      else {
+        const waited = abortableSleep(hedgeAfterMs, signal).then(() => true);
+        late = await Promise.race([attempt.then(() => false), waited]);
+      }
       if (signal.aborted) break;
-      if (ended) await abortableSleep(intervalMs, signal);
+      if (!late) await abortableSleep(intervalMs, signal);
       else if (running.size >= MAX_HEDGED_ATTEMPTS) await Promise.race(running);
     }
     await Promise.all(running);

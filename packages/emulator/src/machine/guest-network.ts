@@ -142,12 +142,11 @@ socket.pipe(process.stdout, { end: false });
 export async function writeGuestConnector(instanceDir: string, nodePath: string = process.execPath): Promise<string> {
   await mkdir(instanceDir, { recursive: true });
   const files = guestConnectorFiles(instanceDir, nodePath);
-  const runtime = { durable: false } as const;
   await writeFileAtomic(join(instanceDir, GUEST_CONNECT_MODULE_FILE), Buffer.from(files.module), {
     mode: 0o600,
-    ...runtime,
+    durable: false,
   });
   const wrapper = join(instanceDir, GUEST_CONNECT_FILE);
-  await writeFileAtomic(wrapper, Buffer.from(files.wrapper), { mode: 0o700, ...runtime });
+  await writeFileAtomic(wrapper, Buffer.from(files.wrapper), { mode: 0o700, durable: false });
   return wrapper;
 }

@@ -20,7 +20,7 @@
  *   and `install` uses it only when no fw_cfg entry exists.
  */
 import { createHash } from "node:crypto";
-import { chmod, mkdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ShellScript } from "@hexclave/cloud-init-gen/shell-script";
 import { type FwCfgEntry, writeFileAtomic } from "@hexclave/qemu-core";
@@ -78,9 +78,8 @@ export async function writeRuntimeEnvFwCfg(
   const payload = Buffer.from(formatRuntimeEnvFwCfg(input));
   await mkdir(instanceDir, { recursive: true });
   const path = join(instanceDir, RUNTIME_ENV_FW_CFG_FILE);
-  // Remade by every start before QEMU reads it: no flush.
+  // Remade by every start before QEMU reads it: no flush. The mode is set on the temp file, before the rename.
   await writeFileAtomic(path, payload, { mode: 0o600, durable: false });
-  await chmod(path, 0o600);
   return { path, sha256: createHash("sha256").update(payload).digest("hex") };
 }
 
