@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { discardDir, discardFile } from "./discard-file.js";
+import { discardDir, discardFile, purgeDiscarded, setAside } from "./discard-file.js";
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -48,6 +48,30 @@ describe("discardFile", () => {
   it("does nothing for a missing file, and makes no directory for it", async () => {
     const dir = await instanceDir();
     await discardFile(dir, join(dir, "suspend.ram"));
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe("setAside and purgeDiscarded", () => {
+  it("sets the file aside, keeping it until the purge, which removes it", async () => {
+    const dir = await instanceDir();
+    const file = join(dir, "suspend.ram");
+    await writeFile(file, Buffer.alloc(64 * 1024, 7));
+    expect(await setAside(dir, file)).toBe(true);
+    expect(await readdir(dir)).toEqual(["discard"]);
+    // Nothing removes it meanwhile: no background process was started.
+    await new Promise((r) => setTimeout(r, 200));
+    const kept = await readdir(discardDir(dir));
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toMatch(/^suspend\.ram\.[0-9a-f]{8}$/);
+    await purgeDiscarded(dir);
+    expect(await settledEntries(dir)).toEqual([]);
+  });
+
+  it("answers false for a missing file; a purge with no discard directory starts nothing and makes none", async () => {
+    const dir = await instanceDir();
+    expect(await setAside(dir, join(dir, "suspend.ram"))).toBe(false);
+    await purgeDiscarded(dir);
     expect(await readdir(dir)).toEqual([]);
   });
 });

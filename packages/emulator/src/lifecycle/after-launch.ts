@@ -10,10 +10,12 @@ import {
   exitedFailure,
   HexclaveError,
   type InstanceVmSpec,
+  type ReadinessProbe,
 } from "@hexclave/qemu-core";
 import type { Emit, EmulatorContext } from "../context.js";
 import type { ServiceEndpoint } from "../inspect/service-health.js";
 import { abortError, aborted } from "../internal/abort.js";
+import { purgeDiscarded } from "../internal/discard-file.js";
 import { errorText } from "../internal/error-text.js";
 import { tailLines } from "../internal/files.js";
 import type { VmFingerprint } from "../machine/fingerprint.js";
@@ -46,6 +48,8 @@ export interface LaunchContext {
   readonly fingerprint: VmFingerprint;
   readonly probe: { accel: Accelerator; reason: string };
   readonly endpoints: readonly ServiceEndpoint[];
+  /** The endpoints' probes, made ahead of the launch (start.ts). */
+  readonly probes: Promise<readonly ReadinessProbe[]>;
   readonly timeoutMs: number;
   readonly s: ResolvedSettings;
   readonly options: EmulatorStartOptions;
@@ -103,6 +107,8 @@ export async function afterLaunch(ctx: EmulatorContext, launch: LaunchContext): 
     throw failure;
   } finally {
     watch.stop();
+    // The consumed suspend's memory copy was only set aside: its removal starts now, off the resumed guest's way.
+    await purgeDiscarded(ctx.paths.dir).catch(() => {});
   }
 }
 
@@ -122,38 +128,49 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
     accel: probe.accel,
     accelReason: probe.reason,
   };
-  await updateSnapshotRecord(ctx.recordFile, (r) => {
-    // A resumed `suspend` is consumed: resuming it again after a crash would lose everything written since.
-    const base = snapshot === "suspend" ? withoutSnapshot(r, "suspend") : r;
-    return {
-      ...base,
-      running: true,
-      resetPending: false,
-      // A cold boot's guest reads this start's environment as it boots; a resumed one has the saved run's until
-      // its refresh (below).
-      current: { spec: runSpec, fingerprint, ...(bootKind === "cold" ? { runtimeEnvSha256 } : {}) },
-      lastStart,
-      healthySinceStart: false,
-    };
-  });
-
-  // Consumed: the disk moves on from here, so the state must never be resumed again. The device state goes at once
-  // (without it nothing resumes); its memory copy, written by the stop moments ago, is discarded: unlinking it here
-  // held the start for 0.2-2.4 s (internal/discard-file.ts).
-  if (snapshot === "suspend") {
-    await removeSuspendState(ctx.paths);
-    emit({ type: "snapshot-deleted", name: "suspend" });
-  }
   const phases: Record<string, number> = { "qemu-up": Date.now() - launched.spawnedAt };
   emit({ type: "qemu-up", pid: launched.pid, elapsedMs: Date.now() - began });
 
+  // The run's record, written while the guest's fix-ups are already on their way (below: they wait on the guest, not
+  // on this). Consumed: the disk moves on from here, so the state must never be resumed again. The device state goes
+  // at once (without it nothing resumes); its memory copy, written by the stop moments ago, is set aside, and removed
+  // once the start is done (afterLaunch): unlinking it here held the start for 0.2-2.4 s, and removing it in the
+  // background beside the waking guest made the services answer about 90 ms later (internal/discard-file.ts).
+  const recorded = (async () => {
+    await updateSnapshotRecord(ctx.recordFile, (r) => {
+      // A resumed `suspend` is consumed: resuming it again after a crash would lose everything written since.
+      const base = snapshot === "suspend" ? withoutSnapshot(r, "suspend") : r;
+      return {
+        ...base,
+        running: true,
+        resetPending: false,
+        // A cold boot's guest reads this start's environment as it boots; a resumed one has the saved run's until
+        // its refresh (below).
+        current: { spec: runSpec, fingerprint, ...(bootKind === "cold" ? { runtimeEnvSha256 } : {}) },
+        lastStart,
+        healthySinceStart: false,
+      };
+    });
+    if (snapshot === "suspend") {
+      await removeSuspendState(ctx.paths, { purge: false });
+      emit({ type: "snapshot-deleted", name: "suspend" });
+    }
+  })();
+  recorded.catch(() => {}); // awaited below; this only keeps a failure from being unhandled meanwhile
+
   let fixups: Promise<void> | undefined;
+  // A new runtime environment restarts the guest's container: its services are probed once that is done. Otherwise
+  // the probes run while the fix-ups do (a probe caught by a link bounce is retried), and the start is ready when
+  // both are done.
+  let probeAfterFixups = false;
   if (plan.kind === "resume") {
     const { saved } = plan;
     const digests = { runtimeEnvSha256, savedRuntimeEnvSha256: saved.runtimeEnvSha256 };
+    probeAfterFixups = runtimeEnvNeedsRefresh(digests);
     fixups = (async () => {
       const bounce = linkBounceReason(saved.spec.network, runSpec.network);
       const envCurrent = await afterResume(ctx, signal, emit, digests, bounce);
+      await recorded;
       if (envCurrent) {
         await updateSnapshotRecord(ctx.recordFile, (r) =>
           r.current === undefined ? r : { ...r, current: { ...r.current, runtimeEnvSha256 } },
@@ -162,16 +179,16 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
       phases["guest-booted"] = Date.now() - launched.spawnedAt;
       emit({ type: "guest-booted", elapsedMs: Date.now() - began });
     })();
-    // A new runtime environment restarts the guest's container: its services are probed once that is done.
-    // Otherwise the probes run while the fix-ups do (a probe caught by a link bounce is retried), and the start
-    // is ready when both are done.
-    if (runtimeEnvNeedsRefresh(digests)) await fixups;
-    else fixups.catch(() => {}); // awaited below; this only keeps a failure from being unhandled meanwhile
+    fixups.catch(() => {}); // awaited below; this only keeps a failure from being unhandled meanwhile
   }
+  await recorded;
+  if (probeAfterFixups) await fixups;
 
   const guestBoot = runSpec.kernelBoot === undefined ? "firmware" : "kernel";
+  const probes = await launch.probes;
   let ready = await waitForServices(ctx, {
     endpoints,
+    probes,
     timeoutMs,
     spawnedAt: launched.spawnedAt,
     began,
@@ -206,6 +223,7 @@ async function afterLaunchUnwatched(ctx: EmulatorContext, launch: LaunchContext)
       // says healthy only once they answer again; a service that is up is not announced twice.
       ready = await waitForServices(ctx, {
         endpoints,
+        probes,
         timeoutMs: Math.max(RECHECK_MIN_TIMEOUT_MS, timeoutMs - (Date.now() - began)),
         spawnedAt: launched.spawnedAt,
         began,

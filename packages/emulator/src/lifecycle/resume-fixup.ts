@@ -76,18 +76,22 @@ export async function afterResume(
   const guestSide = (async () => {
     let agent: GuestAgentClient | undefined;
     try {
-      let step = Date.now();
-      agent = await ctx.vm.guestAgent({ timeoutMs: 15_000, ...(signal ? { signal } : {}) });
-      done.push(timed("agent connected", step));
-      step = Date.now();
-      const thawed = await agent.fsThaw({ timeoutMs: 15_000 }).catch(() => 0);
+      const step = Date.now();
+      // Pipelined: the sync, the thaw and the clock are written together and answered in one wake-up of the guest
+      // (one after the other, they took 0.1-0.3 s each after a resume under TCG). The agent takes the clock only
+      // once thawed, and answers in order.
+      agent = await ctx.vm.guestAgent({ timeoutMs: 15_000, pipelined: true, ...(signal ? { signal } : {}) });
+      const thaw = agent.fsThaw({ timeoutMs: 15_000 });
+      const clockSet = agent.setTime(new Date(), { timeoutMs: 15_000 });
+      clockSet.catch(() => {}); // awaited below, after the thaw
+      // An agent that does not answer fails the clock too: that is the failure reported (below).
+      const thawed = await thaw.catch(() => 0);
       if (thawed > 0) done.push(timed(`thawed ${thawed} file systems`, step));
-      step = Date.now();
-      const clock = await agent.setTime(new Date(), { timeoutMs: 10_000 });
+      const clock = await clockSet;
       done.push(timed(clock.hardwareClock ? "clock set" : "clock set (the guest has no hardware clock tool)", step));
       if (!refresh) return;
       // The running container has the saved start's environment: a moved host port restarts it (issue 13).
-      step = Date.now();
+      const refreshStep = Date.now();
       const result = await refreshGuestRuntimeEnv(agent, signal ? { signal } : {}).catch((error: unknown) => {
         if (aborted(signal)) throw abortError(signal);
         emit({
@@ -102,7 +106,7 @@ export async function afterResume(
         done.push(
           timed(
             result === "changed" ? "new runtime environment: container restarted" : "runtime environment unchanged",
-            step,
+            refreshStep,
           ),
         );
       }

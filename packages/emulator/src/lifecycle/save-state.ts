@@ -6,7 +6,7 @@
 import { rm } from "node:fs/promises";
 import type { GuestAgentClient, InstancePaths, InstanceVmSpec } from "@hexclave/qemu-core";
 import { type Emit, type EmulatorContext, GUEST_AGENT_TIMEOUT_MS } from "../context.js";
-import { discardFile } from "../internal/discard-file.js";
+import { discardFile, setAside } from "../internal/discard-file.js";
 import { errorText } from "../internal/error-text.js";
 import { exists } from "../internal/files.js";
 import type { VmFingerprint } from "../machine/fingerprint.js";
@@ -37,10 +37,14 @@ export async function presentSnapshots(ctx: EmulatorContext): Promise<SnapshotNa
   ];
 }
 
-/** Removes the suspend: its device state and its memory. */
-export async function removeSuspendState(paths: InstancePaths): Promise<void> {
+/**
+ * Removes the suspend: its device state and its memory. The memory copy is discarded (internal/discard-file.ts);
+ * `purge: false` only sets it aside, for a caller that purges the discard directory once it is done.
+ */
+export async function removeSuspendState(paths: InstancePaths, options: { purge?: boolean } = {}): Promise<void> {
   await rm(paths.suspendState, { force: true });
-  await discardFile(paths.dir, suspendMemoryFile(paths));
+  if (options.purge === false) await setAside(paths.dir, suspendMemoryFile(paths));
+  else await discardFile(paths.dir, suspendMemoryFile(paths));
 }
 
 /**

@@ -19,11 +19,12 @@ import {
   type InstanceLock,
   type InstanceVmSpec,
   type QemuErrorCode,
+  type ReadinessProbe,
   recordAcceleratorFailure,
 } from "@hexclave/qemu-core";
 import type { Emit, EmulatorContext } from "../context.js";
 import { emulatorErrors, isCataloguedError } from "../errors-data.js";
-import { serviceEndpoints } from "../inspect/service-health.js";
+import { serviceEndpoints, serviceProbes } from "../inspect/service-health.js";
 import { abortError, aborted, throwIfAborted } from "../internal/abort.js";
 import { errorText } from "../internal/error-text.js";
 import { exists } from "../internal/files.js";
@@ -250,6 +251,18 @@ async function startLocked(
   let bridgeInUse = false;
   let bridgeAwaited = false;
   try {
+    // The readiness probes load node:http (30-50 ms of CPU on this project's 2-core hosts): made on the next turn,
+    // while the launch waits on its files and the memory copy, not beside the guest QEMU has just resumed.
+    const probes = new Promise<readonly ReadinessProbe[]>((resolve, reject) =>
+      setImmediate(() => {
+        try {
+          resolve(serviceProbes(endpoints));
+        } catch (error) {
+          reject(error);
+        }
+      }),
+    );
+    probes.catch(() => {}); // awaited by afterLaunch; this only keeps a failure from being unhandled until then
     // The connector QEMU runs per guest-forwarded connection (the bridge, --guest-reach ports), for this Node.
     await writeGuestConnector(ctx.paths.dir);
     let launched: Launched | undefined;
@@ -292,6 +305,7 @@ async function startLocked(
         fingerprint,
         probe,
         endpoints,
+        probes,
         timeoutMs,
         s,
         options,

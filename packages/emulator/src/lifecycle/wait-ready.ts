@@ -11,6 +11,7 @@ import {
   isSameProcess,
   kernelPanicReason,
   type ProcessIdentity,
+  type ReadinessProbe,
   readLockHolder,
   SerialFollower,
   waitForReady,
@@ -43,6 +44,8 @@ export function readinessTimeoutMs(given: number | undefined, accel: Accelerator
 
 export interface WaitOptions {
   readonly endpoints: readonly ServiceEndpoint[];
+  /** The endpoints' probes when made ahead (`serviceProbes(endpoints)`); made here otherwise. */
+  readonly probes?: readonly ReadinessProbe[];
   readonly timeoutMs: number;
   /** When QEMU was spawned: `phases` count from here. */
   readonly spawnedAt: number;
@@ -126,7 +129,7 @@ export async function waitForServices(
   const last = new Map<string, ServiceHealthCheck>();
   let ready = false;
   try {
-    const results = await waitForReady(serviceProbes(endpoints), {
+    const results = await waitForReady(o.probes ?? serviceProbes(endpoints), {
       deadlineMs: timeoutMs,
       // After a resume the services are already up, but a guest just resumed answers its first request late (under
       // TCG 0.8-1 s, its translated code gone): poll fast, keep a request that has not answered yet, and send

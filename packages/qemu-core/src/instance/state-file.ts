@@ -42,7 +42,7 @@ import { acquireInstanceLock } from "../instance-lock.js";
 import { ensurePrivateFile } from "../private-files.js";
 import { type ProcessIdentity, readProcessIdentity } from "../process-identity.js";
 import { abortedError, type QmpClient, type QmpStatus, throwIfAborted } from "../qmp-client.js";
-import { MIGRATION_POLL_MS, QMP_PROBE_TIMEOUT_MS } from "./connection.js";
+import { INCOMING_POLL_MS, MIGRATION_POLL_MS, QMP_PROBE_TIMEOUT_MS } from "./connection.js";
 import type { InstanceContext } from "./context.js";
 import { copyMemoryFile, syncMemoryFile } from "./memory-file.js";
 import { readRecordLenient } from "./record.js";
@@ -240,6 +240,6 @@ export async function finishIncoming(
       return client.queryStatus({ timeoutMs: QMP_PROBE_TIMEOUT_MS });
     }
     if (Date.now() > deadline) throw failed("it did not finish loading in time");
-    await sleep(MIGRATION_POLL_MS);
+    await sleep(INCOMING_POLL_MS);
   }
 }

@@ -17,7 +17,7 @@ import { rm } from "node:fs/promises";
 import { resolve } from "node:path";
 import { type CommandRunner, execaRunner } from "../command-runner.js";
 import { qemuErrors } from "../errors-data.js";
-import type { GuestAgentClient } from "../guest-agent-client.js";
+import type { GuestAgentClient, GuestAgentConnectOptions } from "../guest-agent-client.js";
 import { type InstancePaths, instancePaths } from "../instance-layout.js";
 import type { ProcessIdentity } from "../process-identity.js";
 import { readProcessIdentity } from "../process-identity.js";
@@ -111,7 +111,7 @@ export class VmInstance {
   }
 
   /** A new guest agent client on this instance's qga socket (close it when done). */
-  guestAgent(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<GuestAgentClient> {
+  guestAgent(options: GuestAgentConnectOptions = {}): Promise<GuestAgentClient> {
     return this.ctx.connection.guestAgent(options);
   }
 
