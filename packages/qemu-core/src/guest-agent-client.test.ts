@@ -138,6 +138,7 @@ describe("GuestAgentClient", () => {
     agent.send('{"return": "stale one"}\n{"return": "stale two"}\n');
     const [a, b] = await Promise.all([client.execute("guest-fsfreeze-thaw"), client.execute("guest-ping")]);
     expect([a, b]).toEqual(["guest-fsfreeze-thaw", "guest-ping"]);
+    expect(client.synced).toBe(true);
     expect(agent.received.map((r) => r.execute)).toEqual(["guest-sync-delimited", "guest-fsfreeze-thaw", "guest-ping"]);
   });
 
@@ -153,6 +154,7 @@ describe("GuestAgentClient", () => {
     expect(String((failure as Error).message)).toMatch(
       /guest-ping was not answered: guest-sync-delimited, written before it, failed \(.*within 200 ms\)/,
     );
+    expect(client.synced).toBe(false);
   });
 
   it("an unanswered command fails those behind it; a late answer goes to nobody; the next command resyncs", async () => {

@@ -71,6 +71,7 @@ export class GuestAgentClient {
   private headSawFF = false;
   /** A command went unanswered: the next one is preceded by a sync. */
   private desynced = false;
+  private answered = false;
   private closed: HexclaveError | undefined;
 
   private constructor(socketPath: string, socket: Socket) {
@@ -145,7 +146,9 @@ export class GuestAgentClient {
         continue;
       }
       // An answer with nothing waiting is stale (a command given up on): dropped.
-      this.shift()?.settle(msg);
+      const answeredOne = this.shift();
+      if (answeredOne?.delimited === true) this.answered = true;
+      answeredOne?.settle(msg);
     }
   }
 
@@ -173,6 +176,14 @@ export class GuestAgentClient {
         ),
       );
     }
+  }
+
+  /**
+   * Whether the agent has answered a sync on this connection: false after a pipelined connect to a guest whose
+   * agent never answers (its commands then fail with "not answered"), true once it did.
+   */
+  get synced(): boolean {
+    return this.answered;
   }
 
   private onClose(cause: Error | undefined): void {
@@ -381,28 +392,25 @@ export class GuestAgentClient {
     return this.execute<number>("guest-fsfreeze-thaw", undefined, options);
   }
 
-  /** Reads a whole guest file (`guest-file-open/read/close`), up to `maxBytes` (default 1 MiB). */
+  /**
+   * Reads a whole guest file (`guest-file-open/read/close`), up to `maxBytes` (default 1 MiB, at most the agent's
+   * 48 MiB per read). Two round trips: the agent reads up to `count` bytes in one `guest-file-read` (to the end of a
+   * regular file), so the read asks for all of it and the close is written right behind it.
+   */
   async readFile(path: string, options: GuestAgentCommandOptions & { maxBytes?: number } = {}): Promise<Buffer> {
-    const handle = await this.execute<number>("guest-file-open", { path, mode: "r" }, options);
-    const chunks: Buffer[] = [];
-    let total = 0;
     const max = options.maxBytes ?? 1024 * 1024;
+    const handle = await this.execute<number>("guest-file-open", { path, mode: "r" }, options);
+    const read = this.execute<{ count: number; "buf-b64": string; eof: boolean }>(
+      "guest-file-read",
+      { handle, count: max },
+      options,
+    );
+    const closed = this.execute("guest-file-close", { handle }, options).catch(() => {});
     try {
-      for (;;) {
-        const r = await this.execute<{ count: number; "buf-b64": string; eof: boolean }>(
-          "guest-file-read",
-          { handle, count: Math.min(65536, max - total) },
-          options,
-        );
-        const b = Buffer.from(r["buf-b64"], "base64");
-        chunks.push(b);
-        total += b.length;
-        if (r.eof || r.count === 0 || total >= max) break;
-      }
+      return Buffer.from((await read)["buf-b64"], "base64").subarray(0, max);
     } finally {
-      await this.execute("guest-file-close", { handle }, options).catch(() => {});
+      await closed;
     }
-    return Buffer.concat(chunks);
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 import { HEALTH_REPORT_FILE } from "@hexclave/image-builder/image";
-import type { VmInstance } from "@hexclave/qemu-core";
+import { qemuErrors, type VmInstance } from "@hexclave/qemu-core";
 import { describe, expect, it } from "vitest";
 import {
   GUEST_HEALTH_COMMAND,
@@ -85,7 +85,12 @@ describe("readGuestPrograms", () => {
     const agent = {
       readFile: async (path: string) => {
         const text = files[path];
-        if (text === undefined) throw new Error(`failed to open file '${path}': No such file or directory`);
+        // As GuestAgentClient reports an error answer of the agent.
+        if (text === undefined) {
+          throw qemuErrors.create("GUEST_AGENT_FAILED", `Guest agent guest-file-open failed: No such file`, {
+            details: { command: "guest-file-open", errorClass: "GenericError", desc: "No such file" },
+          });
+        }
         return Buffer.from(text);
       },
       exec: async (path: string, args: string[]) => {
@@ -130,6 +135,29 @@ describe("readGuestPrograms", () => {
     expect(programs?.[0]?.name ?? null).toBe(first);
     expect(execs).toHaveLength(starts);
     for (const e of execs) expect(e).toEqual(["/bin/sh", "-c", legacyCheckScript()]);
+  });
+
+  it("null, and nothing more asked, when the agent takes the connection but does not answer the first read", async () => {
+    const asked: string[] = [];
+    const agent = {
+      readFile: async (path: string) => {
+        asked.push(path);
+        throw qemuErrors.create(
+          "GUEST_AGENT_FAILED",
+          "Guest agent did not answer guest-sync-delimited within 3000 ms",
+          {
+            details: { command: "guest-sync-delimited", timeoutMs: 3000 },
+          },
+        );
+      },
+      exec: async () => {
+        throw new Error("not expected");
+      },
+      close: () => {},
+    };
+    const vm = { guestAgent: async () => agent } as unknown as VmInstance;
+    expect(await readGuestPrograms(vm)).toBeNull();
+    expect(asked).toEqual([HEALTH_REPORT_FILE]);
   });
 
   it("null when no guest agent answers", async () => {

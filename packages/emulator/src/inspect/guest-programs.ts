@@ -22,7 +22,7 @@
  */
 
 import { CONTAINER_NAME, HEALTH_REPORT_DIR, HEALTH_REPORT_FILE } from "@hexclave/image-builder/image";
-import type { GuestAgentClient, VmInstance } from "@hexclave/qemu-core";
+import { type GuestAgentClient, HexclaveError, type VmInstance } from "@hexclave/qemu-core";
 
 export interface GuestProgram {
   readonly name: string;
@@ -110,10 +110,15 @@ export function legacyCheckScript(): string {
 }
 
 async function readText(agent: GuestAgentClient, path: string, signal: AbortSignal | undefined): Promise<string> {
-  return await agent
-    .readFile(path, { timeoutMs: COMMAND_TIMEOUT_MS, ...(signal ? { signal } : {}) })
-    .then((b) => b.toString("utf8"))
-    .catch(() => "");
+  try {
+    return (await agent.readFile(path, { timeoutMs: COMMAND_TIMEOUT_MS, ...(signal ? { signal } : {}) })).toString(
+      "utf8",
+    );
+  } catch (error) {
+    // The agent answered with an error (no such file): no text. It did not answer at all: nothing more is asked of it.
+    if (HexclaveError.is(error) && error.details.errorClass !== undefined) return "";
+    throw error;
+  }
 }
 
 /**
@@ -127,7 +132,8 @@ export async function readGuestPrograms(
 ): Promise<GuestProgram[] | null> {
   const signal = options.signal ? { signal: options.signal } : {};
   try {
-    const agent = await vm.guestAgent({ timeoutMs: CONNECT_TIMEOUT_MS, ...signal });
+    // Pipelined: the sync and the first open go in one exchange (see GuestAgentClient).
+    const agent = await vm.guestAgent({ timeoutMs: CONNECT_TIMEOUT_MS, pipelined: true, ...signal });
     try {
       const report = parseProgramsFile(await readText(agent, HEALTH_REPORT_FILE, options.signal));
       if (report !== null) return report.programs;

@@ -157,14 +157,22 @@ async function flushGuest(
   options: { dropCaches?: boolean } = {},
 ): Promise<{ client: GuestAgentClient; frozen: boolean } | undefined> {
   let client: GuestAgentClient;
-  try {
-    client = await ctx.vm.guestAgent({ timeoutMs: GUEST_AGENT_TIMEOUT_MS, ...(signal ? { signal } : {}) });
-  } catch (error) {
+  const unavailable = (error: unknown) =>
     emit({
       type: "message",
       level: "warn",
       text: `Guest agent unavailable, saving without a flush: ${errorText(error)}`,
     });
+  try {
+    // A suspend's freeze rides behind the sync (one exchange with the guest, not two); the cache drop of `fresh`
+    // goes on a synchronised connection, so an agent that does not answer is found once, not by each command.
+    client = await ctx.vm.guestAgent({
+      timeoutMs: GUEST_AGENT_TIMEOUT_MS,
+      pipelined: options.dropCaches !== true,
+      ...(signal ? { signal } : {}),
+    });
+  } catch (error) {
+    unavailable(error);
     return undefined;
   }
   if (options.dropCaches === true) {
@@ -176,6 +184,12 @@ async function flushGuest(
     await client.fsFreeze({ timeoutMs: 60_000 });
     return { client, frozen: true };
   } catch (error) {
+    if (!client.synced) {
+      // The agent never answered the sync (pipelined above): nothing to thaw, nobody to run `sync`.
+      client.close();
+      unavailable(error);
+      return undefined;
+    }
     await client.fsThaw({ timeoutMs: 10_000 }).catch(() => {});
     emit({
       type: "message",
