@@ -160,7 +160,7 @@ describe("GuestAgentClient", () => {
   it("an unanswered command fails those behind it; a late answer goes to nobody; the next command resyncs", async () => {
     let slow = true;
     const agent = await fakeAgent((r) => {
-      if (r.execute === "guest-fsfreeze-freeze" && slow) return { answer: { return: 2 }, delayMs: 400 };
+      if (r.execute === "guest-fsfreeze-freeze" && slow) return { answer: { return: 2 }, delayMs: 1000 };
       return { answer: { return: r.execute } };
     });
     const client = await connected(agent);
