@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { qemuErrors } from "./errors-data.js";
-import { GuestAgentClient } from "./guest-agent-client.js";
+import { GuestAgentClient, isGuestAgentErrorAnswer } from "./guest-agent-client.js";
 
 interface Received {
   readonly execute: string;
@@ -170,6 +170,7 @@ describe("GuestAgentClient", () => {
     expect(String((f as Error).message)).toMatch(/did not answer guest-fsfreeze-freeze within 100 ms/);
     expect(qemuErrors.is(b, "GUEST_AGENT_FAILED")).toBe(true);
     expect(String((b as Error).message)).toMatch(/guest-ping was not answered: guest-fsfreeze-freeze/);
+    expect([isGuestAgentErrorAnswer(f), isGuestAgentErrorAnswer(b)]).toEqual([false, false]);
     slow = false;
     // The late answers (2 for the freeze, then the ping's) reach the socket while the next command is on its way:
     // the resync skips them, so the command gets its own answer.
@@ -191,6 +192,7 @@ describe("GuestAgentClient", () => {
     ]);
     expect(opened.status).toBe("rejected");
     expect(String((opened as PromiseRejectedResult).reason.message)).toMatch(/guest-file-open failed: No such file/);
+    expect(isGuestAgentErrorAnswer((opened as PromiseRejectedResult).reason)).toBe(true);
     expect(pinged).toEqual({ status: "fulfilled", value: "guest-ping" });
     expect(agent.received.filter((r) => r.execute === "guest-sync-delimited")).toHaveLength(1);
   });

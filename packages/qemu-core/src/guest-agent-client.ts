@@ -53,6 +53,14 @@ export interface GuestExecResult {
 
 const FF = 0xff;
 
+/**
+ * Whether `error` is the agent's own error answer to a command (`details.errorClass`, e.g. no such file), as opposed
+ * to no answer at all: a timeout, an abort, a closed connection, or a command behind one that went unanswered.
+ */
+export function isGuestAgentErrorAnswer(error: unknown): boolean {
+  return qemuErrors.is(error, "GUEST_AGENT_FAILED") && error.details.errorClass !== undefined;
+}
+
 /** A command written to the agent, waiting for its answer. */
 interface Pending {
   readonly command: string;
@@ -71,7 +79,8 @@ export class GuestAgentClient {
   private headSawFF = false;
   /** A command went unanswered: the next one is preceded by a sync. */
   private desynced = false;
-  private answered = false;
+  /** The agent has answered a sync on this connection ({@link synced}). */
+  private syncAnswered = false;
   private closed: HexclaveError | undefined;
 
   private constructor(socketPath: string, socket: Socket) {
@@ -147,7 +156,7 @@ export class GuestAgentClient {
       }
       // An answer with nothing waiting is stale (a command given up on): dropped.
       const answeredOne = this.shift();
-      if (answeredOne?.delimited === true) this.answered = true;
+      if (answeredOne?.delimited === true) this.syncAnswered = true;
       answeredOne?.settle(msg);
     }
   }
@@ -183,7 +192,7 @@ export class GuestAgentClient {
    * agent never answers (its commands then fail with "not answered"), true once it did.
    */
   get synced(): boolean {
-    return this.answered;
+    return this.syncAnswered;
   }
 
   private onClose(cause: Error | undefined): void {
@@ -245,7 +254,7 @@ export class GuestAgentClient {
             const err = (msg.error as { class?: string; desc?: string }) ?? {};
             return reject(
               qemuErrors.create("GUEST_AGENT_FAILED", `Guest agent ${command} failed: ${err.desc ?? "unknown error"}`, {
-                details: { command, errorClass: err.class, desc: err.desc },
+                details: { command, errorClass: err.class ?? "GenericError", desc: err.desc },
               }),
             );
           }
@@ -294,7 +303,7 @@ export class GuestAgentClient {
       await this.execute("guest-shutdown", { mode }, { ...options, timeoutMs: waitMs });
     } catch (error) {
       // No answer within waitMs is the success case; so is the agent going away as the guest shuts down.
-      if (qemuErrors.is(error, "GUEST_AGENT_FAILED") && error.details.errorClass === undefined) return;
+      if (qemuErrors.is(error, "GUEST_AGENT_FAILED") && !isGuestAgentErrorAnswer(error)) return;
       throw error;
     }
   }

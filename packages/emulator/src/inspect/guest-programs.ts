@@ -22,7 +22,7 @@
  */
 
 import { CONTAINER_NAME, HEALTH_REPORT_DIR, HEALTH_REPORT_FILE } from "@hexclave/image-builder/image";
-import { type GuestAgentClient, HexclaveError, type VmInstance } from "@hexclave/qemu-core";
+import { type GuestAgentClient, isGuestAgentErrorAnswer, type VmInstance } from "@hexclave/qemu-core";
 
 export interface GuestProgram {
   readonly name: string;
@@ -116,7 +116,7 @@ async function readText(agent: GuestAgentClient, path: string, signal: AbortSign
     );
   } catch (error) {
     // The agent answered with an error (no such file): no text. It did not answer at all: nothing more is asked of it.
-    if (HexclaveError.is(error) && error.details.errorClass !== undefined) return "";
+    if (isGuestAgentErrorAnswer(error)) return "";
     throw error;
   }
 }

@@ -253,14 +253,8 @@ async function startLocked(
   try {
     // The readiness probes load node:http (30-50 ms of CPU on this project's 2-core hosts): made on the next turn,
     // while the launch waits on its files and the memory copy, not beside the guest QEMU has just resumed.
-    const probes = new Promise<readonly ReadinessProbe[]>((resolve, reject) =>
-      setImmediate(() => {
-        try {
-          resolve(serviceProbes(endpoints));
-        } catch (error) {
-          reject(error);
-        }
-      }),
+    const probes: Promise<readonly ReadinessProbe[]> = new Promise((resolve) => setImmediate(resolve)).then(() =>
+      serviceProbes(endpoints),
     );
     probes.catch(() => {}); // awaited by afterLaunch; this only keeps a failure from being unhandled until then
     // The connector QEMU runs per guest-forwarded connection (the bridge, --guest-reach ports), for this Node.
